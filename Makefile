@@ -1,0 +1,33 @@
+# `make run` and `make test` set everything up on a fresh machine with Python 3.11.
+# The virtualenv is reinstalled only when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: run test lint bench clean
+
+run: $(RUN_STAMP)
+	$(BIN)/python -m easy_mlops.run
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+clean:
+	rm -rf $(VENV) models multirun outputs/*/ .pytest_cache

@@ -1,0 +1,30 @@
+"""Make MLOps Easy: train, deploy and observe a tabular model with one command.
+
+The public API is imported lazily so that ``import easy_mlops`` and the CLI
+start fast; ``from easy_mlops import MLOpsPipeline`` works as usual.
+"""
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "MLOpsPipeline": "easy_mlops.pipeline",
+    "ModelDeployer": "easy_mlops.deployment",
+    "DeploymentStep": "easy_mlops.deployment",
+    "DeploymentContext": "easy_mlops.deployment",
+    "ModelMonitor": "easy_mlops.observability",
+    "ObservabilityStep": "easy_mlops.observability",
+    "DataPreprocessor": "easy_mlops.preprocessing",
+    "MLOpsError": "easy_mlops.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'easy_mlops' has no attribute {name!r}")

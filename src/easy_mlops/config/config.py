@@ -1,0 +1,148 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+
+The YAML presets in ``conf/`` list these schemas (``base_<group>``) in their
+defaults, so a misspelt key or a value of the wrong type fails at composition
+time, before any data is read. Defaults that the guide promises (output
+directory, step sequences, thresholds) are declared here once.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+STEPS = "easy_mlops.deployment.steps"
+OBSERVERS = "easy_mlops.observability.steps"
+
+
+@dataclass
+class DataConfig:
+    """Where the training table comes from: a bundled dataset or a file."""
+
+    dataset: Optional[str] = None  # a scikit-learn bundled dataset: iris, wine, breast_cancer, diabetes
+    path: Optional[str] = None  # a CSV, JSON, JSON Lines or Parquet file
+    target: Optional[str] = None  # defaults to the last column
+
+
+@dataclass
+class PreprocessingConfig:
+    """scikit-learn transformers applied per column kind, in order, keyed by name."""
+
+    numeric: Dict[str, Any] = field(default_factory=dict)
+    categorical: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainerConfig:
+    """The estimator and how it is fitted and evaluated.
+
+    ``model._target_`` usually interpolates ``estimators.<problem_type>``, so one
+    preset serves classification and regression; ``problem_type`` is filled in
+    from the target column when left at ``auto``.
+    """
+
+    estimators: Dict[str, str] = field(default_factory=dict)
+    model: Dict[str, Any] = field(default_factory=dict)
+    problem_type: str = "auto"  # auto, classification or regression
+    test_size: float = 0.2
+    random_state: int = 42
+    cv_folds: Optional[int] = None  # cross-validate on the training split when set
+
+
+def default_deployment_steps() -> Dict[str, Any]:
+    """The guide's step sequence; each entry reads the flat keys beside ``steps``."""
+    return {
+        "create_directory": {
+            "_target_": f"{STEPS}.CreateDeploymentDirectoryStep",
+            "prefix": "${...deployment_prefix}",
+        },
+        "save_model": {"_target_": f"{STEPS}.SaveModelStep", "filename": "model.joblib"},
+        "save_preprocessor": {
+            "_target_": f"{STEPS}.SavePreprocessorStep",
+            "filename": "preprocessor.joblib",
+        },
+        "save_metadata": {
+            "_target_": f"{STEPS}.SaveMetadataStep",
+            "filename": "${...metadata_filename}",
+        },
+        "endpoint_script": {
+            "_target_": f"{STEPS}.EndpointScriptStep",
+            "enabled": "${...create_endpoint}",
+            "filename": "${...endpoint_filename}",
+            "template": "${...endpoint_template}",
+        },
+    }
+
+
+@dataclass
+class DeploymentConfig:
+    """The guide's ``deployment`` section plus the step pipeline it drives."""
+
+    output_dir: str = "./models"
+    deployment_prefix: str = "deployment"
+    metadata_filename: str = "metadata.json"
+    create_endpoint: bool = False
+    endpoint_filename: str = "predict.py"
+    endpoint_template: Optional[str] = None
+    version: str = "1.0.0"
+    deployment_time: Optional[str] = None
+    steps: Dict[str, Any] = field(default_factory=default_deployment_steps)
+
+
+def default_observability_steps() -> Dict[str, Any]:
+    """The guide's observability steps, switched by the flat keys beside ``steps``."""
+    return {
+        "metrics_logger": {
+            "_target_": f"{OBSERVERS}.MetricsLoggerStep",
+            "enabled": "${...track_metrics}",
+        },
+        "predictions_logger": {
+            "_target_": f"{OBSERVERS}.PredictionsLoggerStep",
+            "enabled": "${...log_predictions}",
+        },
+        "metric_threshold": {
+            "_target_": f"{OBSERVERS}.MetricThresholdStep",
+            "default_threshold": "${...alert_threshold}",
+            "metric_thresholds": "${...metric_thresholds}",
+            "metric_directions": "${...metric_directions}",
+        },
+    }
+
+
+@dataclass
+class ObservabilityConfig:
+    """The guide's ``observability`` section plus the step pipeline it drives."""
+
+    track_metrics: bool = True
+    log_predictions: bool = True
+    alert_threshold: float = 0.8
+    metric_thresholds: Dict[str, float] = field(default_factory=dict)
+    metric_directions: Dict[str, str] = field(default_factory=dict)
+    steps: Dict[str, Any] = field(default_factory=default_observability_steps)
+
+
+@dataclass
+class Config:
+    """The whole experiment: one node per stage, in the order data flows."""
+
+    data: DataConfig = MISSING
+    preprocessing: PreprocessingConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    deployment: DeploymentConfig = MISSING
+    observability: ObservabilityConfig = MISSING
+    deploy: bool = True
+    # Module prefixes whose classes a ``_target_`` may name, on top of
+    # easy_mlops and scikit-learn.
+    trusted_modules: List[str] = field(default_factory=list)
+
+
+def register_configs() -> None:
+    """Store the schemas under ``base_*`` names for the YAML presets to extend."""
+    store = ConfigStore.instance()
+    store.store(name="base_config", node=Config)
+    store.store(group="data", name="base_data", node=DataConfig)
+    store.store(group="preprocessing", name="base_preprocessing", node=PreprocessingConfig)
+    store.store(group="trainer", name="base_trainer", node=TrainerConfig)
+    store.store(group="deployment", name="base_deployment", node=DeploymentConfig)
+    store.store(group="observability", name="base_observability", node=ObservabilityConfig)

@@ -1,0 +1,137 @@
+"""Turn ``_target_`` nodes into objects, refusing targets outside trusted modules.
+
+A config file must not be able to call ``os.system``: every ``_target_`` (at any
+depth) is checked against the trusted module prefixes before Hydra imports it.
+Pipelines of steps are mappings keyed by name; :func:`instantiate_steps` serves
+deployment, observability and preprocessing alike.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from easy_mlops.errors import ConfigError, MLOpsError
+
+TRUSTED_MODULES: tuple[str, ...] = ("easy_mlops.", "sklearn.")
+
+
+def _targets(node: Any, path: str) -> Iterable[tuple[str, str]]:
+    """Yield ``(config key, target)`` for every ``_target_`` below ``node``."""
+    if isinstance(node, (DictConfig, Mapping)):
+        items = node.items_ex(resolve=True) if isinstance(node, DictConfig) else node.items()
+        for key, value in items:
+            if key == "_target_":
+                yield path, str(value)
+            else:
+                yield from _targets(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, (ListConfig, list, tuple)):
+        for index, value in enumerate(node):
+            yield from _targets(value, f"{path}[{index}]")
+
+
+def check_targets(node: Any, key: str, trusted: Iterable[str] = (), trusted_targets: Iterable[str] = ()) -> None:
+    """Raise :class:`ConfigError` if any ``_target_`` below ``node`` is not trusted.
+
+    ``trusted`` adds module prefixes; ``trusted_targets`` exact class paths
+    (the registered steps).
+    """
+    prefixes = TRUSTED_MODULES + tuple(p if p.endswith(".") else p + "." for p in trusted)
+    exact = set(trusted_targets)
+    try:
+        found = list(_targets(node, key))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"config key '{key}': {first_line(exc)}") from exc
+    for path, target in found:
+        if target not in exact and not (target + ".").startswith(prefixes):
+            raise ConfigError(
+                f"config key '{path}._target_': '{target}' is not in a trusted module "
+                f"({', '.join(p.rstrip('.') for p in prefixes)}); add its module to "
+                "trusted_modules to allow it"
+            )
+
+
+def instantiate_node(
+    node: Any, key: str, trusted: Iterable[str] = (), trusted_targets: Iterable[str] = (), **kwargs: Any
+) -> Any:
+    """Instantiate one ``_target_`` node; any failure becomes one line naming ``key``."""
+    check_targets(node, key, trusted, trusted_targets)
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, MLOpsError):
+            raise ConfigError(str(exc.__cause__)) from exc
+        raise ConfigError(f"config key '{key}': {describe_instantiation_error(exc)}") from exc
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"config key '{key}': {first_line(exc)}") from exc
+
+
+def instantiate_steps(
+    steps: Mapping[str, Any] | DictConfig,
+    key: str,
+    trusted: Iterable[str] = (),
+    registry: Any = None,
+) -> list[tuple[str, Any]]:
+    """Instantiate a name-keyed mapping of steps, in order.
+
+    ``null`` entries and entries with ``enabled: false`` are switched off and
+    skipped. An entry without ``_target_`` takes it from ``registry`` (a
+    :class:`~easy_mlops.config.registry.StepRegistry`) by its name; one that
+    has neither is an error, so no key is ever silently ignored.
+    """
+    built = []
+    defaults = registry.nodes() if registry is not None else {}
+    trusted_targets = registry.trusted_targets() if registry is not None else ()
+    for name, node in steps.items():
+        if node is None:
+            continue
+        node_key = f"{key}.{name}"
+        if isinstance(node, DictConfig):
+            node = OmegaConf.to_container(node, resolve=True)
+        if not isinstance(node, Mapping):
+            raise ConfigError(f"config key '{node_key}' must be a mapping with _target_, got {node!r}")
+        node = dict(node)
+        if "_target_" not in node:
+            if name not in defaults:
+                raise ConfigError(
+                    f"config key '{node_key}' has no _target_ and '{name}' is not a "
+                    f"registered step (known: {', '.join(sorted(defaults))})"
+                )
+            node = {**defaults[name], **node}
+        if node.get("enabled", True) is False:
+            continue
+        built.append((str(name), instantiate_node(node, node_key, trusted, trusted_targets)))
+    return built
+
+
+def as_container(cfg: Any) -> dict[str, Any]:
+    """A plain, resolved dict from a dict, DictConfig or config dataclass."""
+    if cfg is None:
+        return {}
+    if isinstance(cfg, Mapping) and not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(dict(cfg))
+    elif not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.structured(cfg)
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception message."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__
+
+
+def describe_instantiation_error(exc: InstantiationException) -> str:
+    """Condense Hydra's multi-line instantiation error to its cause."""
+    cause = exc.__cause__
+    if isinstance(cause, ImportError) or "Error locating target" in str(exc):
+        target = str(exc).split("'")[1] if "'" in str(exc) else "?"
+        return f"cannot import _target_ '{target}'"
+    if cause is not None:
+        return f"{type(cause).__name__}: {first_line(cause)}"
+    return first_line(exc)

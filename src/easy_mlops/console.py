@@ -1,0 +1,83 @@
+"""Terminal output and error reporting shared by the Hydra app and the CLI.
+
+Humans get rich tables and a progress spinner (only on a terminal); user
+errors become one line on stderr and exit code 2, with the traceback kept
+for ``--debug``.
+"""
+
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+
+from easy_mlops.errors import MLOpsError
+
+log = logging.getLogger("easy_mlops")
+
+stdout = Console(soft_wrap=True, highlight=False)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+for _console in (stdout, stderr):
+    if not _console.is_terminal:
+        _console.width = 200  # pipes and logs: keep table cells whole
+
+USER_ERROR_EXIT = 2
+
+
+@contextmanager
+def phase(description: str) -> Iterator[None]:
+    """Show a spinner for one phase of a run on a terminal; log it otherwise."""
+    log.info("%s", description)
+    if not stderr.is_terminal:
+        yield
+        return
+    with stderr.status(f"{description}..."):
+        yield
+
+
+def print_results(results: Mapping[str, Any]) -> None:
+    """The hold-out metrics as a table, then where the deployment went."""
+    from rich.table import Table
+
+    training = results["training"]
+    table = Table(title=f"Hold-out metrics ({training['problem_type']})", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in training["metrics"].items():
+        table.add_row(name, f"{value:.4f}")
+    stdout.print(table)
+    deployment = results.get("deployment") or {}
+    if deployment.get("deployment_dir"):
+        stdout.print(f"Deployment: {deployment['deployment_dir']}")
+    for alert in results.get("alerts", []):
+        stdout.print(f"ALERT: {alert['metric']} = {alert['value']:.4f} (threshold {alert['threshold']})")
+
+
+def fail(message: str, code: int = USER_ERROR_EXIT) -> None:
+    """One line on stderr and exit."""
+    stderr.print(f"error: {message}", markup=False)
+    sys.exit(code)
+
+
+@contextmanager
+def reporting_errors(debug: bool = False) -> Iterator[None]:
+    """Turn user-facing errors into one line and exit code 2 (a traceback with ``debug``)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from easy_mlops.config.compose import describe_config_error
+
+    try:
+        yield
+    except MLOpsError as exc:
+        if debug:
+            raise
+        fail(str(exc))
+    except (HydraException, OmegaConfBaseException) as exc:
+        if debug:
+            raise
+        fail(describe_config_error(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)

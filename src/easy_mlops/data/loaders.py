@@ -1,0 +1,119 @@
+"""Read tables from files or scikit-learn's bundled datasets.
+
+Every failure is a :class:`DataError` naming the file, so the CLI can print one
+line; nothing here writes anything.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from easy_mlops.errors import ConfigError, DataError
+from easy_mlops.files import file_fingerprint
+
+BUNDLED_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
+FILE_FORMATS = {".csv": "CSV", ".json": "JSON", ".jsonl": "JSON Lines", ".parquet": "Parquet"}
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, JSON (records or lines), JSON Lines or Parquet file by its extension."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FILE_FORMATS:
+        raise DataError(
+            f"{path}: unknown data format '{suffix or '(no extension)'}'; "
+            f"use one of {', '.join(FILE_FORMATS)}"
+        )
+    if not path.exists():
+        raise DataError(f"{path}: data file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a data file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: data file is empty")
+    try:
+        frame = _read(path, suffix)
+    except DataError:
+        raise
+    except PermissionError as exc:
+        raise DataError(f"{path}: cannot read data file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid UTF-8 text (byte {exc.start}); re-save it as UTF-8") from exc
+    except ImportError as exc:
+        raise DataError(f"{path}: reading {FILE_FORMATS[suffix]} needs pyarrow (pip install pyarrow)") from exc
+    except (ValueError, pd.errors.ParserError, OSError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot parse as {FILE_FORMATS[suffix]}: {detail}") from exc
+    if frame.empty or len(frame.columns) == 0:
+        raise DataError(f"{path}: no rows or no columns")
+    duplicated = frame.columns[frame.columns.duplicated()].tolist()
+    if duplicated:
+        raise DataError(f"{path}: duplicate column names: {', '.join(map(str, duplicated))}")
+    frame.columns = [str(column) for column in frame.columns]
+    return frame
+
+
+def _read(path: Path, suffix: str) -> pd.DataFrame:
+    if suffix == ".csv":
+        # pandas renames repeated headers to "a.1"; catch them from the raw header.
+        header = pd.read_csv(path, nrows=1, header=None, encoding="utf-8").iloc[0].astype(str)
+        repeated = sorted(set(header[header.duplicated()]))
+        if repeated:
+            raise DataError(f"{path}: duplicate column names: {', '.join(repeated)}")
+        return pd.read_csv(path, encoding="utf-8")
+    if suffix == ".jsonl":
+        return pd.read_json(path, lines=True, encoding="utf-8")
+    if suffix == ".json":
+        with path.open("rb") as handle:
+            first = handle.read(1)
+            while first.isspace():
+                first = handle.read(1)
+        return pd.read_json(path, lines=first != b"[", encoding="utf-8")
+    return pd.read_parquet(path)
+
+
+def load_bundled(name: str) -> pd.DataFrame:
+    """A scikit-learn bundled dataset as one frame; class targets become their names."""
+    from sklearn import datasets
+
+    if name not in BUNDLED_DATASETS:
+        raise ConfigError(
+            f"config key 'data.dataset': unknown dataset '{name}'; "
+            f"bundled datasets are {', '.join(BUNDLED_DATASETS)}"
+        )
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.copy()
+    if "target_names" in bunch:
+        names = list(bunch.target_names)
+        frame["target"] = [str(names[index]) for index in frame["target"]]
+    return frame
+
+
+def load_dataset(data_cfg: Any) -> tuple[pd.DataFrame, str, dict[str, Any]]:
+    """Load the configured table and name its target column.
+
+    Returns the frame, the target column and a description of the source
+    (dataset name, or the file's path, size and SHA-256) for the metadata.
+    """
+    dataset, path = data_cfg.get("dataset"), data_cfg.get("path")
+    if bool(dataset) == bool(path):
+        raise ConfigError(
+            "config keys 'data.dataset' and 'data.path': set exactly one "
+            "(e.g. data=iris, or data=csv data.path=FILE)"
+        )
+    if dataset:
+        frame = load_bundled(dataset)
+        source: dict[str, Any] = {"dataset": dataset}
+    else:
+        frame = load_table(path)
+        source = {"path": str(Path(path).resolve()), **file_fingerprint(path)}
+    target = data_cfg.get("target") or frame.columns[-1]
+    if target not in frame.columns:
+        where = path or dataset
+        raise DataError(
+            f"{where}: target column '{target}' not found; columns are "
+            f"{', '.join(map(str, frame.columns))}"
+        )
+    if len(frame.columns) < 2:
+        raise DataError(f"{path or dataset}: needs at least one feature column besides '{target}'")
+    return frame, str(target), source

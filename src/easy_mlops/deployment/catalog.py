@@ -1,0 +1,42 @@
+"""Finding deployments under an output directory, and ``latest``."""
+
+from pathlib import Path
+from typing import Any
+
+from easy_mlops.deployment.loading import read_metadata
+from easy_mlops.deployment.steps import STAGING_SUFFIX
+from easy_mlops.errors import DeploymentError
+
+LATEST = "latest"
+
+
+def list_deployments(output_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Finished deployments under ``output_dir``, oldest first.
+
+    Staging directories (``.name.partial``), empty name reservations and
+    folders whose metadata is unreadable are not deployments and are skipped.
+    """
+    root = Path(output_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for directory in root.iterdir():
+        if not directory.is_dir() or directory.name.startswith(".") or directory.name.endswith(STAGING_SUFFIX):
+            continue
+        try:
+            metadata = read_metadata(directory)
+        except DeploymentError:
+            continue
+        found.append((directory, metadata))
+    found.sort(key=lambda item: (str(item[1].get("deployment_time", "")), item[0].name))
+    return found
+
+
+def resolve_deployment(reference: str | Path, output_dir: str | Path) -> Path:
+    """A deployment directory from a path or ``latest`` (the newest under ``output_dir``)."""
+    if str(reference) != LATEST:
+        return Path(reference)
+    deployments = list_deployments(output_dir)
+    if not deployments:
+        raise DeploymentError(f"{output_dir}: no finished deployments to take as 'latest'")
+    return deployments[-1][0]

@@ -1,0 +1,211 @@
+"""Run the configured deployment steps and publish the result atomically."""
+
+import logging
+import shutil
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from easy_mlops.config.config import DeploymentConfig, default_deployment_steps
+from easy_mlops.config.guide_format import merge_section
+from easy_mlops.config.instantiate import instantiate_steps
+from easy_mlops.config.registry import StepRegistry
+from easy_mlops.deployment import steps as builtin
+from easy_mlops.deployment.loading import load_deployment
+from easy_mlops.errors import DeploymentError, MLOpsError
+from easy_mlops.files import file_fingerprint, write_json_atomic
+from easy_mlops.versions import library_versions
+
+log = logging.getLogger(__name__)
+
+METADATA_FORMAT = 1
+
+
+def deployment_config(config: Any = None) -> DictConfig:
+    """The ``deployment`` section validated against its schema, defaults filled in.
+
+    Accepts a plain dict in the guide's format, a DictConfig or a
+    :class:`DeploymentConfig`.
+    """
+    base = OmegaConf.structured(DeploymentConfig)
+    if config is None:
+        return base
+    if isinstance(config, DeploymentConfig):
+        return OmegaConf.structured(config)
+    if isinstance(config, DictConfig):
+        config = OmegaConf.to_container(config)
+    if not isinstance(config, Mapping):
+        raise DeploymentError(f"deployment config must be a mapping, got {type(config).__name__}")
+    return merge_section(base, config, "deployment", "deployment config")
+
+
+class ModelDeployer:
+    """Materialise a trained model as a versioned, self-describing directory.
+
+    Steps come from ``deployment.steps`` (a name-keyed mapping of ``_target_``
+    nodes, or the guide's list of names). Names resolve through
+    ``STEP_REGISTRY``; :meth:`register_step` adds custom steps to it.
+    """
+
+    STEP_REGISTRY = StepRegistry("deployment", builtin.DeploymentStep, default_deployment_steps)
+
+    def __init__(self, config: Any = None, trusted_modules: Iterable[str] = ()) -> None:
+        self.config = deployment_config(config)
+        self.trusted_modules = tuple(trusted_modules)
+        self.steps = self._initialize_steps()
+
+    @classmethod
+    def register_step(cls, step_cls: type) -> type:
+        """Make a :class:`DeploymentStep` subclass nameable in ``deployment.steps``."""
+        return cls.STEP_REGISTRY.register(step_cls)
+
+    def _initialize_steps(self) -> list[builtin.DeploymentStep]:
+        built = instantiate_steps(
+            self.config.steps,
+            "deployment.steps",
+            self.trusted_modules,
+            self.STEP_REGISTRY,
+        )
+        for key, step in built:
+            if not isinstance(step, builtin.DeploymentStep):
+                raise DeploymentError(
+                    f"config key 'deployment.steps.{key}': {type(step).__name__} is not a DeploymentStep"
+                )
+        steps = [step for _, step in built]
+        if self.config.create_endpoint and not any(isinstance(s, builtin.EndpointScriptStep) for s in steps):
+            steps.append(
+                builtin.EndpointScriptStep(self.config.endpoint_filename, self.config.endpoint_template)
+            )
+        return steps
+
+    def deploy(
+        self,
+        model: Any,
+        preprocessor: Any,
+        training_results: Mapping[str, Any],
+        create_endpoint: bool | None = None,
+        output_dir: str | Path | None = None,
+        run_info: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Run every step, then publish the staged directory under its final name.
+
+        Returns the artifacts map (``deployment_dir``, ``model_path``, ...). If a
+        step fails, the staging directory and the name reservation are removed
+        and the error names the step.
+        """
+        from easy_mlops.training.trainer import TrainedModel
+
+        if not hasattr(model, "save_model"):
+            results = dict(training_results)
+            model = TrainedModel(model, results.get("problem_type", ""), results.get("target_column", ""), results.get("metrics", {}))
+        context = builtin.DeploymentContext(
+            model=model,
+            preprocessor=preprocessor,
+            training_results=dict(training_results),
+            config=OmegaConf.to_container(self.config, resolve=True),
+            output_dir=Path(output_dir or self.config.output_dir).resolve(),
+            deployer=self,
+            run_info=dict(run_info or {}),
+            create_endpoint=create_endpoint,
+        )
+        steps = list(self.steps)
+        if create_endpoint and not any(isinstance(s, builtin.EndpointScriptStep) for s in steps):
+            steps.append(builtin.EndpointScriptStep(self.config.endpoint_filename, self.config.endpoint_template))
+        try:
+            for step in steps:
+                self._run_step(step, context)
+            self._publish(context)
+        except BaseException:
+            self._discard(context)
+            raise
+        log.info("deployed to %s", context.final_dir)
+        return context.artifacts
+
+    def save_deployment_artifacts(
+        self, model: Any, preprocessor: Any, training_results: Mapping[str, Any],
+        output_dir: str | Path | None = None, **options: Any,
+    ) -> dict[str, Any]:
+        """:meth:`deploy`, with the output directory chosen at call time."""
+        return self.deploy(model, preprocessor, training_results, output_dir=output_dir, **options)
+
+    @staticmethod
+    def _run_step(step: builtin.DeploymentStep, context: builtin.DeploymentContext) -> None:
+        name = step.name or type(step).__name__
+        try:
+            step.run(context)
+        except MLOpsError:
+            raise
+        except Exception as exc:
+            raise DeploymentError(f"deployment step '{name}' failed: {type(exc).__name__}: {exc}") from exc
+
+    def create_model_metadata(self, context: builtin.DeploymentContext) -> dict[str, Any]:
+        """What ``metadata.json`` says: paths, metrics, version, time, checksums, run."""
+        results = context.training_results
+        directory = context.deployment_dir
+        metadata_name = Path(context.artifacts.get("metadata_path", "metadata.json")).name
+        files = {}
+        if directory is not None:
+            for path in sorted(directory.rglob("*")):
+                relative = path.relative_to(directory).as_posix()
+                if path.is_file() and relative != metadata_name and not relative.startswith("logs/") and not path.name.startswith("."):
+                    files[relative] = file_fingerprint(path)
+        preprocessor = context.preprocessor
+        return {
+            "easy_mlops_metadata": METADATA_FORMAT,
+            "name": context.artifacts.get("deployment_name"),
+            "status": "deployed",
+            "version": str(self.config.version),
+            "deployment_time": self.config.deployment_time or datetime.now(timezone.utc).isoformat(),
+            "problem_type": results.get("problem_type"),
+            "target_column": results.get("target_column"),
+            "metrics": dict(results.get("metrics", {})),
+            "training": {k: v for k, v in results.items() if k not in ("metrics",)},
+            "artifacts": {
+                key: value for key, value in context.artifacts.items()
+                if key not in ("deployment_name",)
+            },
+            "files": files,
+            "input_schema": preprocessor.input_schema() if hasattr(preprocessor, "input_schema") else None,
+            "versions": library_versions(),
+            "run": {k: v for k, v in context.run_info.items() if k != "config"},
+        }
+
+    def _publish(self, context: builtin.DeploymentContext) -> None:
+        """Refresh the metadata (checksums of every artifact), then rename into place."""
+        if context.deployment_dir is None or context.final_dir is None:
+            raise DeploymentError("no deployment directory was created: include the 'create_directory' step")
+        metadata_path = context.artifacts.get("metadata_path")
+        if metadata_path:
+            context.metadata = self.create_model_metadata(context)
+            write_json_atomic(context.deployment_dir / Path(metadata_path).name, context.metadata)
+        else:
+            log.warning("no save_metadata step: %s will not be listed or loadable", context.final_dir)
+        context.deployment_dir.rename(context.final_dir)
+        context.deployment_dir = context.final_dir
+
+    @staticmethod
+    def _discard(context: builtin.DeploymentContext) -> None:
+        if context.deployment_dir is not None and context.deployment_dir != context.final_dir:
+            shutil.rmtree(context.deployment_dir, ignore_errors=True)
+            if context.final_dir is not None:
+                try:
+                    context.final_dir.rmdir()  # only the empty reservation
+                except OSError:
+                    pass
+
+    def load_deployed_model(self, deployment_dir: str | Path, verify: bool = True) -> tuple[Any, Any, dict[str, Any]]:
+        """``(model_data, preprocessor, metadata)`` of a deployment directory."""
+        return load_deployment(deployment_dir, verify=verify)
+
+
+for _step in (
+    builtin.CreateDeploymentDirectoryStep,
+    builtin.SaveModelStep,
+    builtin.SavePreprocessorStep,
+    builtin.SaveMetadataStep,
+    builtin.EndpointScriptStep,
+):
+    ModelDeployer.register_step(_step)

@@ -1,0 +1,219 @@
+"""The deployment step catalogue and the context the steps share.
+
+Steps run in order inside a staging directory; each reads and enriches the
+:class:`DeploymentContext`. The deployer publishes the staged directory under
+its final name only after every step succeeded, so a failure never leaves
+something that looks like a finished deployment.
+"""
+
+import shutil
+import stat
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import joblib
+from omegaconf import OmegaConf
+
+from easy_mlops.errors import ConfigError, StepPrerequisiteError
+from easy_mlops.files import write_json_atomic, write_text_atomic
+
+STAGING_SUFFIX = ".partial"
+
+
+@dataclass
+class DeploymentContext:
+    """Shared state of one deployment run.
+
+    ``deployment_dir`` is where steps write (a staging directory until the run
+    is published); ``final_dir`` is the name it is published under, and the
+    paths recorded in ``artifacts`` and the metadata point there.
+    """
+
+    model: Any
+    preprocessor: Any
+    training_results: dict[str, Any]
+    config: dict[str, Any]
+    output_dir: Path
+    deployer: Any = None
+    run_info: dict[str, Any] = field(default_factory=dict)
+    create_endpoint: bool | None = None
+    deployment_dir: Path | None = None
+    final_dir: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+
+    def require_directory(self, step: str) -> Path:
+        """The staging directory, or a clear error if ``create_directory`` has not run."""
+        if self.deployment_dir is None:
+            raise StepPrerequisiteError(
+                f"deployment step '{step}' needs a deployment directory: "
+                "run 'create_directory' before it"
+            )
+        return self.deployment_dir
+
+    def published_path(self, path: Path) -> Path:
+        """Where a file written under ``deployment_dir`` lives once published."""
+        assert self.deployment_dir is not None and self.final_dir is not None
+        return self.final_dir / path.relative_to(self.deployment_dir)
+
+
+def safe_filename(value: str, key: str) -> str:
+    """Refuse names that could write outside the deployment directory."""
+    if (
+        not value
+        or value in (".", "..")
+        or "/" in value
+        or "\\" in value
+        or "\x00" in value
+        or value.startswith("~")
+    ):
+        raise ConfigError(
+            f"config key '{key}': {value!r} must be a plain file name "
+            "(no path separators, '..' or '~'); it is written inside the deployment directory"
+        )
+    return value
+
+
+class DeploymentStep:
+    """One action of the deployment pipeline; subclasses set ``name`` and ``run``."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def run(self, context: DeploymentContext) -> None:
+        raise NotImplementedError
+
+
+class CreateDeploymentDirectoryStep(DeploymentStep):
+    """Reserve ``<prefix>_<YYYYmmdd_HHMMSS>[_N]`` and open a staging directory beside it.
+
+    The final name is claimed with an atomic ``mkdir`` (no check-then-create
+    race between processes); the run is assembled in ``.<name>.partial`` and
+    renamed over the empty reservation when it is published.
+    """
+
+    name = "create_directory"
+
+    def __init__(self, prefix: str = "deployment", enabled: bool = True) -> None:
+        super().__init__(enabled)
+        self.prefix = safe_filename(prefix, "deployment.deployment_prefix")
+
+    def run(self, context: DeploymentContext) -> None:
+        context.output_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+        suffix = 0
+        while True:
+            name = f"{self.prefix}_{stamp}" + (f"_{suffix}" if suffix else "")
+            final_dir = context.output_dir / name
+            try:
+                final_dir.mkdir()
+                break
+            except FileExistsError:
+                suffix += 1
+        staging = context.output_dir / f".{name}{STAGING_SUFFIX}"
+        shutil.rmtree(staging, ignore_errors=True)  # a crashed run's leftover under our reserved name
+        staging.mkdir()
+        (staging / "logs").mkdir()
+        context.final_dir, context.deployment_dir = final_dir, staging
+        context.artifacts["deployment_dir"] = str(final_dir)
+        context.artifacts["deployment_name"] = name
+
+
+class SaveModelStep(DeploymentStep):
+    """Persist the model through its trainer backend's ``save_model``."""
+
+    name = "save_model"
+
+    def __init__(self, filename: str = "model.joblib", enabled: bool = True) -> None:
+        super().__init__(enabled)
+        self.filename = safe_filename(filename, "deployment.steps.save_model.filename")
+
+    def run(self, context: DeploymentContext) -> None:
+        path = context.require_directory(self.name) / self.filename
+        context.model.save_model(path)
+        context.artifacts["model_path"] = str(context.published_path(path))
+
+
+class SavePreprocessorStep(DeploymentStep):
+    """Persist the fitted preprocessor so prediction transforms exactly as training did."""
+
+    name = "save_preprocessor"
+
+    def __init__(self, filename: str = "preprocessor.joblib", enabled: bool = True) -> None:
+        super().__init__(enabled)
+        self.filename = safe_filename(filename, "deployment.steps.save_preprocessor.filename")
+
+    def run(self, context: DeploymentContext) -> None:
+        path = context.require_directory(self.name) / self.filename
+        joblib.dump(context.preprocessor, path)
+        context.artifacts["preprocessor_path"] = str(context.published_path(path))
+
+
+class SaveMetadataStep(DeploymentStep):
+    """Write the config snapshot and the metadata file describing the deployment.
+
+    The deployer rewrites the metadata once more after the last step, so
+    artifacts added by later steps (an endpoint script, an upload URI) are
+    listed and checksummed too.
+    """
+
+    name = "save_metadata"
+
+    def __init__(self, filename: str = "metadata.json", enabled: bool = True) -> None:
+        super().__init__(enabled)
+        self.filename = safe_filename(filename, "deployment.steps.save_metadata.filename")
+
+    def run(self, context: DeploymentContext) -> None:
+        directory = context.require_directory(self.name)
+        snapshot = context.run_info.get("config")
+        if snapshot is not None:
+            write_text_atomic(directory / "config.yaml", OmegaConf.to_yaml(snapshot))
+        overrides = context.run_info.get("overrides", [])
+        write_text_atomic(directory / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
+        path = directory / self.filename
+        context.artifacts["metadata_path"] = str(context.published_path(path))
+        context.metadata = context.deployer.create_model_metadata(context)
+        write_json_atomic(path, context.metadata)
+
+
+DEFAULT_ENDPOINT_TEMPLATE = '''#!/usr/bin/env python3
+"""Score a data file with the model in this folder.
+
+Usage: python predict.py DATA_FILE   (CSV, JSON, JSON Lines or Parquet)
+Prints {"predictions": [...]}, one prediction per input row, in order.
+"""
+import json
+import sys
+from pathlib import Path
+
+from easy_mlops.inference import predict_file
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: predict.py DATA_FILE")
+    predictions = predict_file(sys.argv[1], Path(__file__).resolve().parent)
+    print(json.dumps({"predictions": predictions}))
+'''
+
+
+class EndpointScriptStep(DeploymentStep):
+    """Write an executable helper script that scores new data with this deployment."""
+
+    name = "endpoint_script"
+
+    def __init__(self, filename: str = "predict.py", template: str | None = None, enabled: bool = True) -> None:
+        super().__init__(enabled)
+        self.filename = safe_filename(filename, "deployment.endpoint_filename")
+        self.template = template
+
+    def run(self, context: DeploymentContext) -> None:
+        if context.create_endpoint is False:
+            return
+        path = context.require_directory(self.name) / self.filename
+        path.write_text(self.template or DEFAULT_ENDPOINT_TEMPLATE, encoding="utf-8")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        context.artifacts["endpoint_script"] = str(context.published_path(path))

@@ -1,0 +1,27 @@
+"""User-facing errors.
+
+Anything raised as an :class:`MLOpsError` is a problem with the user's data,
+configuration or deployment: the CLI and the Hydra app print its message as a
+single line and exit with code 2. Any other exception is a bug and keeps its
+traceback.
+"""
+
+
+class MLOpsError(Exception):
+    """Base class for problems the user can fix (bad data, config or deployment)."""
+
+
+class ConfigError(MLOpsError, ValueError):
+    """The configuration names an unknown key, step, preset or value."""
+
+
+class DataError(MLOpsError, ValueError):
+    """A data file is missing, unreadable, empty or does not fit the model."""
+
+
+class DeploymentError(MLOpsError):
+    """A deployment could not be written or is not a valid deployment."""
+
+
+class StepPrerequisiteError(DeploymentError, RuntimeError):
+    """A deployment step ran before the step it depends on."""

@@ -1,0 +1,51 @@
+"""Score new data with a deployment, logging every prediction.
+
+Used by ``make-mlops-easy predict``, ``MLOpsPipeline.predict`` and the endpoint
+script alike, so all three behave the same.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from easy_mlops.data.loaders import load_table
+from easy_mlops.deployment.loading import load_deployment
+from easy_mlops.errors import DataError
+from easy_mlops.observability.monitor import deployment_monitor
+from easy_mlops.observability.steps import json_safe
+
+log = logging.getLogger(__name__)
+
+
+def predict_frame(
+    frame: pd.DataFrame, deployment_dir: str | Path, log_predictions: bool = True, verify: bool = True,
+    source: str | None = None,
+) -> np.ndarray:
+    """One prediction per row of ``frame``, in order, logged to the deployment's ``logs/``."""
+    model_data, preprocessor, metadata = load_deployment(deployment_dir, verify=verify)
+    if len(frame) == 0:
+        raise DataError(f"{source or 'input'}: no rows to score")
+    target = metadata.get("target_column")
+    if target in frame.columns:
+        frame = frame.drop(columns=[target])
+    try:
+        features, _ = preprocessor.prepare_data(frame)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}" if source else str(exc)) from exc
+    predictions = model_data["model"].predict(features)
+    if log_predictions:
+        monitor = deployment_monitor(deployment_dir)
+        monitor.log_predictions(predictions, str(metadata.get("version", "")), {"source": source} if source else None)
+    return predictions
+
+
+def predict_file(
+    data_path: str | Path, deployment_dir: str | Path, log_predictions: bool = True, verify: bool = True,
+) -> list[Any]:
+    """Predictions for a data file as JSON-ready values."""
+    frame = load_table(data_path)
+    predictions = predict_frame(frame, deployment_dir, log_predictions, verify, source=str(data_path))
+    return [json_safe(value) for value in predictions.tolist()]

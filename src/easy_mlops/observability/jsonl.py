@@ -1,0 +1,96 @@
+"""Append-only JSON Lines logs that survive crashes and concurrent writers.
+
+Appends take an exclusive ``flock`` on a lock file beside the log and write the
+whole batch with ``O_APPEND``; a half line left by a killed writer is closed
+with a newline first, so it can never swallow the next record. Readers stream
+the file line by line and skip (with a warning naming file and line) anything
+that is not a JSON object.
+"""
+
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock tied to ``path`` (a ``.<name>.lock`` file beside it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(f".{path.name}.lock")
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def append_lines(path: Path, lines: str) -> int:
+    """Append pre-serialised lines (each ending in a newline); returns the new size.
+
+    The caller holds :func:`locked`.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(descriptor).st_size
+        if size and _last_byte(path, size) != b"\n":
+            lines = "\n" + lines  # a killed writer's half line stays on its own line
+        data = lines.encode("utf-8")
+        view = memoryview(data)
+        while view:
+            written = os.write(descriptor, view)
+            view = view[written:]
+        os.fsync(descriptor)
+        return size + len(data)
+    finally:
+        os.close(descriptor)
+
+
+def append_records(path: Path, records: Iterable[dict[str, Any]]) -> int:
+    """Append JSON records under the lock; returns the new size of the log."""
+    lines = "".join(json.dumps(record, default=str) + "\n" for record in records)
+    with locked(path):
+        return append_lines(path, lines)
+
+
+def _last_byte(path: Path, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(size - 1)
+        return handle.read(1)
+
+
+def read_records(path: Path, start: int = 0, first_line: int = 1) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """Stream ``(end offset, line number, record)`` from byte ``start``.
+
+    Lines that are not JSON objects are skipped with a warning naming the file
+    and line; ``first_line`` is the number of the line at ``start``.
+
+    A final line without a newline is still being written (or was cut by a
+    crash) and is left for a later read.
+    """
+    if not path.exists():
+        return
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        offset, number = start, first_line
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break
+            offset += len(raw)
+            if raw.strip():
+                try:
+                    record = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    record = None
+                if isinstance(record, dict):
+                    yield offset, number, record
+                else:
+                    log.warning("%s line %d: not a JSON record, skipped", path, number)
+            number += 1

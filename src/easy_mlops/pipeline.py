@@ -1,0 +1,93 @@
+"""The experiment: load data → preprocess and train → deploy → observe.
+
+:func:`run_experiment` is the one implementation; the Hydra app, the CLI and
+the guide's :class:`MLOpsPipeline` API all call it with a composed config.
+"""
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from easy_mlops.config.compose import compose_config
+from easy_mlops.console import phase
+from easy_mlops.data.loaders import load_dataset
+from easy_mlops.deployment.deployer import ModelDeployer
+from easy_mlops.observability.monitor import ModelMonitor
+from easy_mlops.training.trainer import resolve_problem_type, train
+
+
+def run_experiment(cfg: DictConfig, run_info: Mapping[str, Any] | None = None, deploy: bool | None = None) -> dict[str, Any]:
+    """Train on the configured data and, unless told not to, deploy and log metrics.
+
+    Everything that can be checked without training (steps, targets,
+    problem type) is checked first, so a bad config costs no fit.
+    Returns ``{"training": ..., "deployment": artifacts, "alerts": [...]}``.
+    """
+    deploy = cfg.deploy if deploy is None else deploy
+    trusted = tuple(cfg.trusted_modules)
+    with phase("Loading data"):
+        frame, target, source = load_dataset(cfg.data)
+    cfg.trainer.problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
+    deployer = ModelDeployer(cfg.deployment, trusted) if deploy else None
+    ModelMonitor(cfg.observability, trusted_modules=trusted)  # fail on a bad step before training
+    with phase(f"Training on {len(frame)} rows"):
+        model, preprocessor, training = train(frame, target, cfg.preprocessing, cfg.trainer, trusted)
+    results: dict[str, Any] = {"training": training, "deployment": {}, "alerts": []}
+    if deployer is None:
+        return results
+    with phase("Deploying"):
+        snapshot = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+        info = {**(run_info or {}), "data": source, "random_state": cfg.trainer.random_state, "config": snapshot}
+        results["deployment"] = deployer.deploy(model, preprocessor, training, run_info=info)
+    monitor = ModelMonitor(
+        cfg.observability, log_dir=Path(results["deployment"]["deployment_dir"]) / "logs", trusted_modules=trusted
+    )
+    results["alerts"] = monitor.log_metrics(training["metrics"], str(cfg.deployment.version))
+    return results
+
+
+def quote_override(value: str) -> str:
+    """A value safe to put after ``key=`` in a Hydra override."""
+    escaped = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def data_overrides(data_path: str | Path | None, target_column: str | None) -> list[str]:
+    """Overrides that point the ``data`` group at a file (and its target column)."""
+    overrides = []
+    if data_path is not None:
+        overrides += ["data=csv", f"data.path={quote_override(str(data_path))}"]
+    if target_column is not None:
+        overrides.append(f"data.target={quote_override(target_column)}")
+    return overrides
+
+
+class MLOpsPipeline:
+    """The guide's Python API over the same composition as ``python -m easy_mlops.run``.
+
+    ``config`` may be a dict in the guide's format, a DictConfig or the
+    :class:`~easy_mlops.config.config.Config` dataclass; ``config_path`` a YAML
+    file in the guide's format; ``overrides`` Hydra overrides, applied last.
+    """
+
+    def __init__(self, config: Any = None, config_path: str | Path | None = None, overrides: Sequence[str] | None = None) -> None:
+        self.config_source, self.config_path = config, config_path
+        self.overrides = list(overrides or [])
+        self.config = self._compose(self.overrides)
+
+    def _compose(self, overrides: list[str]) -> DictConfig:
+        return compose_config(overrides, config_file=self.config_path, config=self.config_source)
+
+    def run(self, data_path: str | Path | None = None, target_column: str | None = None, deploy: bool = True) -> dict[str, Any]:
+        """Train on ``data_path`` (or the configured data) and deploy unless ``deploy=False``."""
+        overrides = data_overrides(data_path, target_column) + self.overrides
+        cfg = self._compose(overrides) if data_path or target_column else self.config.copy()
+        return run_experiment(cfg, run_info={"overrides": overrides}, deploy=deploy)
+
+    def predict(self, data_path: str | Path, deployment_dir: str | Path) -> list[Any]:
+        """Predictions for ``data_path`` from a deployment, logged to its ``logs/``."""
+        from easy_mlops.inference import predict_file
+
+        return predict_file(data_path, deployment_dir)

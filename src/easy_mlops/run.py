@@ -1,0 +1,55 @@
+"""The Hydra app: ``python -m easy_mlops.run [group=preset] [key=value] [-m]``.
+
+Composes ``conf/`` and runs :func:`easy_mlops.pipeline.run_experiment`. Add
+``--debug`` to see tracebacks of user errors.
+"""
+
+import os
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from easy_mlops.config.compose import config_dir
+from easy_mlops.config.config import register_configs
+from easy_mlops.console import print_results, reporting_errors
+
+register_configs()
+
+
+def hydra_run_info() -> dict:
+    """What the deployment records about this Hydra run (overrides, job, directories)."""
+    hydra_cfg = HydraConfig.get()
+    info = {
+        "overrides": list(hydra_cfg.overrides.task),
+        "hydra": {"mode": hydra_cfg.mode.name, "output_dir": hydra_cfg.runtime.output_dir},
+    }
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        info["hydra"].update(job_num=hydra_cfg.job.num, sweep_dir=hydra_cfg.sweep.dir)
+    return info
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+def app(cfg: DictConfig) -> float | None:
+    from easy_mlops.pipeline import run_experiment
+
+    results = run_experiment(cfg, run_info=hydra_run_info())
+    print_results(results)
+    metrics = results["training"]["metrics"]
+    return metrics.get("accuracy", metrics.get("r2_score"))
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    # Let exceptions reach reporting_errors instead of Hydra's own multi-line report.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    with reporting_errors(debug):
+        app()
+
+
+if __name__ == "__main__":
+    main()

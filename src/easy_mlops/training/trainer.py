@@ -1,0 +1,203 @@
+"""Train one estimator on a hold-out split and measure it.
+
+The problem type comes from the target column unless configured. The
+preprocessor is fitted on the training rows only; optional cross-validation
+also runs on the training rows only, so hold-out rows never inform the model.
+"""
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationKeyError, InterpolationResolutionError
+
+from easy_mlops.config.instantiate import instantiate_node
+from easy_mlops.errors import ConfigError, DataError
+from easy_mlops.preprocessing import DataPreprocessor
+from easy_mlops.versions import library_versions
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPES = ("classification", "regression")
+# Integer targets with at most this many distinct values are taken as classes.
+MAX_INTEGER_CLASSES = 20
+
+
+def detect_problem_type(target: pd.Series) -> str:
+    """Classification for text, boolean or few-valued integer targets; else regression."""
+    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        return "classification"
+    values = target.dropna()
+    if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
+        return "regression"
+    return "classification" if values.nunique() <= MAX_INTEGER_CLASSES else "regression"
+
+
+class TrainedModel:
+    """A fitted estimator with what it was trained for; the trainer backend of the guide."""
+
+    def __init__(self, estimator: Any, problem_type: str, target_column: str, metrics: dict[str, float]):
+        self.estimator = estimator
+        self.problem_type = problem_type
+        self.target_column = target_column
+        self.metrics = metrics
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self.estimator.predict(features)
+
+    def save_model(self, path: str | Path) -> None:
+        """Write the estimator and its metadata as one joblib dict (key ``model``)."""
+        joblib.dump(self.model_data(), path)
+
+    def model_data(self) -> dict[str, Any]:
+        return {
+            "model": self.estimator,
+            "problem_type": self.problem_type,
+            "target_column": self.target_column,
+            "metrics": self.metrics,
+            "versions": library_versions(),
+        }
+
+
+def resolve_problem_type(trainer_cfg: DictConfig, target: pd.Series, target_column: str) -> str:
+    """The configured problem type, or the detected one; checks the target fits it."""
+    configured = trainer_cfg.problem_type
+    if configured not in ("auto", *PROBLEM_TYPES):
+        raise ConfigError(
+            f"config key 'trainer.problem_type': '{configured}' is not one of auto, "
+            f"{', '.join(PROBLEM_TYPES)}"
+        )
+    missing = int(target.isna().sum())
+    if missing:
+        raise DataError(
+            f"target column '{target_column}' has {missing} missing value(s); drop or fill those rows"
+        )
+    problem_type = detect_problem_type(target) if configured == "auto" else configured
+    if problem_type == "classification":
+        classes = target.unique()
+        if len(classes) < 2:
+            raise DataError(
+                f"target column '{target_column}' has a single class ({classes[0]!r}); "
+                "classification needs at least two"
+            )
+    elif not pd.api.types.is_numeric_dtype(target):
+        raise DataError(f"target column '{target_column}' is not numeric; regression needs numbers")
+    return problem_type
+
+
+def build_estimator(trainer_cfg: DictConfig, trusted: Iterable[str] = ()) -> Any:
+    """Instantiate ``trainer.model`` for the problem type set in ``trainer_cfg``."""
+    try:
+        OmegaConf.select(trainer_cfg, "model._target_", throw_on_resolution_failure=True)
+    except (InterpolationKeyError, InterpolationResolutionError) as exc:
+        supported = ", ".join(trainer_cfg.estimators) or "none"
+        raise ConfigError(
+            f"config key 'trainer.model._target_': this trainer has no estimator for "
+            f"{trainer_cfg.problem_type} (it supports: {supported}); choose another "
+            "trainer= preset or set trainer.model._target_"
+        ) from exc
+    return instantiate_node(trainer_cfg.model, "trainer.model", trusted)
+
+
+def split(frame: pd.DataFrame, target_column: str, problem_type: str, test_size: float, seed: int):
+    """Hold-out split, stratified for classification."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < test_size < 1:
+        raise ConfigError(f"config key 'trainer.test_size': {test_size} must be between 0 and 1")
+    stratify = frame[target_column] if problem_type == "classification" else None
+    try:
+        return train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    except ValueError as exc:
+        raise DataError(f"cannot split {len(frame)} rows for hold-out evaluation: {exc}") from exc
+
+
+def evaluate(problem_type: str, truth: Any, predicted: Any) -> dict[str, float]:
+    """Hold-out metrics; classification scores are averaged weighted by class support."""
+    from sklearn import metrics
+
+    if problem_type == "classification":
+        scores = {
+            "accuracy": metrics.accuracy_score(truth, predicted),
+            "f1_score": metrics.f1_score(truth, predicted, average="weighted", zero_division=0),
+            "precision": metrics.precision_score(truth, predicted, average="weighted", zero_division=0),
+            "recall": metrics.recall_score(truth, predicted, average="weighted", zero_division=0),
+        }
+    else:
+        mse = metrics.mean_squared_error(truth, predicted)
+        scores = {
+            "mse": mse,
+            "rmse": float(np.sqrt(mse)),
+            "mae": metrics.mean_absolute_error(truth, predicted),
+            "r2_score": metrics.r2_score(truth, predicted),
+        }
+    return {name: float(value) for name, value in scores.items()}
+
+
+def cross_validate(
+    frame: pd.DataFrame, target_column: str, problem_type: str, preprocessing: Any,
+    trainer_cfg: DictConfig, trusted: Iterable[str],
+) -> dict[str, float]:
+    """K-fold scores of preprocessing + estimator, refitted per fold on training rows only."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    folds = int(trainer_cfg.cv_folds)
+    if folds < 2:
+        raise ConfigError(f"config key 'trainer.cv_folds': {folds} must be at least 2 (or null)")
+    splitter = (StratifiedKFold if problem_type == "classification" else KFold)(
+        n_splits=folds, shuffle=True, random_state=trainer_cfg.random_state
+    )
+    headline = "accuracy" if problem_type == "classification" else "r2_score"
+    scores = []
+    try:
+        fold_splits = list(splitter.split(frame, frame[target_column]))
+    except ValueError as exc:
+        raise DataError(f"cannot make {folds} cross-validation folds: {exc}") from exc
+    for train_rows, val_rows in fold_splits:
+        preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
+        x_train, y_train = preprocessor.prepare_data(frame.iloc[train_rows], target_column, fit=True)
+        x_val, y_val = preprocessor.prepare_data(frame.iloc[val_rows], target_column)
+        estimator = build_estimator(trainer_cfg, trusted).fit(x_train, y_train)
+        scores.append(evaluate(problem_type, y_val, estimator.predict(x_val))[headline])
+    return {f"cv_{headline}_mean": float(np.mean(scores)), f"cv_{headline}_std": float(np.std(scores))}
+
+
+def train(
+    frame: pd.DataFrame, target_column: str, preprocessing: Any, trainer_cfg: DictConfig,
+    trusted: Iterable[str] = (),
+) -> tuple[TrainedModel, DataPreprocessor, dict[str, Any]]:
+    """Fit preprocessing and estimator on the training split; score the hold-out split.
+
+    ``trainer_cfg.problem_type`` must already be resolved (not ``auto``).
+    Returns the model, the fitted preprocessor and the training results
+    (``metrics``, ``problem_type``, row counts).
+    """
+    problem_type = trainer_cfg.problem_type
+    estimator = build_estimator(trainer_cfg, trusted)
+    train_rows, test_rows = split(
+        frame, target_column, problem_type, trainer_cfg.test_size, trainer_cfg.random_state
+    )
+    cv_scores = {}
+    if trainer_cfg.cv_folds:
+        cv_scores = cross_validate(train_rows, target_column, problem_type, preprocessing, trainer_cfg, trusted)
+    preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
+    x_train, y_train = preprocessor.prepare_data(train_rows, target_column, fit=True)
+    x_test, y_test = preprocessor.prepare_data(test_rows, target_column)
+    log.info("fitting %s on %d rows", type(estimator).__name__, len(train_rows))
+    estimator.fit(x_train, y_train)
+    metrics = {**evaluate(problem_type, y_test, estimator.predict(x_test)), **cv_scores}
+    model = TrainedModel(estimator, problem_type, target_column, metrics)
+    results = {
+        "metrics": metrics,
+        "problem_type": problem_type,
+        "target_column": target_column,
+        "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
+        "train_rows": len(train_rows),
+        "test_rows": len(test_rows),
+    }
+    return model, preprocessor, results

@@ -1,0 +1,110 @@
+"""Shared fixtures: real data files, composed configs and real processes.
+
+Every test writes under its own ``tmp_path``; nothing touches the checkout's
+``models/`` or ``outputs/``.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from easy_mlops.config.compose import compose_config
+
+BIN = Path(sys.executable).parent
+CLI = str(BIN / "make-mlops-easy")
+
+
+def run_process(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run a command to completion, capturing text output."""
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run ``make-mlops-easy ARGS`` in ``tmp_path``."""
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return run_process([CLI, *map(str, args)], cwd or tmp_path)
+
+    return run
+
+
+@pytest.fixture
+def hydra_app(tmp_path):
+    """Run ``python -m easy_mlops.run OVERRIDES`` in ``tmp_path``."""
+
+    def run(*overrides: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return run_process([sys.executable, "-m", "easy_mlops.run", *map(str, overrides)], cwd or tmp_path)
+
+    return run
+
+
+def make_classification_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Numbers, a text category with missing values, and a two-class text target."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=rows)
+    x2 = rng.normal(size=rows)
+    city = rng.choice(["paris", "lyon", "nice"], size=rows)
+    signal = x1 + 0.5 * x2 + (city == "paris") * 0.8
+    frame = pd.DataFrame({
+        "x1": x1.round(4),
+        "x2": x2.round(4),
+        "count": rng.integers(0, 50, size=rows),
+        "city": city,
+        "churn": np.where(signal > 0.3, "yes", "no"),
+    })
+    frame.loc[frame.index[::17], "x2"] = np.nan
+    frame.loc[frame.index[::23], "city"] = None
+    return frame
+
+
+def make_regression_frame(rows: int = 240, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    kind = rng.choice(["a", "b"], size=rows)
+    price = 3.0 * x1 - 2.0 * x2 + (kind == "a") * 1.5 + rng.normal(scale=0.3, size=rows)
+    return pd.DataFrame({"x1": x1, "x2": x2, "kind": kind, "price": price.round(3)})
+
+
+@pytest.fixture
+def classification_csv(tmp_path) -> Path:
+    path = tmp_path / "churn.csv"
+    make_classification_frame().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def regression_csv(tmp_path) -> Path:
+    path = tmp_path / "prices.csv"
+    make_regression_frame().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def models_dir(tmp_path) -> Path:
+    return tmp_path / "models"
+
+
+@pytest.fixture
+def compose(models_dir):
+    """Compose the experiment config with deployments going to ``tmp_path/models``."""
+
+    def build(*overrides: str, config_file=None, config=None):
+        return compose_config([f"deployment.output_dir={models_dir}", *overrides], config_file, config)
+
+    return build
+
+
+def deployments(models_dir: Path) -> list[Path]:
+    """Finished deployment directories (staging and reservations excluded)."""
+    if not models_dir.exists():
+        return []
+    return sorted(p for p in models_dir.iterdir() if p.is_dir() and (p / "metadata.json").exists())
