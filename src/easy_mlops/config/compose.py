@@ -81,7 +81,7 @@ def compose_config(
             if config_file is not None:
                 cfg = apply_guide_config(cfg, read_config_file(config_file), str(config_file))
             if config is not None:
-                cfg = apply_guide_config(cfg, as_container(config), "config")
+                cfg = apply_guide_config(cfg, as_container(config, resolve=False), "config")
             _apply_value_overrides(values, cfg)
             return cfg
     except (HydraException, OmegaConfBaseException) as exc:

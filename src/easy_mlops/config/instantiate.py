@@ -107,15 +107,21 @@ def instantiate_steps(
     return built
 
 
-def as_container(cfg: Any) -> dict[str, Any]:
-    """A plain, resolved dict from a dict, DictConfig or config dataclass."""
+def as_container(cfg: Any, resolve: bool = True) -> dict[str, Any]:
+    """A plain dict from a dict, DictConfig or config dataclass; unset (``???``) values left out."""
     if cfg is None:
         return {}
     if isinstance(cfg, Mapping) and not isinstance(cfg, DictConfig):
         cfg = OmegaConf.create(dict(cfg))
     elif not isinstance(cfg, DictConfig):
         cfg = OmegaConf.structured(cfg)
-    return OmegaConf.to_container(cfg, resolve=True)
+    return _without_missing(OmegaConf.to_container(cfg, resolve=resolve, throw_on_missing=False))
+
+
+def _without_missing(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_missing(v) for k, v in value.items() if v != "???"}
+    return value
 
 
 def first_line(exc: BaseException) -> str:
