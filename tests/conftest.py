@@ -107,4 +107,7 @@ def deployments(models_dir: Path) -> list[Path]:
     """Finished deployment directories (staging and reservations excluded)."""
     if not models_dir.exists():
         return []
-    return sorted(p for p in models_dir.iterdir() if p.is_dir() and (p / "metadata.json").exists())
+    return sorted(
+        p for p in models_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "metadata.json").exists()
+    )

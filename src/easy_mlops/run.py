@@ -18,6 +18,9 @@ from easy_mlops.console import print_results, reporting_errors
 
 register_configs()
 
+# Set by main(): show tracebacks of user errors (--debug or hydra.verbose=...).
+show_tracebacks = False
+
 
 def hydra_run_info() -> dict:
     """What the deployment records about this Hydra run (overrides, job, directories)."""
@@ -35,19 +38,27 @@ def hydra_run_info() -> dict:
 def app(cfg: DictConfig) -> float | None:
     from easy_mlops.pipeline import run_experiment
 
-    results = run_experiment(cfg, run_info=hydra_run_info())
+    # In a single run, report here: past this function Hydra adds its own
+    # "Error executing job" line. In a sweep, the job fails and the sweep decides.
+    single_run = HydraConfig.get().mode == RunMode.RUN
+    with reporting_errors(show_tracebacks or not single_run):
+        results = run_experiment(cfg, run_info=hydra_run_info())
     print_results(results)
     metrics = results["training"]["metrics"]
     return metrics.get("accuracy", metrics.get("r2_score"))
 
 
 def main() -> None:
-    debug = "--debug" in sys.argv
-    if debug:
+    global show_tracebacks
+    show_tracebacks = "--debug" in sys.argv or any(
+        arg.startswith("hydra.verbose=") and arg.split("=", 1)[1].lower() not in ("false", "[]", "")
+        for arg in sys.argv
+    )
+    if "--debug" in sys.argv:
         sys.argv.remove("--debug")
-    # Let exceptions reach reporting_errors instead of Hydra's own multi-line report.
+    # Let composition errors reach reporting_errors instead of Hydra's multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    with reporting_errors(debug):
+    with reporting_errors(show_tracebacks):
         app()
 
 

@@ -50,8 +50,15 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def steps_mapping(steps: Any, key: str, registry: StepRegistry) -> dict[str, Any]:
-    """The guide's ``steps`` list (names or ``{type, params}``) as a name-keyed mapping."""
+def steps_mapping(
+    steps: Any, key: str, registry: StepRegistry, section: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The guide's ``steps`` list (names or ``{type, params}``) as a name-keyed mapping.
+
+    A mapping param whose default reads a flat key of ``section`` (such as
+    ``metric_thresholds``) is merged over that key's value rather than
+    replacing it, so per-step params refine the section's settings.
+    """
     if isinstance(steps, (Mapping, DictConfig)):
         return {str(name): node for name, node in steps.items()}
     if not isinstance(steps, (list, tuple)):
@@ -68,28 +75,41 @@ def steps_mapping(steps: Any, key: str, registry: StepRegistry) -> dict[str, Any
         else:
             raise ConfigError(f"config key '{key}[{index}]': a step is a name or a mapping with 'type', got {entry!r}")
         try:
-            mapping[name] = {**registry.node(name), **params}
+            node = registry.node(name)
         except ConfigError as exc:
             raise ConfigError(f"config key '{key}[{index}]': {exc}") from exc
+        for param, value in params.items():
+            flat_key = _flat_key_read_by(node.get(param))
+            if isinstance(value, Mapping) and section is not None and isinstance(section.get(flat_key), Mapping):
+                params[param] = {**section[flat_key], **value}
+        mapping[name] = {**node, **params}
     return mapping
+
+
+def _flat_key_read_by(default: Any) -> str | None:
+    """``metric_thresholds`` for a default of ``${...metric_thresholds}``."""
+    if isinstance(default, str) and default.startswith("${...") and default.endswith("}"):
+        return default[len("${..."):-1]
+    return None
 
 
 def merge_section(section: DictConfig, given: Mapping[str, Any], key: str, source: str) -> DictConfig:
     """``section`` updated with ``given``; a given ``steps`` replaces the default sequence."""
     given = dict(given)
-    merged = section.copy()
     registry = registries().get(key)
-    if "steps" in given and registry is not None:
-        steps = given.pop("steps")
-        try:
-            merged.steps = steps_mapping(steps, f"{key}.steps", registry)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from exc
+    steps = given.pop("steps") if "steps" in given and registry is not None else None
     try:
-        return OmegaConf.merge(merged, given)
+        merged = OmegaConf.merge(section, given)
     except OmegaConfBaseException as exc:
         full_key = f"{key}.{exc.full_key}" if getattr(exc, "full_key", None) else key
         raise ConfigError(f"{source}: config key '{full_key}': {first_line(exc)}") from exc
+    if steps is not None:
+        flat = OmegaConf.to_container(merged, resolve=False)
+        try:
+            merged.steps = steps_mapping(steps, f"{key}.steps", registry, flat)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+    return merged
 
 
 def apply_guide_config(cfg: DictConfig, given: Mapping[str, Any], source: str) -> DictConfig:

@@ -96,11 +96,12 @@ def load_dataset(data_cfg: Any) -> tuple[pd.DataFrame, str, dict[str, Any]]:
     (dataset name, or the file's path, size and SHA-256) for the metadata.
     """
     dataset, path = data_cfg.get("dataset"), data_cfg.get("path")
-    if bool(dataset) == bool(path):
+    if not dataset and not path:
         raise ConfigError(
-            "config keys 'data.dataset' and 'data.path': set exactly one "
-            "(e.g. data=iris, or data=csv data.path=FILE)"
+            "config key 'data.path' is required: data=csv data.path=FILE (or a bundled dataset: data=iris)"
         )
+    if dataset and path:
+        raise ConfigError("config keys 'data.dataset' and 'data.path': set only one of them")
     if dataset:
         frame = load_bundled(dataset)
         source: dict[str, Any] = {"dataset": dataset}

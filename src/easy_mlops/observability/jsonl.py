@@ -8,6 +8,7 @@ that is not a JSON object.
 """
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -66,13 +67,12 @@ def _last_byte(path: Path, size: int) -> bytes:
         return handle.read(1)
 
 
-def read_records(path: Path, start: int = 0, first_line: int = 1) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """Stream ``(end offset, line number, record)`` from byte ``start``.
+def read_lines(path: Path, start: int = 0, first_line: int = 1) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+    """Stream ``(end offset, line number, record or None)`` for each complete line from ``start``.
 
-    Lines that are not JSON objects are skipped with a warning naming the file
-    and line; ``first_line`` is the number of the line at ``start``.
-
-    A final line without a newline is still being written (or was cut by a
+    A line that is not a JSON object yields ``None`` after a warning naming the
+    file and line; ``first_line`` is the number of the line at ``start``. A
+    final line without a newline is still being written (or was cut by a
     crash) and is left for a later read.
     """
     if not path.exists():
@@ -84,13 +84,28 @@ def read_records(path: Path, start: int = 0, first_line: int = 1) -> Iterator[tu
             if not raw.endswith(b"\n"):
                 break
             offset += len(raw)
+            record = None
             if raw.strip():
                 try:
                     record = json.loads(raw)
                 except (json.JSONDecodeError, UnicodeDecodeError):
-                    record = None
-                if isinstance(record, dict):
-                    yield offset, number, record
-                else:
+                    pass
+                if not isinstance(record, dict):
                     log.warning("%s line %d: not a JSON record, skipped", path, number)
+                    record = None
+            yield offset, number, record
             number += 1
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every valid record of a log, streamed."""
+    for _, _, record in read_lines(path):
+        if record is not None:
+            yield record
+
+
+def tail_fingerprint(path: Path, end: int, width: int = 256) -> str:
+    """A hash of the bytes just before ``end``: tells whether a prefix of the file changed."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, end - width))
+        return hashlib.sha256(handle.read(min(end, width))).hexdigest()

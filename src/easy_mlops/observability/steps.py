@@ -6,6 +6,7 @@ is bound to one (``save``); until then it keeps records in memory, so a
 """
 
 import json
+import logging
 import math
 from collections import Counter
 from collections.abc import Mapping
@@ -15,7 +16,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from easy_mlops.files import write_json_atomic
-from easy_mlops.observability.jsonl import append_lines, append_records, locked, read_records
+from easy_mlops.observability.jsonl import (
+    append_lines,
+    append_records,
+    locked,
+    read_lines,
+    read_records,
+    tail_fingerprint,
+)
+
+log = logging.getLogger(__name__)
 
 METRICS_LOG = "metrics_history.jsonl"
 PREDICTIONS_LOG = "predictions_log.jsonl"
@@ -102,8 +112,7 @@ class _JsonlStep(ObservabilityStep):
     def records(self):
         """Every record, streamed from disk, then those still in memory."""
         if self.path is not None:
-            for _, _, record in read_records(self.path):
-                yield record
+            yield from read_records(self.path)
         yield from self.pending
 
 
@@ -171,28 +180,51 @@ class PredictionsLoggerStep(_JsonlStep):
         lines = batch.lines()
         with locked(self.path):
             index = self._current_index()
+            if self.path.exists() and self.path.stat().st_size > index["log_bytes"]:
+                # A writer died mid-line; append_lines closes that line first.
+                index["lines"] += 1
+                log.warning("%s line %d: incomplete record, skipped", self.path, index["lines"])
             index["log_bytes"] = append_lines(self.path, lines)
             batch.add_to(index)
-            write_json_atomic(self.index_path, index)
+            self._write_index(index)
 
     @property
     def index_path(self) -> Path:
         return self.log_dir / PREDICTIONS_INDEX
 
-    def _current_index(self) -> dict[str, Any]:
-        """The index brought up to date with the log (rebuilt if missing or stale)."""
-        index = None
-        if self.index_path.exists():
-            try:
-                index = json.loads(self.index_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                index = None
+    def _write_index(self, index: dict[str, Any]) -> None:
+        index["log_tail"] = tail_fingerprint(self.path, index["log_bytes"])
+        write_json_atomic(self.index_path, index)
+
+    def _read_index(self) -> dict[str, Any]:
+        """The stored index if it still describes a prefix of the log, else an empty one."""
+        try:
+            index = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return empty_index()
         size = self.path.stat().st_size if self.path.exists() else 0
-        if not isinstance(index, dict) or index.get("version") != INDEX_VERSION or index["log_bytes"] > size:
-            index = empty_index()
-        for end, line, record in read_records(self.path, index["log_bytes"], index["lines"] + 1):
-            PredictionBatch.from_record(record).add_to(index)
+        if (
+            not isinstance(index, dict)
+            or index.get("version") != INDEX_VERSION
+            or index.get("log_bytes", 0) > size
+            or index.get("log_tail") != tail_fingerprint(self.path, index["log_bytes"])
+        ):
+            log.warning("%s does not match %s; rebuilding it", self.index_path, self.path)
+            return empty_index()
+        return index
+
+    def _current_index(self) -> dict[str, Any]:
+        """The index brought up to date with the log: only the unindexed tail is read."""
+        index = self._read_index() if self.index_path.exists() else empty_index()
+        chunk: list[dict[str, Any]] = []
+        for end, line, record in read_lines(self.path, index["log_bytes"], index["lines"] + 1):
+            if record is not None:
+                chunk.append(record)
+            if len(chunk) == CATCH_UP_CHUNK:
+                add_records(index, chunk)
+                chunk = []
             index["log_bytes"], index["lines"] = end, line
+        add_records(index, chunk)
         return index
 
     def summary(self) -> dict[str, Any]:
@@ -305,6 +337,7 @@ def json_safe(value: Any) -> Any:
 
 
 INDEX_VERSION = 1
+CATCH_UP_CHUNK = 10_000
 RESERVOIR_SIZE = 2048
 MAX_CLASSES = 100
 
@@ -320,11 +353,6 @@ class PredictionBatch:
         self.metadata = metadata or None
         self.timestamp = timestamp or now()
         self.first_row = first_row
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> "PredictionBatch":
-        return cls([record.get("prediction")], record.get("model_version", ""), record.get("metadata"),
-                   record.get("timestamp"), record.get("row", 0))
 
     def record(self, position: int) -> dict[str, Any]:
         record = {"timestamp": self.timestamp, "model_version": self.model_version,
@@ -346,25 +374,36 @@ class PredictionBatch:
         return "".join(f'{head}{start + i}, "prediction": {v}{tail}' for i, v in enumerate(encoded))
 
     def add_to(self, index: dict[str, Any]) -> None:
-        """Fold this batch into a predictions index in time proportional to the batch."""
-        if not self.values:
-            return
-        index["total"] += len(self.values)
-        index["first"] = index["first"] or self.timestamp
-        index["last"] = self.timestamp
-        recent = [self.record(i) for i in range(max(0, len(self.values) - 5), len(self.values))]
-        index["recent"] = (index["recent"] + recent)[-5:]
-        index["lines"] += len(self.values)
-        if index["counts"] is not None:
-            counts = index["counts"]
-            for value, count in Counter(v if isinstance(v, str) else json.dumps(v) for v in self.values).items():
-                counts[value] = counts.get(value, 0) + count
-            if len(counts) > MAX_CLASSES:
-                index["counts"] = None  # too many distinct values to be classes
-        numbers = np.array([v for v in self.values if type(v) in (int, float)], dtype=float)
-        if numbers.size:
-            index["numeric"] = _merge_stats(index["numeric"], numbers)
-            index["reservoir"] = _merge_sample(index["reservoir"], numbers, index["total"])
+        """Fold this batch into a predictions index (the lines are counted as written)."""
+        if self.values:
+            recent = [self.record(i) for i in range(max(0, len(self.values) - 5), len(self.values))]
+            add_values(index, self.values, self.timestamp, self.timestamp, recent)
+            index["lines"] += len(self.values)
+
+
+def add_records(index: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    """Fold records read back from the log into an index (lines are counted by the reader)."""
+    if records:
+        values = [record.get("prediction") for record in records]
+        add_values(index, values, records[0].get("timestamp"), records[-1].get("timestamp"), records[-5:])
+
+
+def add_values(index: dict[str, Any], values: list, first: Any, last: Any, recent: list) -> None:
+    """Update totals, timestamps, recent entries and distribution in time proportional to ``values``."""
+    index["total"] += len(values)
+    index["first"] = index["first"] or first
+    index["last"] = last
+    index["recent"] = (index["recent"] + recent)[-5:]
+    if index["counts"] is not None:
+        counts = index["counts"]
+        for value, count in Counter(v if isinstance(v, str) else json.dumps(v) for v in values).items():
+            counts[value] = counts.get(value, 0) + count
+        if len(counts) > MAX_CLASSES:
+            index["counts"] = None  # too many distinct values to be classes
+    numbers = np.array([v for v in values if type(v) in (int, float)], dtype=float)
+    if numbers.size:
+        index["numeric"] = _merge_stats(index["numeric"], numbers)
+        index["reservoir"] = _merge_sample(index["reservoir"], numbers, index["total"])
 
 
 def empty_index() -> dict[str, Any]:

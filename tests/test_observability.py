@@ -1,0 +1,686 @@
+"""Observability as the guide describes it, on real log files and real processes.
+
+Covers the guide's sections "Observability at a Glance" through "Log
+Management and Automation": threshold checks, step lists, custom steps,
+reports, the JSON Lines logs a deployment keeps under ``logs/`` (concurrent
+writers, corrupted lines) and the ``status``, ``observe``, ``list`` and
+``latest`` commands.
+"""
+
+import json
+import logging
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import deployments
+from easy_mlops.inference import predict_file
+from easy_mlops.observability import ModelMonitor, ObservabilityStep
+from easy_mlops.observability.status import deployment_status
+from easy_mlops.pipeline import data_overrides, run_experiment
+
+METRICS_LOG = "metrics_history.jsonl"
+PREDICTIONS_LOG = "predictions_log.jsonl"
+GUIDE_METRICS_KEYS = {"total_logs", "first_log", "last_log", "latest_metrics"}
+GUIDE_PREDICTIONS_KEYS = {"total_predictions", "first_prediction", "last_prediction"}
+LIST_KEYS = {"name", "version", "problem_type", "headline_metric", "active_alerts", "total_predictions"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def train(compose, csv: Path, *overrides: str) -> Path:
+    """Train and deploy in this process (cheaper than the CLI when the CLI is not under test)."""
+    results = run_experiment(compose(*data_overrides(csv, None), *overrides))
+    return Path(results["deployment"]["deployment_dir"])
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every line of ``path`` parsed strictly: any invalid line fails the test."""
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b"", f"{path} does not end with a newline"
+    return [json.loads(line) for line in lines[:-1]]
+
+
+def append_bytes(path: Path, data: bytes) -> None:
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
+def insert_line(path: Path, after_line: int, line: bytes) -> None:
+    """Rewrite ``path`` with ``line`` inserted after line number ``after_line``."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:after_line]) + line + b"".join(lines[after_line:]))
+
+
+def metadata_of(deployment: Path) -> dict:
+    return json.loads((deployment / "metadata.json").read_text())
+
+
+def is_timestamp(value) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def std_matches(value: float, samples: list[float]) -> bool:
+    """Population or sample standard deviation (the guide does not say which)."""
+    return value in (pytest.approx(statistics.pstdev(samples)), pytest.approx(statistics.stdev(samples)))
+
+
+def fake_staging_and_reservation(models: Path, source: Path) -> tuple[Path, Path]:
+    """A hidden ``.name.partial`` staging copy dated far in the future, and an empty name reservation."""
+    staging = models / ".deployment_29991231_235959.partial"
+    shutil.copytree(source, staging)
+    metadata = metadata_of(staging)
+    metadata.update(name="deployment_29991231_235959", deployment_time="2999-12-31T23:59:59+00:00")
+    (staging / "metadata.json").write_text(json.dumps(metadata))
+    reservation = models / "deployment_29991231_235959"
+    reservation.mkdir()
+    (reservation / "logs").mkdir()
+    return staging, reservation
+
+
+# --------------------------------------------------------------------------- the guide's snippets
+
+
+def test_threshold_check_snippet_from_the_guide():
+    monitor = ModelMonitor(
+        {
+            "track_metrics": True,
+            "log_predictions": True,
+            "alert_threshold": 0.8,
+            "metric_thresholds": {"accuracy": 0.85},
+        }
+    )
+    should_alert = monitor.check_metric_threshold("accuracy", value=0.82)
+    assert should_alert is True  # the per-metric 0.85 wins over the global 0.8
+    assert monitor.check_metric_threshold("accuracy", value=0.9) is False
+    assert monitor.check_metric_threshold("accuracy", value=0.85) is False  # on the threshold is fine
+    # Metrics without their own threshold use alert_threshold.
+    assert monitor.check_metric_threshold("f1_score", value=0.82) is False
+    assert monitor.check_metric_threshold("f1_score", value=0.79) is True
+
+
+def test_error_metrics_are_lower_is_better_and_directions_override():
+    monitor = ModelMonitor({"metric_thresholds": {"rmse": 0.45}})
+    assert monitor.check_metric_threshold("rmse", value=0.5) is True  # error above threshold alerts
+    assert monitor.check_metric_threshold("rmse", value=0.4) is False
+
+    inverted = ModelMonitor({"metric_thresholds": {"rmse": 0.45}, "metric_directions": {"rmse": "higher"}})
+    assert inverted.check_metric_threshold("rmse", value=0.5) is False
+    assert inverted.check_metric_threshold("rmse", value=0.4) is True
+
+    custom = ModelMonitor({"metric_thresholds": {"latency": 200}, "metric_directions": {"latency": "lower"}})
+    assert custom.check_metric_threshold("latency", value=250) is True
+    assert custom.check_metric_threshold("latency", value=150) is False
+
+
+def test_bad_direction_is_rejected():
+    with pytest.raises(ValueError, match="sideways"):
+        ModelMonitor({"metric_directions": {"rmse": "sideways"}})
+
+
+def test_global_alert_threshold_is_the_fallback():
+    monitor = ModelMonitor({"alert_threshold": 0.8})
+    for metric in ("accuracy", "f1_score", "precision", "my_custom_score"):
+        assert monitor.check_metric_threshold(metric, value=0.79) is True, metric
+        assert monitor.check_metric_threshold(metric, value=0.81) is False, metric
+    assert ModelMonitor().check_metric_threshold("accuracy", value=0.79) is True  # default is 0.8
+
+
+def test_fallback_when_the_threshold_step_is_left_out_of_steps():
+    monitor = ModelMonitor({"steps": ["metrics_logger"], "alert_threshold": 0.8})
+    assert monitor.check_metric_threshold("accuracy", value=0.7) is True
+    assert monitor.check_metric_threshold("accuracy", value=0.9) is False
+    # Prediction capture was left out too: summaries say so.
+    summary = monitor.get_predictions_summary()
+    assert summary["total_predictions"] == 0
+    assert "prediction logging is disabled" in summary["message"]
+
+    flat = ModelMonitor({"steps": ["metrics_logger"], "alert_threshold": 0.8,
+                         "metric_thresholds": {"accuracy": 0.95, "rmse": 0.45}})
+    assert flat.check_metric_threshold("accuracy", value=0.9) is True
+    assert flat.check_metric_threshold("rmse", value=0.5) is True
+    assert flat.check_metric_threshold("rmse", value=0.4) is False
+
+
+def test_generate_report_has_totals_timestamps_and_latest_metrics(tmp_path):
+    monitor = ModelMonitor({"alert_threshold": 0.8})
+    monitor.log_metrics({"accuracy": 0.8123, "f1_score": 0.7012}, model_version="1.0.0")
+    monitor.log_metrics({"accuracy": 0.9345, "f1_score": 0.9012}, model_version="1.1.0")
+    monitor.log_prediction("yes", model_version="1.1.0", metadata={"request_id": "r1"})
+    monitor.log_prediction("no", model_version="1.1.0")
+
+    report = monitor.generate_report()
+    metrics = monitor.get_metrics_summary()
+    assert metrics["total_logs"] == 2
+    assert metrics["latest_metrics"] == {"accuracy": 0.9345, "f1_score": 0.9012}
+    assert is_timestamp(metrics["first_log"]) and is_timestamp(metrics["last_log"])
+    assert metrics["first_log"] <= metrics["last_log"]
+    assert "total logs:  2" in report
+    assert metrics["first_log"] in report and metrics["last_log"] in report
+    assert "0.9345" in report and "0.9012" in report
+    assert "total predictions: 2" in report
+    predictions = monitor.get_predictions_summary()
+    assert predictions["first_prediction"] in report and predictions["last_prediction"] in report
+    assert [r["prediction"] for r in predictions["recent_predictions"]] == ["yes", "no"]
+    assert predictions["recent_predictions"][0]["metadata"] == {"request_id": "r1"}
+
+    # Saved to disk, the same report comes back from a fresh monitor.
+    monitor.save_logs(tmp_path / "logs")
+    assert len(read_jsonl(tmp_path / "logs" / METRICS_LOG)) == 2
+    assert len(read_jsonl(tmp_path / "logs" / PREDICTIONS_LOG)) == 2
+    assert ModelMonitor({"alert_threshold": 0.8}, log_dir=tmp_path / "logs").generate_report() == report
+
+
+SENT_TO_SLACK: list = []
+
+
+def send_to_slack(metrics, model_version):
+    SENT_TO_SLACK.append((dict(metrics), model_version))
+
+
+class SlackAlertStep(ObservabilityStep):
+    name = "slack_alert"
+
+    def on_log_metrics(self, metrics, model_version):
+        if metrics.get("accuracy", 1) < 0.7:
+            send_to_slack(metrics, model_version)
+
+
+@pytest.fixture
+def slack_step():
+    SENT_TO_SLACK.clear()
+    ModelMonitor.register_step(SlackAlertStep)
+    yield SlackAlertStep
+    ModelMonitor.STEP_REGISTRY.pop("slack_alert", None)  # keep the registry as other tests expect it
+    SENT_TO_SLACK.clear()
+
+
+def test_custom_step_registered_and_named_in_steps_is_called(slack_step, tmp_path):
+    monitor = ModelMonitor({"steps": ["metrics_logger", "slack_alert"]}, log_dir=tmp_path / "logs")
+    assert [type(step).__name__ for step in monitor.steps] == ["MetricsLoggerStep", "SlackAlertStep"]
+    monitor.log_metrics({"accuracy": 0.65}, model_version="2.0.0")
+    monitor.log_metrics({"accuracy": 0.95}, model_version="2.0.1")
+    assert SENT_TO_SLACK == [({"accuracy": 0.65}, "2.0.0")]
+    assert len(read_jsonl(tmp_path / "logs" / METRICS_LOG)) == 2  # the built-in step still ran
+
+
+def test_unknown_step_name_is_a_value_error_naming_it():
+    with pytest.raises(ValueError, match="pager_duty"):
+        ModelMonitor({"steps": ["metrics_logger", "pager_duty"]})
+    with pytest.raises(ValueError, match="pager_duty"):
+        ModelMonitor({"steps": [{"type": "pager_duty", "params": {}}]})
+
+
+def test_guide_steps_list_with_type_and_params():
+    monitor = ModelMonitor(
+        {
+            "steps": [
+                "metrics_logger",
+                {
+                    "type": "metric_threshold",
+                    "params": {
+                        "default_threshold": 0.75,
+                        "metric_thresholds": {"accuracy": 0.8},
+                        "metric_directions": {"rmse": "higher"},
+                    },
+                },
+            ]
+        }
+    )
+    assert [type(step).__name__ for step in monitor.steps] == ["MetricsLoggerStep", "MetricThresholdStep"]
+    assert monitor.check_metric_threshold("accuracy", 0.79) is True
+    assert monitor.check_metric_threshold("accuracy", 0.81) is False
+    assert monitor.check_metric_threshold("f1_score", 0.74) is True  # default_threshold 0.75
+    assert monitor.check_metric_threshold("f1_score", 0.76) is False
+    assert monitor.check_metric_threshold("rmse", 0.5) is True  # inverted: higher is better now
+    assert monitor.check_metric_threshold("rmse", 0.9) is False
+    # "Omitting predictions_logger removes prediction capture entirely."
+    monitor.log_predictions([1, 2, 3])
+    assert "prediction logging is disabled" in monitor.get_predictions_summary()["message"]
+
+
+def test_complete_configuration_example_is_accepted(tmp_path):
+    monitor = ModelMonitor(
+        {
+            "track_metrics": True,
+            "log_predictions": True,
+            "alert_threshold": 0.82,
+            "metric_thresholds": {"f1_score": 0.78, "rmse": 0.45},
+            "metric_directions": {"rmse": "lower"},
+            "steps": [
+                "metrics_logger",
+                "predictions_logger",
+                {
+                    "type": "metric_threshold",
+                    "params": {"default_threshold": 0.82, "metric_thresholds": {"precision": 0.75}},
+                },
+            ],
+        },
+        log_dir=tmp_path / "logs",
+    )
+    assert [type(step).__name__ for step in monitor.steps] == [
+        "MetricsLoggerStep", "PredictionsLoggerStep", "MetricThresholdStep",
+    ]
+    assert monitor.check_metric_threshold("precision", 0.74) is True
+    assert monitor.check_metric_threshold("precision", 0.76) is False
+    assert monitor.check_metric_threshold("accuracy", 0.81) is True  # default_threshold 0.82
+    assert monitor.check_metric_threshold("accuracy", 0.83) is False
+    # The step's params refine the section's thresholds instead of replacing them.
+    assert monitor.check_metric_threshold("f1_score", 0.80) is False  # 0.78, not the 0.82 default
+    assert monitor.check_metric_threshold("rmse", 0.5) is True  # 0.45, lower is better
+    alerts = monitor.log_metrics({"accuracy": 0.9, "precision": 0.7})
+    assert [alert["metric"] for alert in alerts] == ["precision"]
+    monitor.log_predictions([0.1, 0.2])
+    assert monitor.get_predictions_summary()["total_predictions"] == 2
+    assert len(read_jsonl(tmp_path / "logs" / PREDICTIONS_LOG)) == 2
+
+
+# --------------------------------------------------------------------------- logs on disk
+
+
+def test_train_and_predict_write_json_lines_logs(cli, classification_csv, models_dir, tmp_path):
+    trained = cli("train", classification_csv)
+    assert trained.returncode == 0, trained.stderr
+    [deployment] = deployments(models_dir)
+    metadata = metadata_of(deployment)
+
+    [record] = read_jsonl(deployment / "logs" / METRICS_LOG)
+    assert is_timestamp(record["timestamp"])
+    assert record["model_version"] == metadata["version"] == "1.0.0"
+    assert record["metrics"] == pytest.approx(metadata["metrics"])
+    assert not (deployment / "logs" / PREDICTIONS_LOG).exists()
+
+    predicted = cli("predict", classification_csv, deployment)
+    assert predicted.returncode == 0, predicted.stderr
+    predictions = json.loads(predicted.stdout)["predictions"]
+    assert len(predictions) == 240
+    records = read_jsonl(deployment / "logs" / PREDICTIONS_LOG)
+    assert [r["prediction"] for r in records] == predictions  # one per row, in input order
+    for r in records:
+        assert is_timestamp(r["timestamp"]) and r["model_version"] == "1.0.0"
+
+    # A second batch (rows reversed) is appended after the first, in its own order.
+    reversed_csv = tmp_path / "reversed.csv"
+    pd.read_csv(classification_csv).iloc[::-1].head(30).to_csv(reversed_csv, index=False)
+    again = predict_file(reversed_csv, deployment)
+    records = read_jsonl(deployment / "logs" / PREDICTIONS_LOG)
+    assert len(records) == 270
+    assert [r["prediction"] for r in records[:240]] == predictions
+    assert [r["prediction"] for r in records[240:]] == again == predictions[::-1][:30]
+
+    status = cli("status", deployment, "--json")
+    assert status.returncode == 0, status.stderr
+    summary = json.loads(status.stdout)
+    assert GUIDE_METRICS_KEYS <= set(summary["metrics"])
+    assert GUIDE_PREDICTIONS_KEYS <= set(summary["predictions"])
+    assert summary["metrics"]["total_logs"] == 1
+    assert summary["metrics"]["first_log"] == summary["metrics"]["last_log"] == record["timestamp"]
+    assert summary["metrics"]["latest_metrics"] == pytest.approx(metadata["metrics"])
+    assert summary["predictions"]["total_predictions"] == 270
+    assert summary["predictions"]["first_prediction"] == records[0]["timestamp"]
+    assert summary["predictions"]["last_prediction"] == records[-1]["timestamp"]
+    distribution = summary["predictions"]["distribution"]
+    assert distribution["kind"] == "classes"
+    assert distribution["counts"] == dict(Counter(r["prediction"] for r in records))
+
+
+def test_log_predictions_false_at_train_time_disables_prediction_logs(cli, classification_csv, models_dir):
+    trained = cli("train", classification_csv, "observability.log_predictions=false")
+    assert trained.returncode == 0, trained.stderr
+    [deployment] = deployments(models_dir)
+    predicted = cli("predict", classification_csv, deployment)
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(json.loads(predicted.stdout)["predictions"]) == 240
+    assert not (deployment / "logs" / PREDICTIONS_LOG).exists()
+    assert len(read_jsonl(deployment / "logs" / METRICS_LOG)) == 1  # metrics are still tracked
+
+    status = cli("status", deployment)
+    assert status.returncode == 0, status.stderr
+    assert "prediction logging is disabled" in status.stdout
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from easy_mlops.observability import ModelMonitor, PredictionsLoggerStep
+
+    worker, log_dir, go = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    if worker % 2 == 0:
+        monitor = ModelMonitor(log_dir=log_dir)
+        log = monitor.log_predictions
+    else:
+        step = PredictionsLoggerStep()
+        step.load(log_dir)
+        log = step.on_log_predictions
+    deadline = time.time() + 60
+    while not go.exists() and time.time() < deadline:
+        time.sleep(0.005)
+    for batch in range(10):
+        log([worker * 1_000_000 + batch * 1_000 + i for i in range(500)], f"w{worker}")
+    """
+)
+
+
+def test_concurrent_writers_lose_and_tear_nothing(tmp_path):
+    log_dir = tmp_path / "deployment" / "logs"
+    log_dir.mkdir(parents=True)
+    go = tmp_path / "go"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(worker), str(log_dir), str(go)],
+                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for worker in range(4)
+    ]
+    go.touch()  # all four start appending at once
+    for writer in writers:
+        _, stderr = writer.communicate(timeout=120)
+        assert writer.returncode == 0, stderr
+
+    raw = (log_dir / PREDICTIONS_LOG).read_bytes()
+    assert raw.count(b"\n") == 20_000
+    records = read_jsonl(log_dir / PREDICTIONS_LOG)  # every line valid JSON
+    assert len(records) == 20_000
+    values = [r["prediction"] for r in records]
+    expected = {w * 1_000_000 + b * 1_000 + i for w in range(4) for b in range(10) for i in range(500)}
+    assert set(values) == expected and len(set(values)) == 20_000
+    for worker in range(4):
+        mine = [v for v in values if v // 1_000_000 == worker]
+        assert mine == sorted(mine), f"worker {worker}'s batches out of order"
+        versions = {r["model_version"] for r in records if r["prediction"] // 1_000_000 == worker}
+        assert versions == {f"w{worker}"}
+    # Each batch of 500 was written in one piece, never interleaved with another.
+    for start in range(0, 20_000, 500):
+        batch = {v // 1_000 for v in values[start:start + 500]}
+        assert len(batch) == 1, f"lines {start + 1}-{start + 500} mix batches {sorted(batch)}"
+
+    summary = ModelMonitor(log_dir=log_dir).get_predictions_summary()
+    assert summary["total_predictions"] == 20_000
+    assert summary["distribution"]["kind"] == "numeric"
+    assert summary["distribution"]["count"] == 20_000
+    assert summary["distribution"]["mean"] == pytest.approx(sum(values) / 20_000)
+
+
+# --------------------------------------------------------------------------- corrupted logs
+
+
+def test_corrupted_lines_are_skipped_with_warnings_and_appends_stay_whole(
+    cli, compose, classification_csv, tmp_path
+):
+    deployment = train(compose, classification_csv)
+    predict_file(classification_csv, deployment)
+    logs = deployment / "logs"
+    append_bytes(logs / PREDICTIONS_LOG, b'{"timestamp": "x", "predi\n')
+    append_bytes(logs / METRICS_LOG, b'{"timestamp": "x", "metr\n')
+
+    status = cli("status", deployment, "--json")
+    assert status.returncode == 0, status.stderr
+    summary = json.loads(status.stdout)
+    assert summary["predictions"]["total_predictions"] == 240
+    assert summary["metrics"]["total_logs"] == 1
+    assert summary["metrics"]["latest_metrics"] == pytest.approx(metadata_of(deployment)["metrics"])
+    assert f"{PREDICTIONS_LOG} line 241" in status.stderr
+    assert f"{METRICS_LOG} line 2" in status.stderr
+
+    observed = cli("observe", deployment)
+    assert observed.returncode == 0, observed.stderr
+    assert "total predictions: 240" in observed.stdout
+    assert "total logs:  1" in observed.stdout
+    assert f"{PREDICTIONS_LOG} line 241" in observed.stderr
+    assert f"{METRICS_LOG} line 2" in observed.stderr
+
+    # A writer killed mid-line leaves a half line without a newline...
+    append_bytes(logs / PREDICTIONS_LOG, b'{"timestamp": "y", "pred')
+    append_bytes(logs / METRICS_LOG, b'{"timestamp": "y", "met')
+    small = tmp_path / "small.csv"
+    pd.read_csv(classification_csv).head(10).to_csv(small, index=False)
+    predicted = cli("predict", small, deployment)
+    assert predicted.returncode == 0, predicted.stderr
+    ModelMonitor(log_dir=logs).log_metrics({"accuracy": 0.5}, model_version="1.0.1")
+
+    # ...which must not swallow the next record.
+    lines = (logs / PREDICTIONS_LOG).read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) - 1 == 252
+    assert lines[240] == b'{"timestamp": "x", "predi'
+    assert lines[241] == b'{"timestamp": "y", "pred'
+    new = [json.loads(line) for line in lines[242:-1]]
+    assert [r["prediction"] for r in new] == json.loads(predicted.stdout)["predictions"]
+    metric_lines = (logs / METRICS_LOG).read_bytes().split(b"\n")
+    assert metric_lines[2] == b'{"timestamp": "y", "met'
+    assert json.loads(metric_lines[3])["metrics"] == {"accuracy": 0.5}
+
+    summary = deployment_status(deployment)
+    assert summary["predictions"]["total_predictions"] == 250
+    assert summary["metrics"]["total_logs"] == 2
+    assert summary["metrics"]["latest_metrics"] == {"accuracy": 0.5}
+
+
+def warned_lines(caplog, filename: str) -> set[int]:
+    found = set()
+    for record in caplog.records:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING and filename in message and " line " in message:
+            found.add(int(message.split(" line ")[1].split(":")[0].split()[0]))
+    return found
+
+
+def test_warnings_name_the_right_line_after_a_half_line_is_closed(tmp_path, caplog):
+    logs = tmp_path / "logs"
+    monitor = ModelMonitor(log_dir=logs)
+    monitor.log_predictions(["a"] * 240)
+    append_bytes(logs / PREDICTIONS_LOG, b'{"timestamp": "x", "predi\n')            # line 241
+    append_bytes(logs / PREDICTIONS_LOG, b'{"timestamp": "y", "pred')               # line 242, no newline
+    monitor.log_predictions(["b"] * 10)                                              # lines 243-252
+    append_bytes(logs / PREDICTIONS_LOG, b"garbage\n")                               # line 253
+    assert (logs / PREDICTIONS_LOG).read_bytes().count(b"\n") == 253
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        summary = ModelMonitor(log_dir=logs).get_predictions_summary()
+    assert summary["total_predictions"] == 250
+    assert summary["distribution"]["counts"] == {"a": 240, "b": 10}
+    assert 253 in warned_lines(caplog, PREDICTIONS_LOG), caplog.text
+    assert warned_lines(caplog, PREDICTIONS_LOG) <= {241, 242, 253}, caplog.text
+
+
+def test_a_non_json_line_in_the_middle_of_existing_logs(compose, classification_csv, caplog):
+    deployment = train(compose, classification_csv)
+    logs = deployment / "logs"
+    monitor = ModelMonitor(log_dir=logs)
+    monitor.log_metrics({"accuracy": 0.91})
+    monitor.log_metrics({"accuracy": 0.92})
+    predictions = predict_file(classification_csv, deployment)
+    insert_line(logs / PREDICTIONS_LOG, 100, b"this line is not JSON\n")
+    insert_line(logs / METRICS_LOG, 1, b"nor is this one\n")
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        summary = deployment_status(deployment)
+    assert summary["metrics"]["total_logs"] == 3
+    assert summary["metrics"]["latest_metrics"] == {"accuracy": 0.92}
+    assert warned_lines(caplog, METRICS_LOG) == {2}, caplog.text
+    assert summary["predictions"]["total_predictions"] == 240
+    assert summary["predictions"]["distribution"]["counts"] == dict(Counter(predictions))
+    assert warned_lines(caplog, PREDICTIONS_LOG) == {101}, caplog.text
+
+    # Appends after the damage are whole and counted.
+    more = predict_file(classification_csv, deployment)
+    lines = (logs / PREDICTIONS_LOG).read_bytes().split(b"\n")
+    assert [json.loads(line)["prediction"] for line in lines[-241:-1]] == more
+    assert deployment_status(deployment)["predictions"]["total_predictions"] == 480
+
+
+# --------------------------------------------------------------------------- status, observe, list, latest
+
+
+def test_status_json_keys_and_fail_on_alert(cli, compose, classification_csv, models_dir):
+    strict = cli("train", classification_csv, "observability=strict")
+    assert strict.returncode == 0, strict.stderr
+    [strict_dir] = deployments(models_dir)
+    accuracy = metadata_of(strict_dir)["metrics"]["accuracy"]
+    assert accuracy < 0.95, "the strict preset's accuracy threshold must be missed for this test"
+    assert "ALERT" in strict.stdout
+
+    status = cli("status", strict_dir, "--json")
+    assert status.returncode == 0, status.stderr  # alerts only fail with --fail-on-alert
+    summary = json.loads(status.stdout)
+    assert GUIDE_METRICS_KEYS <= set(summary["metrics"])
+    assert GUIDE_PREDICTIONS_KEYS <= set(summary["predictions"])
+    assert summary["metrics"]["total_logs"] == 1
+    assert summary["predictions"]["total_predictions"] == 0
+    assert summary["predictions"]["first_prediction"] is None
+    active = {alert["metric"]: alert for alert in summary["alerts"]["active_alerts"]}
+    assert active["accuracy"]["threshold"] == 0.95
+    assert active["accuracy"]["value"] == pytest.approx(accuracy)
+
+    failing = cli("status", strict_dir, "--fail-on-alert")
+    assert failing.returncode == 3, failing.stderr
+    assert "ALERT" in failing.stdout and "accuracy" in failing.stdout
+
+    tight = train(compose, classification_csv, "observability.alert_threshold=0.999")
+    assert metadata_of(tight)["metrics"]["accuracy"] < 0.999
+    failing = cli("status", tight, "--json", "--fail-on-alert")
+    assert failing.returncode == 3, failing.stderr
+    active = {alert["metric"]: alert for alert in json.loads(failing.stdout)["alerts"]["active_alerts"]}
+    assert active["accuracy"]["threshold"] == 0.999
+
+    relaxed = train(compose, classification_csv)
+    assert metadata_of(relaxed)["metrics"]["accuracy"] >= 0.8
+    passing = cli("status", relaxed, "--fail-on-alert")
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "alerts: none active" in passing.stdout
+
+
+def test_observe_writes_the_report_it_prints(cli, compose, classification_csv, tmp_path):
+    deployment = train(compose, classification_csv)
+    predict_file(classification_csv, deployment)
+    observed = cli("observe", deployment, "-o", "report.txt")
+    assert observed.returncode == 0, observed.stderr
+    assert (tmp_path / "report.txt").read_text() == observed.stdout
+    assert deployment.name in observed.stdout
+    assert "total predictions: 240" in observed.stdout
+    assert "total logs:  1" in observed.stdout
+    # The same report body as ModelMonitor.generate_report() on the deployment's logs.
+    from easy_mlops.observability.monitor import deployment_monitor
+
+    programmatic = deployment_monitor(deployment).generate_report()
+    assert observed.stdout.splitlines()[2:] == programmatic.splitlines()[2:]
+
+
+def test_list_shows_finished_deployments_only(cli, compose, classification_csv, regression_csv, models_dir):
+    classifier = train(compose, classification_csv, "observability.alert_threshold=0.999")
+    regressor = train(compose, regression_csv)
+    predict_file(classification_csv, classifier)
+    fake_staging_and_reservation(models_dir, classifier)
+
+    listed = cli("list", models_dir)
+    assert listed.returncode == 0, listed.stderr
+    assert classifier.name in listed.stdout and regressor.name in listed.stdout
+    assert "29991231" not in listed.stdout
+
+    listed = cli("list", models_dir, "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert set(rows) == {classifier.name, regressor.name}
+    for row in rows.values():
+        assert LIST_KEYS <= set(row)
+
+    classifier_metrics = metadata_of(classifier)["metrics"]
+    row = rows[classifier.name]
+    assert (row["version"], row["problem_type"], row["total_predictions"]) == ("1.0.0", "classification", 240)
+    accuracy = pytest.approx(classifier_metrics["accuracy"])
+    assert row["headline_metric"] == {"name": "accuracy", "value": accuracy}
+    assert row["active_alerts"] == sum(value < 0.999 for value in classifier_metrics.values())
+
+    r2 = metadata_of(regressor)["metrics"]["r2_score"]
+    row = rows[regressor.name]
+    assert (row["version"], row["problem_type"], row["total_predictions"]) == ("1.0.0", "regression", 0)
+    assert row["headline_metric"] == {"name": "r2_score", "value": pytest.approx(r2)}
+    assert row["active_alerts"] == int(r2 < 0.8)
+
+
+def test_latest_is_the_newest_finished_deployment(cli, compose, classification_csv, models_dir, tmp_path):
+    older = train(compose, classification_csv, "deployment.version=1.0.0")
+    newer = train(compose, classification_csv, "deployment.version=2.0.0")
+    staging, reservation = fake_staging_and_reservation(models_dir, newer)
+    assert older != newer and metadata_of(older)["deployment_time"] < metadata_of(newer)["deployment_time"]
+
+    status = cli("status", "latest", "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    deployment = json.loads(status.stdout)["deployment"]
+    assert (deployment["name"], deployment["version"]) == (newer.name, "2.0.0")
+
+    predicted = cli("predict", classification_csv, "latest", cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(read_jsonl(newer / "logs" / PREDICTIONS_LOG)) == 240
+    for other in (older, staging, reservation):
+        assert not (other / "logs" / PREDICTIONS_LOG).exists(), other
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def test_metric_trends_appear_from_the_second_log(tmp_path):
+    logs = tmp_path / "logs"
+    monitor = ModelMonitor(log_dir=logs)
+    monitor.log_metrics({"accuracy": 0.80, "rmse": 1.5})
+    assert not monitor.get_metrics_summary().get("trends")
+    assert "trend" not in monitor.generate_report()
+
+    monitor.log_metrics({"accuracy": 0.90, "rmse": 1.0})
+    monitor.log_metrics({"accuracy": 0.85, "rmse": 0.5})
+    summary = ModelMonitor(log_dir=logs).get_metrics_summary()  # read back from disk
+    assert summary["total_logs"] == 3
+    assert summary["latest_metrics"] == {"accuracy": 0.85, "rmse": 0.5}
+    for name, values in {"accuracy": [0.80, 0.90, 0.85], "rmse": [1.5, 1.0, 0.5]}.items():
+        trend = summary["trends"][name]
+        assert trend["mean"] == pytest.approx(statistics.mean(values))
+        assert std_matches(trend["std"], values)
+        assert (trend["min"], trend["max"]) == (min(values), max(values))
+    report = ModelMonitor(log_dir=logs).generate_report()
+    assert "trend accuracy: mean 0.85" in report
+
+
+def test_regression_predictions_summary_is_a_numeric_distribution(compose, regression_csv):
+    deployment = train(compose, regression_csv)
+    predictions = predict_file(regression_csv, deployment)
+    distribution = deployment_status(deployment)["predictions"]["distribution"]
+    assert distribution["kind"] == "numeric"
+    assert distribution["mean"] == pytest.approx(statistics.mean(predictions))
+    assert std_matches(distribution["std"], predictions)
+    assert (distribution["min"], distribution["max"]) == pytest.approx((min(predictions), max(predictions)))
+    quantiles = distribution["quantiles"]
+    assert list(quantiles) == ["p5", "p25", "p50", "p75", "p95"]
+    assert list(quantiles.values()) == sorted(quantiles.values())
+    ordered = sorted(predictions)
+    assert ordered[119] <= quantiles["p50"] <= ordered[120]
+    assert ordered[0] <= quantiles["p5"] <= ordered[24] and ordered[215] <= quantiles["p95"] <= ordered[-1]
+    from easy_mlops.observability.monitor import deployment_monitor
+
+    assert "predicted values: mean" in deployment_monitor(deployment).generate_report()
+
+
+def test_status_recreates_a_missing_logs_directory(cli, compose, classification_csv):
+    deployment = train(compose, classification_csv)
+    shutil.rmtree(deployment / "logs")
+    status = cli("status", deployment, "--json")
+    assert status.returncode == 0, status.stderr
+    assert (deployment / "logs").is_dir()
+    summary = json.loads(status.stdout)
+    assert summary["metrics"]["total_logs"] == 0
+    assert summary["predictions"]["total_predictions"] == 0
+    predict_file(classification_csv, deployment)  # logging works again afterwards
+    assert len(read_jsonl(deployment / "logs" / PREDICTIONS_LOG)) == 240
+
