@@ -101,7 +101,8 @@ def merge_section(section: DictConfig, given: Mapping[str, Any], key: str, sourc
     try:
         merged = OmegaConf.merge(section, given)
     except OmegaConfBaseException as exc:
-        full_key = f"{key}.{exc.full_key}" if getattr(exc, "full_key", None) else key
+        inner = getattr(exc, "full_key", None) or ""
+        full_key = inner if inner.startswith(f"{key}.") else f"{key}.{inner}".rstrip(".")
         raise ConfigError(f"{source}: config key '{full_key}': {first_line(exc)}") from exc
     if steps is not None:
         flat = OmegaConf.to_container(merged, resolve=False)

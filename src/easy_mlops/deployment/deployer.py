@@ -139,7 +139,10 @@ class ModelDeployer:
         except MLOpsError:
             raise
         except Exception as exc:
-            raise DeploymentError(f"deployment step '{name}' failed: {type(exc).__name__}: {exc}") from exc
+            detail = str(exc)
+            if context.deployment_dir is not None and context.final_dir is not None:
+                detail = detail.replace(str(context.deployment_dir), str(context.final_dir))
+            raise DeploymentError(f"deployment step '{name}' failed: {type(exc).__name__}: {detail}") from exc
 
     def create_model_metadata(self, context: builtin.DeploymentContext) -> dict[str, Any]:
         """What ``metadata.json`` says: paths, metrics, version, time, checksums, run."""

@@ -165,7 +165,7 @@ class SaveMetadataStep(DeploymentStep):
 
     def __init__(self, filename: str = "metadata.json", enabled: bool = True) -> None:
         super().__init__(enabled)
-        self.filename = safe_filename(filename, "deployment.steps.save_metadata.filename")
+        self.filename = safe_filename(filename, "deployment.metadata_filename")
 
     def run(self, context: DeploymentContext) -> None:
         directory = context.require_directory(self.name)

@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
 
 from easy_mlops.config.instantiate import as_container, instantiate_steps
 from easy_mlops.data.loaders import load_table
@@ -80,6 +78,8 @@ class DataPreprocessor:
             if pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
         ]
         self.categorical_columns_ = [c for c in self.feature_names_in_ if c not in self.numeric_columns_]
+        from sklearn.compose import ColumnTransformer  # scikit-learn loads only once there is work
+
         self.transformer_ = ColumnTransformer(
             [
                 ("numeric", self._pipeline(self.numeric, "numeric"), self.numeric_columns_),
@@ -90,7 +90,9 @@ class DataPreprocessor:
         )
         return np.asarray(self.transformer_.fit_transform(self._coerce(features)), dtype=float)
 
-    def _pipeline(self, steps: dict[str, Any], kind: str) -> Pipeline | str:
+    def _pipeline(self, steps: dict[str, Any], kind: str) -> Any:
+        from sklearn.pipeline import Pipeline
+
         built = instantiate_steps(steps, f"preprocessing.{kind}", self.trusted_modules)
         return Pipeline(built) if built else "passthrough"
 

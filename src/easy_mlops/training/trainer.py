@@ -81,8 +81,9 @@ def resolve_problem_type(trainer_cfg: DictConfig, target: pd.Series, target_colu
     if problem_type == "classification":
         classes = target.unique()
         if len(classes) < 2:
+            only = classes[0].item() if hasattr(classes[0], "item") else classes[0]
             raise DataError(
-                f"target column '{target_column}' has a single class ({classes[0]!r}); "
+                f"target column '{target_column}' has a single class ({only!r}); "
                 "classification needs at least two"
             )
     elif not pd.api.types.is_numeric_dtype(target):
