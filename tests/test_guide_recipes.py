@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -117,6 +118,8 @@ def test_default_endpoint_script_scores_a_file(compose, tmp_path, classification
     assert result.returncode == 0, result.stderr
     predictions = json.loads(result.stdout)["predictions"]
     assert len(predictions) == 240 and set(predictions) <= {"yes", "no"}
+    log = (Path(script).parent / "logs" / "predictions_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["prediction"] for line in log] == predictions  # the script logs too
 
 
 def test_step_list_recipe(cli, tmp_path, classification_csv):
