@@ -6,6 +6,7 @@ Composes ``conf/`` and runs :func:`easy_mlops.pipeline.run_experiment`. Add
 
 import os
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -15,6 +16,8 @@ from omegaconf import DictConfig
 from easy_mlops.config.compose import config_dir
 from easy_mlops.config.config import register_configs
 from easy_mlops.console import print_results, reporting_errors
+from easy_mlops.files import write_json_atomic
+from easy_mlops.sweeps.leaderboard import RESULT_FILE
 
 register_configs()
 
@@ -45,6 +48,12 @@ def app(cfg: DictConfig) -> float | None:
         results = run_experiment(cfg, run_info=hydra_run_info())
     print_results(results)
     metrics = results["training"]["metrics"]
+    # The sweep leaderboard reads this from the job's own output directory.
+    write_json_atomic(
+        Path(HydraConfig.get().runtime.output_dir) / RESULT_FILE,
+        {"metrics": metrics, "deployment_dir": results["deployment"].get("deployment_dir")},
+    )
+    # What sweepers (optuna) optimise: higher is better for both.
     return metrics.get("accuracy", metrics.get("r2_score"))
 
 

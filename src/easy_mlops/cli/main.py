@@ -1,8 +1,9 @@
 """``make-mlops-easy``: a thin shell over the functions the Hydra app calls.
 
-Commands: train, predict, status, observe, list, init. Every user error is one
-line on stderr with exit code 2 (``--debug`` shows the traceback);
-``status --fail-on-alert`` exits 3 when an alert is active.
+Commands: train, predict, status, observe, list, replay, sweeps show, init.
+Every user error is one line on stderr with exit code 2 (``--debug`` shows the
+traceback); ``status --fail-on-alert`` exits 3 when an alert is active;
+``replay`` exits 1 when the retrained model differs.
 """
 
 import argparse
@@ -58,6 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
     listing.add_argument("--json", action="store_true", help="print the rows as JSON")
     listing.set_defaults(handler=cmd_list)
+
+    replay = commands.add_parser("replay", help="retrain a deployment from its config snapshot and compare")
+    replay.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
+    replay.add_argument("--data", help="the training data, if it moved since the deployment was made")
+    replay.set_defaults(handler=cmd_replay)
+
+    sweeps = commands.add_parser("sweeps", help="sweep leaderboards")
+    sweep_commands = sweeps.add_subparsers(dest="sweeps_command", required=True, metavar="SUBCOMMAND")
+    show = sweep_commands.add_parser("show", help="print the leaderboard of a sweep directory")
+    show.add_argument("sweep_dir", metavar="SWEEP_DIR", help="e.g. outputs/multirun/2024-01-01/12-00-00")
+    show.add_argument("--json", action="store_true", help="print sweep_summary.json")
+    show.set_defaults(handler=cmd_sweeps_show)
 
     init = commands.add_parser("init", help="write the default configuration in the guide's YAML format")
     init.add_argument("-o", "--output", default="mlops-config.yaml", help="default: mlops-config.yaml")
@@ -158,6 +171,36 @@ def cmd_list(args: argparse.Namespace) -> int:
     stdout.print(table)
     if not rows:
         stdout.print("no deployments yet: run `make-mlops-easy train DATA`")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from easy_mlops.replay import replay
+
+    directory = deployment_dir(args.model_dir)
+    stdout.print(f"Replaying {directory}")
+    report = replay(directory, args.data)
+    for change in report.changes:
+        stdout.print(f"changed since the deployment: {change}", markup=False)
+    if report.identical:
+        stdout.print(
+            f"PASS: metrics and {report.compared_predictions} hold-out predictions are identical", markup=False
+        )
+        return 0
+    stdout.print("FAIL: the retrained model differs", markup=False)
+    for difference in report.differences:
+        stdout.print(f"  {difference}", markup=False)
+    return 1
+
+
+def cmd_sweeps_show(args: argparse.Namespace) -> int:
+    from easy_mlops.sweeps.leaderboard import leaderboard_table, read_leaderboard
+
+    board = read_leaderboard(args.sweep_dir)
+    if args.json:
+        sys.stdout.write(json.dumps(board, indent=2) + "\n")
+    else:
+        stdout.print(leaderboard_table(board))
     return 0
 
 

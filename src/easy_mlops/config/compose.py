@@ -26,6 +26,15 @@ from easy_mlops.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
+# Hydra plugins that come with an extra: named in the error when they are missing.
+PLUGIN_EXTRAS = {
+    "hydra/launcher/joblib": "launchers",
+    "hydra/launcher/submitit": "launchers",
+    "hydra/launcher/slurm": "launchers",
+    "hydra/launcher/ray": "ray",
+    "hydra/sweeper/optuna": "optuna",
+}
+
 
 def config_dir() -> Path:
     """``conf/`` shipped inside the wheel, or the checkout's top-level ``conf/``."""
@@ -53,6 +62,9 @@ def describe_config_error(exc: BaseException) -> str:
     """One line out of Hydra's and OmegaConf's multi-line composition errors."""
     text = str(exc)
     message = first_line(exc)
+    extra = next((extra for name, extra in PLUGIN_EXTRAS.items() if f"'{name}" in message), None)
+    if extra:
+        return f"{message.removeprefix('In ').rstrip('.')}: pip install 'make-mlops-easy[{extra}]'"
     if "Could not find" in text and "Available options" in text:
         listing = text.split("Available options", 1)[1].split("Config search path")[0].splitlines()[1:]
         options = [o.strip() for o in listing if o.strip() and not o.strip().startswith("base_")]

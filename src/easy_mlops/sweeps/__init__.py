@@ -1,0 +1,5 @@
+"""Multirun sweeps: the leaderboard kept as jobs end."""
+
+from easy_mlops.sweeps.leaderboard import LeaderboardCallback, read_leaderboard
+
+__all__ = ["LeaderboardCallback", "read_leaderboard"]

@@ -1,0 +1,157 @@
+"""A Hydra callback that ranks the jobs of a sweep as they end.
+
+Each job appends its row (overrides, metrics, deployment, ok/failed) to
+``sweep_rows.jsonl`` in the sweep directory under a file lock, then rewrites
+``sweep_summary.csv`` and ``sweep_summary.json`` ranked by the primary
+metric. Rows are written in ``on_job_end`` because Hydra skips
+``on_multirun_end`` when a job fails; parallel jobs (joblib, submitit, Ray)
+append and never overwrite each other.
+"""
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from easy_mlops.files import write_json_atomic, write_text_atomic
+from easy_mlops.observability.jsonl import append_lines, locked, read_records
+from easy_mlops.observability.steps import metric_direction
+
+ROWS = "sweep_rows.jsonl"
+SUMMARY_CSV = "sweep_summary.csv"
+SUMMARY_JSON = "sweep_summary.json"
+RESULT_FILE = "result.json"  # written by each job into its own output directory
+DEFAULT_METRICS = ("accuracy", "r2_score")
+
+
+class LeaderboardCallback(Callback):
+    """Rank sweep jobs by ``metric`` (default: accuracy, else R²), best first.
+
+    ``direction`` is ``higher`` or ``lower``; by default it follows the metric
+    (lower is better for errors such as rmse).
+    """
+
+    def __init__(self, metric: str | None = None, direction: str | None = None) -> None:
+        self.metric = metric
+        self.direction = direction
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        sweep_dir = Path(config.hydra.sweep.dir)
+        row = job_row(config, job_return)
+        rows_path = sweep_dir / ROWS
+        with locked(rows_path):
+            append_lines(rows_path, json.dumps(row, default=str) + "\n")
+            rows = list(read_records(rows_path))
+            write_summary(sweep_dir, rank(rows, self.metric, self.direction))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if (sweep_dir / SUMMARY_JSON).exists():
+            from easy_mlops.console import stdout
+
+            stdout.print(leaderboard_table(read_leaderboard(sweep_dir)))
+            stdout.print(f"Leaderboard: {sweep_dir / SUMMARY_CSV}")
+
+
+def job_row(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
+    """One leaderboard row from a finished (or failed) job."""
+    row: dict[str, Any] = {
+        "job": config.hydra.job.num,
+        "overrides": " ".join(job_return.overrides or []),
+        "status": "ok" if job_return.status == JobStatus.COMPLETED else "failed",
+        "error": None,
+        "deployment_dir": None,
+        "metrics": {},
+    }
+    if job_return.status != JobStatus.COMPLETED:
+        error = job_return._return_value  # the exception; .return_value would re-raise it
+        row["error"] = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+        return row
+    result_path = Path(config.hydra.runtime.output_dir) / RESULT_FILE
+    if result_path.exists():
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+        row["deployment_dir"] = result.get("deployment_dir")
+        row["metrics"] = result.get("metrics", {})
+    return row
+
+
+def primary_metric(rows: list[dict[str, Any]], metric: str | None) -> str | None:
+    if metric:
+        return metric
+    names = {name for row in rows for name in row.get("metrics", {})}
+    return next((name for name in DEFAULT_METRICS if name in names), None)
+
+
+def rank(rows: list[dict[str, Any]], metric: str | None = None, direction: str | None = None) -> dict[str, Any]:
+    """Rows ordered best first; failed jobs and jobs without the metric last, by job number."""
+    metric = primary_metric(rows, metric)
+    direction = direction or (metric_direction(metric) if metric else "higher")
+    if direction not in ("higher", "lower"):
+        raise ValueError(f"leaderboard direction must be 'higher' or 'lower', got {direction!r}")
+    latest = {row["job"]: row for row in rows}  # a retried job keeps its last row
+
+    def key(row: dict[str, Any]) -> tuple:
+        value = row.get("metrics", {}).get(metric) if metric else None
+        if row["status"] != "ok" or value is None:
+            return (1, 0.0, row["job"])
+        return (0, -value if direction == "higher" else value, row["job"])
+
+    ordered = sorted(latest.values(), key=key)
+    for position, row in enumerate(ordered, start=1):
+        row["rank"] = position
+    return {"metric": metric, "direction": direction, "rows": ordered}
+
+
+def write_summary(sweep_dir: Path, board: dict[str, Any]) -> None:
+    """Rewrite the CSV and JSON summaries atomically."""
+    write_json_atomic(sweep_dir / SUMMARY_JSON, board)
+    metric_names = sorted({name for row in board["rows"] for name in row.get("metrics", {})})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["rank", "job", "status", "overrides", *metric_names, "deployment_dir", "error"])
+    for row in board["rows"]:
+        metrics = row.get("metrics", {})
+        writer.writerow([
+            row["rank"], row["job"], row["status"], row["overrides"],
+            *[metrics.get(name, "") for name in metric_names],
+            row.get("deployment_dir") or "", row.get("error") or "",
+        ])
+    write_text_atomic(sweep_dir / SUMMARY_CSV, buffer.getvalue())
+
+
+def read_leaderboard(sweep_dir: str | Path) -> dict[str, Any]:
+    from easy_mlops.errors import MLOpsError
+
+    path = Path(sweep_dir) / SUMMARY_JSON
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise MLOpsError(f"{sweep_dir}: no {SUMMARY_JSON} (not a sweep directory, or no job has ended yet)") from exc
+    except ValueError as exc:
+        raise MLOpsError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def leaderboard_table(board: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    metric = board.get("metric")
+    arrow = "↑" if board.get("direction") == "higher" else "↓"
+    table = Table(title=f"Sweep leaderboard (by {metric} {arrow})", title_justify="left")
+    for column in ("rank", "job", "status", "overrides", metric or "metric", "deployment"):
+        table.add_column(str(column))
+    for row in board["rows"]:
+        value = row.get("metrics", {}).get(metric) if metric else None
+        table.add_row(
+            str(row["rank"]), str(row["job"]), row["status"], row["overrides"],
+            f"{value:.4f}" if isinstance(value, (int, float)) else "-",
+            row.get("deployment_dir") or (row.get("error") or "-"),
+        )
+    return table
