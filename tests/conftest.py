@@ -28,8 +28,31 @@ def run_process(args: list[str], cwd: Path, env: dict | None = None, timeout: in
 
 
 @pytest.fixture
-def cli(tmp_path):
-    """Run ``make-mlops-easy ARGS`` in ``tmp_path``."""
+def cli(tmp_path, capsys, monkeypatch):
+    """Run ``make-mlops-easy ARGS`` in ``tmp_path``, in this process (no start-up cost).
+
+    It is the same ``main`` the console script calls: argument parsing, error
+    reporting and exit codes included. ``cli_process`` runs the real script.
+    """
+    from easy_mlops.cli import main
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(cwd or tmp_path)
+        capsys.readouterr()
+        try:
+            main([str(arg) for arg in args])
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["make-mlops-easy", *map(str, args)], code, out, err)
+
+    return run
+
+
+@pytest.fixture
+def cli_process(tmp_path):
+    """Run the installed ``make-mlops-easy ARGS`` script in ``tmp_path``."""
 
     def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return run_process([CLI, *map(str, args)], cwd or tmp_path)

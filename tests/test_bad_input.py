@@ -419,8 +419,8 @@ def test_predict_data_missing_a_feature_column(trained_deployment, cli, tmp_path
 # --------------------------------------------------------------------------- --debug
 
 
-def test_debug_shows_the_traceback_of_a_user_error(cli, tmp_path, models_dir):
-    result = cli("--debug", "train", tmp_path / "absent.csv")
+def test_debug_shows_the_traceback_of_a_user_error(cli_process, tmp_path, models_dir):
+    result = cli_process("--debug", "train", tmp_path / "absent.csv")
     assert result.returncode != 0
     assert "Traceback" in result.stderr
     assert "DataError" in result.stderr and "absent.csv" in result.stderr

@@ -26,6 +26,21 @@ for _console in (stdout, stderr):
 USER_ERROR_EXIT = 2
 
 
+class StderrHandler(logging.Handler):
+    """One ``level: message`` line per record on the (current) stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stderr.print(f"{record.levelname.lower()}: {record.getMessage()}", markup=False)
+
+
+def log_to_stderr(level: int = logging.WARNING) -> None:
+    """Send the package's log records to stderr, installing the handler once per process."""
+    package_log = logging.getLogger("easy_mlops")
+    if not any(isinstance(handler, StderrHandler) for handler in package_log.handlers):
+        package_log.addHandler(StderrHandler())
+    package_log.setLevel(level)
+
+
 @contextmanager
 def phase(description: str) -> Iterator[None]:
     """Show a spinner for one phase of a run on a terminal; log it otherwise."""

@@ -8,11 +8,12 @@ traceback); ``status --fail-on-alert`` exits 3 when an alert is active;
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-from easy_mlops.console import reporting_errors, stdout
+from easy_mlops.console import log_to_stderr, reporting_errors, stdout
 
 ALERT_EXIT = 3
 
@@ -266,7 +267,9 @@ def print_status(status: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script; exits with the command's code."""
     args = build_parser().parse_args(argv)
+    log_to_stderr(logging.DEBUG if args.debug else logging.WARNING)
     with reporting_errors(args.debug):
         code = args.handler(args)
     sys.exit(code)
