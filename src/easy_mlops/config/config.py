@@ -72,7 +72,30 @@ def default_deployment_steps() -> Dict[str, Any]:
             "filename": "${...endpoint_filename}",
             "template": "${...endpoint_template}",
         },
+        "upload": {
+            "_target_": "easy_mlops.deployment.remote.UploadStep",
+            "uri": "${...upload.uri}",
+            "storage_options": "${...upload.storage_options}",
+        },
     }
+
+
+@dataclass
+class S3Config:
+    """Where ``deployment=s3`` ships deployments; credentials come from the AWS chain."""
+
+    bucket: str = MISSING
+    prefix: str = "models"
+    region: Optional[str] = None
+    endpoint_url: Optional[str] = None
+
+
+@dataclass
+class UploadConfig:
+    """Copy each finished deployment to ``<uri>/<deployment name>/`` (any fsspec URL)."""
+
+    uri: Optional[str] = None
+    storage_options: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +110,8 @@ class DeploymentConfig:
     endpoint_template: Optional[str] = None
     version: str = "1.0.0"
     deployment_time: Optional[str] = None
+    upload: UploadConfig = field(default_factory=UploadConfig)
+    s3: S3Config = field(default_factory=S3Config)
     steps: Dict[str, Any] = field(default_factory=default_deployment_steps)
 
 

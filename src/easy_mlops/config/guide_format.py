@@ -145,7 +145,7 @@ def default_guide_yaml() -> str:
 
     document = {
         "trainer": flat(TrainerConfig, ("test_size", "random_state", "cv_folds")),
-        "deployment": flat(DeploymentConfig),
+        "deployment": {k: v for k, v in flat(DeploymentConfig).items() if k != "s3"},
         "observability": flat(ObservabilityConfig),
     }
     header = (

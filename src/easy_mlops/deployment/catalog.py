@@ -32,8 +32,13 @@ def list_deployments(output_dir: str | Path) -> list[tuple[Path, dict[str, Any]]
     return found
 
 
-def resolve_deployment(reference: str | Path, output_dir: str | Path) -> Path:
-    """A deployment directory from a path or ``latest`` (the newest under ``output_dir``)."""
+def resolve_deployment(reference: str | Path, output_dir: str | Path = ".") -> Path:
+    """A local deployment directory from a path, a remote URL (fetched into the cache)
+    or ``latest`` (the newest finished deployment under ``output_dir``)."""
+    from easy_mlops.deployment.remote import fetch_deployment, is_remote
+
+    if is_remote(reference):
+        return fetch_deployment(str(reference))
     if str(reference) != LATEST:
         return Path(reference)
     deployments = list_deployments(output_dir)

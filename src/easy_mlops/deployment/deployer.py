@@ -2,7 +2,7 @@
 
 import logging
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,7 @@ class ModelDeployer:
                 raise DeploymentError(
                     f"config key 'deployment.steps.{key}': {type(step).__name__} is not a DeploymentStep"
                 )
-        steps = [step for _, step in built]
+        steps = [step for _, step in built if step.enabled]
         if self.config.create_endpoint and not any(isinstance(s, builtin.EndpointScriptStep) for s in steps):
             steps.append(
                 builtin.EndpointScriptStep(self.config.endpoint_filename, self.config.endpoint_template)
@@ -89,12 +89,15 @@ class ModelDeployer:
         create_endpoint: bool | None = None,
         output_dir: str | Path | None = None,
         run_info: Mapping[str, Any] | None = None,
+        on_published: Callable[[Path], None] | None = None,
     ) -> dict[str, Any]:
         """Run every step, then publish the staged directory under its final name.
 
         Returns the artifacts map (``deployment_dir``, ``model_path``, ...). If a
         step fails, the staging directory and the name reservation are removed
-        and the error names the step.
+        and the error names the step. ``on_published(deployment_dir)`` runs
+        between publishing and the ``after_publish`` steps (the pipeline logs
+        the training metrics there, so uploads carry them).
         """
         from easy_mlops.training.trainer import TrainedModel
 
@@ -116,12 +119,18 @@ class ModelDeployer:
             steps.append(builtin.EndpointScriptStep(self.config.endpoint_filename, self.config.endpoint_template))
         try:
             for step in steps:
-                self._run_step(step, context)
+                if not step.after_publish:
+                    self._run_step(step, context)
             self._publish(context)
         except BaseException:
             self._discard(context)
             raise
         log.info("deployed to %s", context.final_dir)
+        if on_published is not None:
+            on_published(context.final_dir)
+        for step in steps:
+            if step.after_publish:
+                self._run_step(step, context)
         return context.artifacts
 
     def save_deployment_artifacts(
@@ -200,8 +209,10 @@ class ModelDeployer:
                     pass
 
     def load_deployed_model(self, deployment_dir: str | Path, verify: bool = True) -> tuple[Any, Any, dict[str, Any]]:
-        """``(model_data, preprocessor, metadata)`` of a deployment directory."""
-        return load_deployment(deployment_dir, verify=verify)
+        """``(model_data, preprocessor, metadata)`` of a deployment directory or URL (``s3://...``)."""
+        from easy_mlops.deployment.catalog import resolve_deployment
+
+        return load_deployment(resolve_deployment(deployment_dir, self.config.output_dir), verify=verify)
 
 
 for _step in (

@@ -77,9 +77,15 @@ def safe_filename(value: str, key: str) -> str:
 
 
 class DeploymentStep:
-    """One action of the deployment pipeline; subclasses set ``name`` and ``run``."""
+    """One action of the deployment pipeline; subclasses set ``name`` and ``run``.
+
+    Steps run in the staging directory; those with ``after_publish = True``
+    (uploads, notifications) run once the deployment is published, on the
+    final directory, and their failure leaves the deployment in place.
+    """
 
     name: ClassVar[str] = ""
+    after_publish: ClassVar[bool] = False
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled

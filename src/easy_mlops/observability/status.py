@@ -22,6 +22,7 @@ def deployment_status(deployment_dir: str | Path, verify: bool = True) -> dict[s
     deployment["directory"] = str(directory.resolve())
     deployment["training_metrics"] = metadata.get("metrics", {})
     deployment["integrity"] = "verified" if verify else "not checked"
+    deployment["remote"] = metadata.get("remote")
     return {"deployment": deployment, **summary}
 
 
@@ -48,4 +49,20 @@ def deployment_row(deployment_dir: Path, metadata: dict[str, Any]) -> dict[str, 
         "headline_metric": {"name": headline[0], "value": headline[1]} if headline else None,
         "active_alerts": len(alerts),
         "total_predictions": predictions.get("total_predictions", 0),
+    }
+
+
+def remote_row(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A ``list`` row for a deployment in object storage, from its metadata alone."""
+    headline = headline_metric(metadata.get("metrics", {}))
+    return {
+        "name": metadata.get("name"),
+        "directory": metadata.get("directory"),
+        "deployment_time": metadata.get("deployment_time"),
+        "version": metadata.get("version"),
+        "problem_type": metadata.get("problem_type"),
+        "status": metadata.get("status"),
+        "headline_metric": {"name": headline[0], "value": headline[1]} if headline else None,
+        "active_alerts": None,
+        "total_predictions": None,
     }
