@@ -186,3 +186,15 @@ def test_without_s3fs_deployment_s3_says_which_extra_to_install(tmp_path, classi
 
 def test_the_server_started(s3_server):
     assert s3_server["startup_seconds"] < 60
+
+
+def test_any_fsspec_url_works_the_same_way(cli, tmp_path, classification_csv, models_dir):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    result = cli("train", classification_csv, f"deployment.upload.uri=file://{shared}")
+    assert result.returncode == 0, result.stderr
+    [deployment] = deployments(models_dir)
+    copy = shared / deployment.name
+    assert (copy / "metadata.json").is_file() and (copy / "model.joblib").read_bytes() == (deployment / "model.joblib").read_bytes()
+    metadata = json.loads((deployment / "metadata.json").read_text())
+    assert metadata["artifacts"]["remote_uri"] == f"file://{copy}" and "s3_uri" not in metadata["artifacts"]
