@@ -105,7 +105,7 @@ def push_deployment(directory: str | Path, base_uri: str, storage_options: dict[
             if path.is_file() and path != metadata_path and not path.name.startswith(".")
         ]
         for folder in sorted({path.parent.relative_to(directory).as_posix() for path in files}):
-            fs.makedirs(f"{remote_path}/{folder}".rstrip("/."), exist_ok=True)
+            fs.makedirs(remote_path if folder == "." else f"{remote_path}/{folder}", exist_ok=True)
         fs.put(
             [str(path) for path in files],
             [f"{remote_path}/{path.relative_to(directory).as_posix()}" for path in files],
