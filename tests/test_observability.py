@@ -370,7 +370,7 @@ WRITER = textwrap.dedent(
     while not go.exists() and time.time() < deadline:
         time.sleep(0.005)
     for batch in range(10):
-        log([worker * 1_000_000 + batch * 1_000 + i for i in range(500)], f"w{worker}")
+        log([worker * 1_000_000 + batch * 1_000 + i for i in range(1_000)], f"w{worker}")
     """
 )
 
@@ -390,27 +390,27 @@ def test_concurrent_writers_lose_and_tear_nothing(tmp_path):
         assert writer.returncode == 0, stderr
 
     raw = (log_dir / PREDICTIONS_LOG).read_bytes()
-    assert raw.count(b"\n") == 20_000
+    assert raw.count(b"\n") == 40_000
     records = read_jsonl(log_dir / PREDICTIONS_LOG)  # every line valid JSON
-    assert len(records) == 20_000
+    assert len(records) == 40_000
     values = [r["prediction"] for r in records]
-    expected = {w * 1_000_000 + b * 1_000 + i for w in range(4) for b in range(10) for i in range(500)}
-    assert set(values) == expected and len(set(values)) == 20_000
+    expected = {w * 1_000_000 + b * 1_000 + i for w in range(4) for b in range(10) for i in range(1_000)}
+    assert set(values) == expected and len(set(values)) == 40_000
     for worker in range(4):
         mine = [v for v in values if v // 1_000_000 == worker]
         assert mine == sorted(mine), f"worker {worker}'s batches out of order"
         versions = {r["model_version"] for r in records if r["prediction"] // 1_000_000 == worker}
         assert versions == {f"w{worker}"}
-    # Each batch of 500 was written in one piece, never interleaved with another.
-    for start in range(0, 20_000, 500):
-        batch = {v // 1_000 for v in values[start:start + 500]}
-        assert len(batch) == 1, f"lines {start + 1}-{start + 500} mix batches {sorted(batch)}"
+    # Each batch of 1,000 was written in one piece, never interleaved with another.
+    for start in range(0, 40_000, 1_000):
+        batch = {v // 1_000 for v in values[start:start + 1_000]}
+        assert len(batch) == 1, f"lines {start + 1}-{start + 1_000} mix batches {sorted(batch)}"
 
     summary = ModelMonitor(log_dir=log_dir).get_predictions_summary()
-    assert summary["total_predictions"] == 20_000
+    assert summary["total_predictions"] == 40_000
     assert summary["distribution"]["kind"] == "numeric"
-    assert summary["distribution"]["count"] == 20_000
-    assert summary["distribution"]["mean"] == pytest.approx(sum(values) / 20_000)
+    assert summary["distribution"]["count"] == 40_000
+    assert summary["distribution"]["mean"] == pytest.approx(sum(values) / 40_000)
 
 
 # --------------------------------------------------------------------------- corrupted logs

@@ -1,6 +1,6 @@
 """``make-mlops-easy``: a thin shell over the functions the Hydra app calls.
 
-Commands: train, predict, status, observe, list, push, replay, sweeps show, init.
+Commands: train, predict, status, observe, list, gc, push, replay, sweeps show, init.
 Every user error is one line on stderr with exit code 2 (``--debug`` shows the
 traceback); ``status --fail-on-alert`` exits 3 when an alert is active;
 ``replay`` exits 1 when the retrained model differs.
@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
     listing.add_argument("--json", action="store_true", help="print the rows as JSON")
     listing.set_defaults(handler=cmd_list)
+
+    gc = commands.add_parser("gc", help="remove what killed deployments left behind")
+    gc.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
+    gc.add_argument("--grace", type=float, default=3600, help="only leftovers older than this many seconds (3600)")
+    gc.set_defaults(handler=cmd_gc)
 
     push = commands.add_parser("push", help="upload a deployment to object storage (again)")
     push.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
@@ -185,6 +190,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     stdout.print(table)
     if not rows:
         stdout.print("no deployments yet: run `make-mlops-easy train DATA`")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.catalog import collect_garbage
+
+    removed = collect_garbage(args.output_dir or default_output_dir(), args.grace)
+    for path in removed:
+        stdout.print(f"removed {path}", markup=False)
+    stdout.print(f"{len(removed)} leftover(s) removed", markup=False)
     return 0
 
 

@@ -57,10 +57,12 @@ def default_deployment_steps() -> Dict[str, Any]:
             "_target_": f"{STEPS}.CreateDeploymentDirectoryStep",
             "prefix": "${...deployment_prefix}",
         },
-        "save_model": {"_target_": f"{STEPS}.SaveModelStep", "filename": "model.joblib"},
+        # filename null: model.joblib or model.skops, by format
+        "save_model": {"_target_": f"{STEPS}.SaveModelStep", "filename": None, "format": "${...serialization}"},
         "save_preprocessor": {
             "_target_": f"{STEPS}.SavePreprocessorStep",
-            "filename": "preprocessor.joblib",
+            "filename": None,
+            "format": "${...serialization}",
         },
         "save_metadata": {
             "_target_": f"{STEPS}.SaveMetadataStep",
@@ -110,6 +112,8 @@ class DeploymentConfig:
     endpoint_template: Optional[str] = None
     version: str = "1.0.0"
     deployment_time: Optional[str] = None
+    # joblib, or skops: model.skops and preprocessor.skops load without unpickling.
+    serialization: str = "joblib"
     upload: UploadConfig = field(default_factory=UploadConfig)
     s3: S3Config = field(default_factory=S3Config)
     steps: Dict[str, Any] = field(default_factory=default_deployment_steps)

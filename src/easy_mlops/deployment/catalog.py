@@ -1,5 +1,7 @@
 """Finding deployments under an output directory, and ``latest``."""
 
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,33 @@ def resolve_deployment(reference: str | Path, output_dir: str | Path = ".") -> P
     if not deployments:
         raise DeploymentError(f"{output_dir}: no finished deployments to take as 'latest'")
     return deployments[-1][0]
+
+
+# Leftovers younger than this may belong to a deployment still in progress.
+GC_GRACE_SECONDS = 3600
+
+
+def collect_garbage(output_dir: str | Path, grace_seconds: float = GC_GRACE_SECONDS) -> list[Path]:
+    """Remove what killed deployments left behind: staging folders and empty name reservations.
+
+    Only leftovers older than ``grace_seconds`` are touched, so a deployment
+    running in another process keeps its staging folder. Returns what was removed.
+    """
+    root = Path(output_dir)
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - grace_seconds
+    removed = []
+    for entry in root.iterdir():
+        try:
+            if not entry.is_dir() or entry.stat().st_mtime > cutoff:
+                continue
+            if entry.name.startswith(".") and STAGING_SUFFIX in entry.name:
+                shutil.rmtree(entry)
+                removed.append(entry)
+            elif not entry.name.startswith(".") and not any(entry.iterdir()):
+                entry.rmdir()  # a reserved name whose deployment never arrived
+                removed.append(entry)
+        except OSError:
+            continue  # taken or removed by another process meanwhile
+    return removed

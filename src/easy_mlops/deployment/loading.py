@@ -11,8 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import joblib
-
+from easy_mlops.deployment import serialization
 from easy_mlops.errors import DeploymentError
 from easy_mlops.files import file_fingerprint
 from easy_mlops.versions import version_drift
@@ -97,19 +96,10 @@ def load_deployment(deployment_dir: str | Path, verify: bool = True) -> tuple[An
             directory.name,
             ", ".join(f"{name} {then} (now {now})" for name, (then, now) in sorted(drift.items())),
         )
-    model_data = _load_joblib(artifact_file(directory, metadata, "model_path", "model.joblib"), "model")
+    model_data = serialization.load(artifact_file(directory, metadata, "model_path", "model.joblib"), "model")
     if not isinstance(model_data, dict) or "model" not in model_data:
         model_data = {"model": model_data}
-    preprocessor = _load_joblib(artifact_file(directory, metadata, "preprocessor_path", "preprocessor.joblib"), "preprocessor")
+    preprocessor = serialization.load(
+        artifact_file(directory, metadata, "preprocessor_path", "preprocessor.joblib"), "preprocessor"
+    )
     return model_data, preprocessor, metadata
-
-
-def _load_joblib(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise DeploymentError(f"{path}: {what} file is missing")
-    if path.stat().st_size == 0:
-        raise DeploymentError(f"{path}: {what} file is empty")
-    try:
-        return joblib.load(path)
-    except Exception as exc:  # unpickling errors come in every type
-        raise DeploymentError(f"{path}: cannot load the {what} ({type(exc).__name__}: {exc})") from exc

@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-import joblib
 from omegaconf import OmegaConf
 
+from easy_mlops.deployment.serialization import FORMATS, check_format, dump
 from easy_mlops.errors import ConfigError, StepPrerequisiteError
 from easy_mlops.files import write_json_atomic, write_text_atomic
 
@@ -109,7 +109,10 @@ class CreateDeploymentDirectoryStep(DeploymentStep):
         self.prefix = safe_filename(prefix, "deployment.deployment_prefix")
 
     def run(self, context: DeploymentContext) -> None:
+        from easy_mlops.deployment.catalog import collect_garbage
+
         context.output_dir.mkdir(parents=True, exist_ok=True)
+        collect_garbage(context.output_dir)  # leftovers of killed runs, past the grace period
         stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
         suffix = 0
         while True:
@@ -121,7 +124,7 @@ class CreateDeploymentDirectoryStep(DeploymentStep):
             except FileExistsError:
                 suffix += 1
         staging = context.output_dir / f".{name}{STAGING_SUFFIX}"
-        shutil.rmtree(staging, ignore_errors=True)  # a crashed run's leftover under our reserved name
+        shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftover under the name we now hold
         staging.mkdir()
         (staging / "logs").mkdir()
         context.final_dir, context.deployment_dir = final_dir, staging
@@ -130,13 +133,17 @@ class CreateDeploymentDirectoryStep(DeploymentStep):
 
 
 class SaveModelStep(DeploymentStep):
-    """Persist the model through its trainer backend's ``save_model``."""
+    """Persist the model through its trainer backend's ``save_model``.
+
+    ``format: skops`` writes ``model.skops``, which loads without unpickling.
+    """
 
     name = "save_model"
 
-    def __init__(self, filename: str = "model.joblib", enabled: bool = True) -> None:
+    def __init__(self, filename: str | None = None, format: str = "joblib", enabled: bool = True) -> None:
         super().__init__(enabled)
-        self.filename = safe_filename(filename, "deployment.steps.save_model.filename")
+        self.format = check_format(format, "deployment.steps.save_model.format")
+        self.filename = safe_filename(filename or f"model{FORMATS[self.format]}", "deployment.steps.save_model.filename")
 
     def run(self, context: DeploymentContext) -> None:
         path = context.require_directory(self.name) / self.filename
@@ -149,13 +156,16 @@ class SavePreprocessorStep(DeploymentStep):
 
     name = "save_preprocessor"
 
-    def __init__(self, filename: str = "preprocessor.joblib", enabled: bool = True) -> None:
+    def __init__(self, filename: str | None = None, format: str = "joblib", enabled: bool = True) -> None:
         super().__init__(enabled)
-        self.filename = safe_filename(filename, "deployment.steps.save_preprocessor.filename")
+        self.format = check_format(format, "deployment.steps.save_preprocessor.format")
+        self.filename = safe_filename(
+            filename or f"preprocessor{FORMATS[self.format]}", "deployment.steps.save_preprocessor.filename"
+        )
 
     def run(self, context: DeploymentContext) -> None:
         path = context.require_directory(self.name) / self.filename
-        joblib.dump(context.preprocessor, path)
+        dump(context.preprocessor, path)
         context.artifacts["preprocessor_path"] = str(context.published_path(path))
 
 

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
@@ -51,8 +50,10 @@ class TrainedModel:
         return self.estimator.predict(features)
 
     def save_model(self, path: str | Path) -> None:
-        """Write the estimator and its metadata as one joblib dict (key ``model``)."""
-        joblib.dump(self.model_data(), path)
+        """Write the estimator and its metadata as one dict (key ``model``); ``.skops`` or joblib."""
+        from easy_mlops.deployment.serialization import dump
+
+        dump(self.model_data(), Path(path))
 
     def model_data(self) -> dict[str, Any]:
         return {

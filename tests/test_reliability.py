@@ -1,0 +1,282 @@
+"""Reliability and safety: kills, concurrency, integrity, hostile configs, full disks, schema drift."""
+
+import json
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from easy_mlops.deployment import ModelDeployer
+from easy_mlops.deployment.catalog import collect_garbage, list_deployments, resolve_deployment
+from easy_mlops.deployment.loading import load_deployment
+from easy_mlops.errors import DataError, DeploymentError
+from easy_mlops.files import file_fingerprint
+from easy_mlops.pipeline import run_experiment
+
+from conftest import deployments, make_classification_frame
+
+FORK = multiprocessing.get_context("fork")
+
+
+def deploy_forever(cfg):
+    while True:
+        run_experiment(cfg)
+
+
+def check_every_listed_deployment_is_complete(output: Path) -> int:
+    listed = list_deployments(output)
+    for directory, metadata in listed:
+        load_deployment(directory)  # every artifact present, sizes and checksums as recorded
+        for name in metadata["files"]:
+            assert (directory / name).is_file()
+        assert (directory / "logs").is_dir()
+    if listed:
+        assert resolve_deployment("latest", output) == listed[-1][0]
+    return len(listed)
+
+
+def test_sigkill_at_random_moments_never_leaves_an_incomplete_deployment(compose, models_dir):
+    cfg = compose("trainer.model.n_estimators=3")
+    run_experiment(cfg)  # warm up imports before forking
+    rng = random.Random(7)
+    for _ in range(30):
+        child = FORK.Process(target=deploy_forever, args=(cfg,))
+        child.start()
+        time.sleep(rng.uniform(0.02, 0.4))
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+        assert child.exitcode == -signal.SIGKILL
+        check_every_listed_deployment_is_complete(models_dir)
+    leftovers = [p for p in models_dir.iterdir() if p.name.startswith(".") or not any(p.iterdir())]
+    finished = check_every_listed_deployment_is_complete(models_dir)
+    print(f"30 kills: {finished} finished deployments, {len(leftovers)} leftovers, 0 incomplete listed")
+    assert finished >= 1
+    removed = collect_garbage(models_dir, grace_seconds=0)
+    assert sorted(removed) == sorted(leftovers)
+    assert check_every_listed_deployment_is_complete(models_dir) == finished
+    assert all(not p.name.startswith(".") and any(p.iterdir()) for p in models_dir.iterdir())
+
+
+def test_gc_keeps_young_leftovers_and_the_cli_removes_old_ones(cli, compose, models_dir):
+    run_experiment(compose("trainer.model.n_estimators=3"))
+    staging = models_dir / ".deployment_20000101_000000.partial"
+    reservation = models_dir / "deployment_20000101_000000"
+    staging.mkdir()
+    (staging / "model.joblib").write_bytes(b"half")
+    reservation.mkdir()
+    assert collect_garbage(models_dir) == []  # within the grace period: maybe still running
+    old = time.time() - 7200
+    for path in (staging, reservation):
+        os.utime(path, (old, old))
+    result = cli("gc", models_dir)
+    assert result.returncode == 0 and "2 leftover(s) removed" in result.stdout
+    assert not staging.exists() and not reservation.exists()
+    assert len(deployments(models_dir)) == 1
+
+
+def train_once(cfg, barrier):
+    barrier.wait()
+    run_experiment(cfg)
+
+
+def test_eight_parallel_trainings_make_eight_complete_deployments(compose, models_dir):
+    cfg = compose("trainer.model.n_estimators=5")
+    barrier = FORK.Barrier(8)
+    children = [FORK.Process(target=train_once, args=(cfg, barrier)) for _ in range(8)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(120)
+        assert child.exitcode == 0
+    found = deployments(models_dir)
+    assert len(found) == 8 and len({p.name for p in found}) == 8
+    assert check_every_listed_deployment_is_complete(models_dir) == 8
+    assert [p for p in models_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_skops_artifacts_predict_like_joblib_ones(compose, classification_csv):
+    from easy_mlops.inference import predict_file
+
+    joblib_dir = run_experiment(compose("data=csv", f"data.path={classification_csv}"))["deployment"]["deployment_dir"]
+    skops_dir = run_experiment(
+        compose("data=csv", f"data.path={classification_csv}", "deployment.serialization=skops")
+    )["deployment"]["deployment_dir"]
+    assert sorted(p.name for p in Path(skops_dir).glob("*.skops")) == ["model.skops", "preprocessor.skops"]
+    assert not list(Path(skops_dir).glob("*.joblib"))
+    assert predict_file(classification_csv, skops_dir) == predict_file(classification_csv, joblib_dir)
+
+
+def test_skops_refuses_untrusted_types_even_with_matching_checksums(compose, classification_csv):
+    import fractions
+
+    import skops.io
+
+    deployment = Path(run_experiment(compose("deployment.serialization=skops"))["deployment"]["deployment_dir"])
+    hostile = deployment / "model.skops"
+    skops.io.dump({"model": fractions.Fraction(1, 3)}, hostile)
+    metadata = json.loads((deployment / "metadata.json").read_text())
+    metadata["files"]["model.skops"] = file_fingerprint(hostile)  # the attacker rewrote the metadata too
+    (deployment / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(DeploymentError, match="refusing to load untrusted type\\(s\\) fractions.Fraction"):
+        load_deployment(deployment)
+
+
+def test_tampered_joblib_is_refused_before_unpickling(cli, compose, tmp_path):
+    deployment = Path(run_experiment(compose())["deployment"]["deployment_dir"])
+    from easy_mlops.data.loaders import load_bundled
+
+    load_bundled("iris").drop(columns=["target"]).to_csv(tmp_path / "x.csv", index=False)
+    model = deployment / "model.joblib"
+    model.write_bytes(model.read_bytes()[:-1] + b"\x00")  # same size, other bytes
+    for command in (("predict", "x.csv", deployment), ("status", deployment)):
+        result = cli(*command)
+        assert result.returncode == 2
+        assert result.stderr.strip() == f"error: {model}: checksum differs from the metadata (modified); refusing to load it"
+    assert cli("status", deployment, "--skip-verify").returncode == 0
+
+
+@pytest.mark.parametrize("target", ["os.system", "builtins.eval", "subprocess.call"])
+def test_a_config_file_cannot_run_arbitrary_code(cli, tmp_path, classification_csv, target):
+    (tmp_path / "evil.yaml").write_text(
+        "deployment:\n  steps:\n    - create_directory\n    - type: save_model\n"
+        f"      params:\n        filename: m.joblib\n        _target_: {target}\n"
+    )
+    result = cli("train", classification_csv, "-c", "evil.yaml")
+    assert result.returncode == 2
+    assert f"'{target}' is not in a trusted module" in result.stderr
+    assert not (tmp_path / "models").exists()
+
+
+def test_trusted_modules_opt_in(compose):
+    from easy_mlops.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'collections.OrderedDict' is not in a trusted module"):
+        run_experiment(compose("+deployment.steps.odd._target_=collections.OrderedDict"))
+    # Trusted, it is instantiated, and then refused for not being a step.
+    with pytest.raises(DeploymentError, match="OrderedDict is not a DeploymentStep"):
+        run_experiment(compose("+deployment.steps.odd._target_=collections.OrderedDict", "trusted_modules=[collections]"))
+
+
+def test_secret_sections_and_secret_keys_are_never_written_or_printed(cli, tmp_path, classification_csv, models_dir):
+    result = cli(
+        "train", classification_csv, "+secrets.db_password=hunter2-xyz", "+deployment.upload.storage_options.token=tok-987",
+    )
+    assert result.returncode == 0, result.stderr
+    [deployment] = deployments(models_dir)
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix != ".csv":
+            content = path.read_bytes()
+            assert b"hunter2-xyz" not in content and b"tok-987" not in content, path
+    for text in (result.stdout, result.stderr):
+        assert "hunter2-xyz" not in text and "tok-987" not in text
+    assert "+secrets.db_password=***" in json.loads((deployment / "metadata.json").read_text())["run"]["overrides"]
+
+
+def mount_tmpfs(path: Path, options: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB file system (tmpfs): writing a forest model there runs out of space."""
+    disk = tmp_path / "disk"
+    if not mount_tmpfs(disk, "size=1m"):
+        pytest.skip("mounting a tmpfs needs root")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(cli, small_disk, classification_csv):
+    output = small_disk / "models"
+    first = cli("train", classification_csv, f"deployment.output_dir={output}", "trainer=logistic_regression")
+    assert first.returncode == 0, first.stderr
+    [kept] = deployments(output)
+    before = {p.name: p.read_bytes() for p in kept.iterdir() if p.is_file()}
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    (small_disk / "filler").write_bytes(b"\0" * max(0, free - 64 * 1024))
+    result = cli("train", classification_csv, f"deployment.output_dir={output}", "trainer.model.n_estimators=200")
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.count("\n") == 0 and "No space left on device" in line and "deployment step" in line
+    assert deployments(output) == [kept]
+    assert [p.name for p in output.iterdir()] == [kept.name]  # no staging, no reservation left
+    assert {p.name: p.read_bytes() for p in kept.iterdir() if p.is_file()} == before
+
+
+def test_a_read_only_output_directory_is_one_line(cli, tmp_path, classification_csv):
+    read_only = tmp_path / "ro"
+    if not mount_tmpfs(read_only, "ro"):
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        result = cli("train", classification_csv, f"deployment.output_dir={read_only / 'models'}")
+        assert result.returncode == 2
+        line = result.stderr.strip()
+        assert line.count("\n") == 0 and "Read-only file system" in line and "create_directory" in line
+    finally:
+        subprocess.run(["umount", "-l", str(read_only)], check=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A deployment trained on the classification frame, and that frame's features."""
+    from easy_mlops.config.compose import compose_config
+
+    root = tmp_path_factory.mktemp("schema")
+    frame = make_classification_frame(rows=200, seed=3)
+    csv = root / "train.csv"
+    frame.to_csv(csv, index=False)
+    cfg = compose_config([f"deployment.output_dir={root / 'models'}", "data=csv", f"data.path={csv}"])
+    deployment = run_experiment(cfg)["deployment"]["deployment_dir"]
+    model_data, preprocessor, _ = load_deployment(deployment)
+    features = pd.read_csv(csv).drop(columns=["churn"]).head(25)
+    reference = model_data["model"].predict(preprocessor.prepare_data(features)[0])
+    return model_data["model"], preprocessor, features, reference
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    order=st.permutations(["x1", "x2", "count", "city"]),
+    extra=st.lists(st.sampled_from(["note", "id", "churn_guess"]), unique=True, max_size=2),
+    drift=st.sets(st.sampled_from(["ints_as_floats", "numbers_as_strings", "string_dtype", "object_dtype"])),
+    unseen=st.booleans(),
+    drop=st.sampled_from([None, "x1", "city"]),
+)
+def test_prediction_schema_handling(trained, order, extra, drift, unseen, drop):
+    """Reordered, extra, drifted or missing columns: identical predictions or one clear DataError."""
+    model, preprocessor, features, reference = trained
+    frame = features[list(order)].copy()
+    for column in extra:
+        frame[column] = "x"
+    if "ints_as_floats" in drift:
+        frame["count"] = frame["count"].astype(float)
+    if "numbers_as_strings" in drift:
+        frame["x1"] = frame["x1"].map(repr)
+    if "string_dtype" in drift:
+        frame["city"] = frame["city"].astype("string")
+    if "object_dtype" in drift:
+        frame["x2"] = frame["x2"].astype(object)
+    if unseen:
+        frame.loc[frame.index[0], "city"] = "atlantis"
+    if drop:
+        frame = frame.drop(columns=[drop])
+    try:
+        predictions = model.predict(preprocessor.prepare_data(frame)[0])
+    except DataError as exc:
+        assert drop is not None and drop in str(exc)
+        return
+    assert drop is None
+    assert len(predictions) == len(frame)
+    if not unseen:
+        assert np.array_equal(predictions, reference)
+    else:
+        assert np.array_equal(predictions[1:], reference[1:])
