@@ -12,6 +12,7 @@ run: $(RUN_STAMP)
 	$(BIN)/python -m easy_mlops.run
 
 test: $(DEV_STAMP)
+	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(DEV_STAMP)

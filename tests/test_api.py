@@ -81,7 +81,6 @@ def test_loading_artifacts_snippet(pipeline, classification_csv, tmp_path, monke
 
 def trained(pipeline, csv):
     """A trained model, fitted preprocessor and results from a no-deploy run."""
-    from easy_mlops.pipeline import run_experiment
     from easy_mlops.training.trainer import train
 
     cfg = pipeline.config.copy()
@@ -105,7 +104,9 @@ def test_deploy_with_create_endpoint_at_call_time(pipeline, classification_csv, 
 def test_save_deployment_artifacts_to_another_output_dir(pipeline, classification_csv, tmp_path):
     model, preprocessor, results = trained(pipeline, classification_csv)
     deployer = ModelDeployer({"output_dir": str(tmp_path / "models")})
-    artifacts = deployer.save_deployment_artifacts(model, preprocessor, results, output_dir=tmp_path / "staging")
+    artifacts = deployer.save_deployment_artifacts(
+        model, preprocessor, results, output_dir=tmp_path / "staging"
+    )
     assert artifacts["deployment_dir"].startswith(str(tmp_path / "staging"))
     assert not (tmp_path / "models").exists()
 
@@ -134,7 +135,9 @@ def test_registered_step_runs_from_a_steps_list(pipeline, classification_csv, tm
     ModelDeployer.register_step(CopyElsewhereStep)
     model, preprocessor, results = trained(pipeline, classification_csv)
     steps = ["create_directory", "save_model", "save_preprocessor", "save_metadata", "copy_elsewhere"]
-    artifacts = ModelDeployer({"output_dir": str(tmp_path / "models"), "steps": steps}).deploy(model, preprocessor, results)
+    artifacts = ModelDeployer({"output_dir": str(tmp_path / "models"), "steps": steps}).deploy(
+        model, preprocessor, results
+    )
     assert (tmp_path / "pushed" / artifacts["deployment_name"] / "model.joblib").is_file()
     metadata = json.loads((tmp_path / "models" / artifacts["deployment_name"] / "metadata.json").read_text())
     assert metadata["artifacts"]["pushed_to"] == artifacts["pushed_to"]

@@ -39,8 +39,11 @@ def test_parallel_processes_in_the_same_second_get_distinct_complete_deployments
     output, barrier = tmp_path / "models", tmp_path / "barrier"
     barrier.mkdir()
     processes = [
-        subprocess.Popen([sys.executable, "-c", DEPLOY_TOGETHER, str(output), str(barrier), "4"],
-                         stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", DEPLOY_TOGETHER, str(output), str(barrier), "4"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     printed = [p.communicate(timeout=120)[0].strip() for p in processes]
@@ -48,8 +51,8 @@ def test_parallel_processes_in_the_same_second_get_distinct_complete_deployments
     assert len(set(printed)) == 4
     found = deployments(output)
     assert [str(p) for p in found] == sorted(printed)
-    stamps = {p.name[len("deployment_"):][:15] for p in found}
-    suffixes = sorted(p.name[len("deployment_") + 15:] for p in found)
+    stamps = {p.name[len("deployment_") :][:15] for p in found}
+    suffixes = sorted(p.name[len("deployment_") + 15 :] for p in found)
     if len(stamps) == 1:  # the usual case: one second, suffixes _1.._3 after the bare name
         assert suffixes == ["", "_1", "_2", "_3"]
     for deployment in found:
@@ -60,7 +63,10 @@ def test_parallel_processes_in_the_same_second_get_distinct_complete_deployments
 
 
 def test_same_second_names_get_an_incrementing_suffix(compose, models_dir):
-    names = [run_experiment(compose("trainer.model.n_estimators=5"))["deployment"]["deployment_name"] for _ in range(3)]
+    names = [
+        run_experiment(compose("trainer.model.n_estimators=5"))["deployment"]["deployment_name"]
+        for _ in range(3)
+    ]
     assert len(set(names)) == 3
     assert all(name.startswith("deployment_") for name in names)
 
@@ -90,9 +96,17 @@ def test_metadata_describes_the_deployment(compose, models_dir):
     metadata = json.loads((deployment / "metadata.json").read_text())
     assert metadata["artifacts"]["model_path"] == str(deployment / "model.joblib")
     assert metadata["artifacts"]["endpoint_script"] == str(deployment / "predict.py")
-    assert set(metadata["files"]) == {"model.joblib", "preprocessor.joblib", "config.yaml", "overrides.yaml", "predict.py"}
+    assert set(metadata["files"]) == {
+        "model.joblib",
+        "preprocessor.joblib",
+        "config.yaml",
+        "overrides.yaml",
+        "predict.py",
+    }
     assert metadata["input_schema"][0] == {"name": "sepal length (cm)", "kind": "numeric"}
-    assert {"python", "scikit-learn", "pandas", "numpy", "hydra-core", "make-mlops-easy"} <= set(metadata["versions"])
+    assert {"python", "scikit-learn", "pandas", "numpy", "hydra-core", "make-mlops-easy"} <= set(
+        metadata["versions"]
+    )
     assert metadata["run"]["random_state"] == 42
     assert metadata["deployment_time"].startswith("20")
 
@@ -100,10 +114,12 @@ def test_metadata_describes_the_deployment(compose, models_dir):
 def test_a_configured_filename_cannot_escape_the_deployment(compose, models_dir, tmp_path):
     from easy_mlops.errors import ConfigError
 
-    for override in ("deployment.steps.save_model.filename=../model.joblib",
-                     "deployment.metadata_filename=sub/metadata.json",
-                     "deployment.endpoint_filename=/tmp/predict.py",
-                     "deployment.deployment_prefix=.."):
+    for override in (
+        "deployment.steps.save_model.filename=../model.joblib",
+        "deployment.metadata_filename=sub/metadata.json",
+        "deployment.endpoint_filename=/tmp/predict.py",
+        "deployment.deployment_prefix=..",
+    ):
         with pytest.raises(ConfigError, match="plain file name"):
             run_experiment(compose(override, "deployment.create_endpoint=true"))
     assert not models_dir.exists()

@@ -76,7 +76,9 @@ def test_default_recipe(cli, tmp_path, classification_csv):
     assert result.returncode == 0, result.stderr
     deployment = only_deployment(tmp_path / "models")
     assert deployment.name.startswith("deployment_")
-    assert {"model.joblib", "preprocessor.joblib", "metadata.json", "logs"} <= {p.name for p in deployment.iterdir()}
+    assert {"model.joblib", "preprocessor.joblib", "metadata.json", "logs"} <= {
+        p.name for p in deployment.iterdir()
+    }
     assert not (deployment / "predict.py").exists()  # create_endpoint is off by default
 
 
@@ -94,7 +96,8 @@ def test_custom_location_recipe(cli, tmp_path, classification_csv):
 
 def test_custom_location_as_overrides(compose, tmp_path):
     cfg = compose(
-        f"deployment.output_dir={tmp_path}/artifacts/churn", "deployment.deployment_prefix=churn_model",
+        f"deployment.output_dir={tmp_path}/artifacts/churn",
+        "deployment.deployment_prefix=churn_model",
         "deployment.metadata_filename=manifest.json",
     )
     artifacts = run_experiment(cfg)["deployment"]
@@ -111,7 +114,9 @@ def test_endpoint_template_recipe(cli, tmp_path, classification_csv):
 
 
 def test_default_endpoint_script_scores_a_file(compose, tmp_path, classification_csv):
-    artifacts = run_experiment(compose("deployment.create_endpoint=true", "data=csv", f"data.path={classification_csv}"))
+    artifacts = run_experiment(
+        compose("deployment.create_endpoint=true", "data=csv", f"data.path={classification_csv}")
+    )
     script = artifacts = artifacts["deployment"]["endpoint_script"]
     assert script.endswith("/predict.py") and os.access(script, os.X_OK)
     result = subprocess.run([sys.executable, script, str(classification_csv)], capture_output=True, text=True)
@@ -135,7 +140,8 @@ def test_step_list_recipe(cli, tmp_path, classification_csv):
 def test_step_list_as_overrides(compose, models_dir):
     cfg = compose(
         "deployment.steps.save_metadata.filename=detailed_metadata.json",
-        "deployment.steps.endpoint_script.enabled=true", "deployment.steps.endpoint_script.filename=predict.sh",
+        "deployment.steps.endpoint_script.enabled=true",
+        "deployment.steps.endpoint_script.filename=predict.sh",
     )
     run_experiment(cfg)
     [deployment] = [p for p in models_dir.iterdir() if not p.name.startswith(".")]

@@ -21,11 +21,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import deployments
 from easy_mlops.inference import predict_file
 from easy_mlops.observability import ModelMonitor, ObservabilityStep
 from easy_mlops.observability.status import deployment_status
 from easy_mlops.pipeline import data_overrides, run_experiment
+
+from conftest import deployments
 
 METRICS_LOG = "metrics_history.jsonl"
 PREDICTIONS_LOG = "predictions_log.jsonl"
@@ -148,8 +149,13 @@ def test_fallback_when_the_threshold_step_is_left_out_of_steps():
     assert summary["total_predictions"] == 0
     assert "prediction logging is disabled" in summary["message"]
 
-    flat = ModelMonitor({"steps": ["metrics_logger"], "alert_threshold": 0.8,
-                         "metric_thresholds": {"accuracy": 0.95, "rmse": 0.45}})
+    flat = ModelMonitor(
+        {
+            "steps": ["metrics_logger"],
+            "alert_threshold": 0.8,
+            "metric_thresholds": {"accuracy": 0.95, "rmse": 0.45},
+        }
+    )
     assert flat.check_metric_threshold("accuracy", value=0.9) is True
     assert flat.check_metric_threshold("rmse", value=0.5) is True
     assert flat.check_metric_threshold("rmse", value=0.4) is False
@@ -272,7 +278,9 @@ def test_complete_configuration_example_is_accepted(tmp_path):
         log_dir=tmp_path / "logs",
     )
     assert [type(step).__name__ for step in monitor.steps] == [
-        "MetricsLoggerStep", "PredictionsLoggerStep", "MetricThresholdStep",
+        "MetricsLoggerStep",
+        "PredictionsLoggerStep",
+        "MetricThresholdStep",
     ]
     assert monitor.check_metric_threshold("precision", 0.74) is True
     assert monitor.check_metric_threshold("precision", 0.76) is False
@@ -380,8 +388,13 @@ def test_concurrent_writers_lose_and_tear_nothing(tmp_path):
     log_dir.mkdir(parents=True)
     go = tmp_path / "go"
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(worker), str(log_dir), str(go)],
-                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(worker), str(log_dir), str(go)],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for worker in range(4)
     ]
     go.touch()  # all four start appending at once
@@ -403,7 +416,7 @@ def test_concurrent_writers_lose_and_tear_nothing(tmp_path):
         assert versions == {f"w{worker}"}
     # Each batch of 1,000 was written in one piece, never interleaved with another.
     for start in range(0, 40_000, 1_000):
-        batch = {v // 1_000 for v in values[start:start + 1_000]}
+        batch = {v // 1_000 for v in values[start : start + 1_000]}
         assert len(batch) == 1, f"lines {start + 1}-{start + 1_000} mix batches {sorted(batch)}"
 
     summary = ModelMonitor(log_dir=log_dir).get_predictions_summary()
@@ -480,10 +493,10 @@ def test_warnings_name_the_right_line_after_a_half_line_is_closed(tmp_path, capl
     logs = tmp_path / "logs"
     monitor = ModelMonitor(log_dir=logs)
     monitor.log_predictions(["a"] * 240)
-    append_bytes(logs / PREDICTIONS_LOG, b'{"timestamp": "x", "predi\n')            # line 241
-    append_bytes(logs / PREDICTIONS_LOG, b'{"timestamp": "y", "pred')               # line 242, no newline
-    monitor.log_predictions(["b"] * 10)                                              # lines 243-252
-    append_bytes(logs / PREDICTIONS_LOG, b"garbage\n")                               # line 253
+    append_bytes(logs / PREDICTIONS_LOG, b'{"timestamp": "x", "predi\n')  # line 241
+    append_bytes(logs / PREDICTIONS_LOG, b'{"timestamp": "y", "pred')  # line 242, no newline
+    monitor.log_predictions(["b"] * 10)  # lines 243-252
+    append_bytes(logs / PREDICTIONS_LOG, b"garbage\n")  # line 253
     assert (logs / PREDICTIONS_LOG).read_bytes().count(b"\n") == 253
 
     caplog.clear()
@@ -683,4 +696,3 @@ def test_status_recreates_a_missing_logs_directory(cli, compose, classification_
     assert summary["predictions"]["total_predictions"] == 0
     predict_file(classification_csv, deployment)  # logging works again afterwards
     assert len(read_jsonl(deployment / "logs" / PREDICTIONS_LOG)) == 240
-

@@ -4,7 +4,6 @@ import json
 import logging
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from easy_mlops.errors import DataError

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from easy_mlops.deployment import ModelDeployer
 from easy_mlops.deployment.catalog import collect_garbage, list_deployments, resolve_deployment
 from easy_mlops.deployment.loading import load_deployment
 from easy_mlops.errors import DataError, DeploymentError
@@ -106,7 +105,9 @@ def test_eight_parallel_trainings_make_eight_complete_deployments(compose, model
 def test_skops_artifacts_predict_like_joblib_ones(compose, classification_csv):
     from easy_mlops.inference import predict_file
 
-    joblib_dir = run_experiment(compose("data=csv", f"data.path={classification_csv}"))["deployment"]["deployment_dir"]
+    joblib_dir = run_experiment(compose("data=csv", f"data.path={classification_csv}"))["deployment"][
+        "deployment_dir"
+    ]
     skops_dir = run_experiment(
         compose("data=csv", f"data.path={classification_csv}", "deployment.serialization=skops")
     )["deployment"]["deployment_dir"]
@@ -120,7 +121,9 @@ def test_skops_refuses_untrusted_types_even_with_matching_checksums(compose, cla
 
     import skops.io
 
-    deployment = Path(run_experiment(compose("deployment.serialization=skops"))["deployment"]["deployment_dir"])
+    deployment = Path(
+        run_experiment(compose("deployment.serialization=skops"))["deployment"]["deployment_dir"]
+    )
     hostile = deployment / "model.skops"
     skops.io.dump({"model": fractions.Fraction(1, 3)}, hostile)
     metadata = json.loads((deployment / "metadata.json").read_text())
@@ -140,7 +143,10 @@ def test_tampered_joblib_is_refused_before_unpickling(cli, compose, tmp_path):
     for command in (("predict", "x.csv", deployment), ("status", deployment)):
         result = cli(*command)
         assert result.returncode == 2
-        assert result.stderr.strip() == f"error: {model}: checksum differs from the metadata (modified); refusing to load it"
+        assert (
+            result.stderr.strip()
+            == f"error: {model}: checksum differs from the metadata (modified); refusing to load it"
+        )
     assert cli("status", deployment, "--skip-verify").returncode == 0
 
 
@@ -163,12 +169,19 @@ def test_trusted_modules_opt_in(compose):
         run_experiment(compose("+deployment.steps.odd._target_=collections.OrderedDict"))
     # Trusted, it is instantiated, and then refused for not being a step.
     with pytest.raises(DeploymentError, match="OrderedDict is not a DeploymentStep"):
-        run_experiment(compose("+deployment.steps.odd._target_=collections.OrderedDict", "trusted_modules=[collections]"))
+        run_experiment(
+            compose("+deployment.steps.odd._target_=collections.OrderedDict", "trusted_modules=[collections]")
+        )
 
 
-def test_secret_sections_and_secret_keys_are_never_written_or_printed(cli, tmp_path, classification_csv, models_dir):
+def test_secret_sections_and_secret_keys_are_never_written_or_printed(
+    cli, tmp_path, classification_csv, models_dir
+):
     result = cli(
-        "train", classification_csv, "+secrets.db_password=hunter2-xyz", "+deployment.upload.storage_options.token=tok-987",
+        "train",
+        classification_csv,
+        "+secrets.db_password=hunter2-xyz",
+        "+deployment.upload.storage_options.token=tok-987",
     )
     assert result.returncode == 0, result.stderr
     [deployment] = deployments(models_dir)
@@ -178,12 +191,20 @@ def test_secret_sections_and_secret_keys_are_never_written_or_printed(cli, tmp_p
             assert b"hunter2-xyz" not in content and b"tok-987" not in content, path
     for text in (result.stdout, result.stderr):
         assert "hunter2-xyz" not in text and "tok-987" not in text
-    assert "+secrets.db_password=***" in json.loads((deployment / "metadata.json").read_text())["run"]["overrides"]
+    assert (
+        "+secrets.db_password=***"
+        in json.loads((deployment / "metadata.json").read_text())["run"]["overrides"]
+    )
 
 
 def mount_tmpfs(path: Path, options: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture
@@ -204,7 +225,9 @@ def test_a_full_disk_is_one_line_and_loses_nothing(cli, small_disk, classificati
     before = {p.name: p.read_bytes() for p in kept.iterdir() if p.is_file()}
     free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
     (small_disk / "filler").write_bytes(b"\0" * max(0, free - 64 * 1024))
-    result = cli("train", classification_csv, f"deployment.output_dir={output}", "trainer.model.n_estimators=200")
+    result = cli(
+        "train", classification_csv, f"deployment.output_dir={output}", "trainer.model.n_estimators=200"
+    )
     assert result.returncode == 2
     line = result.stderr.strip()
     assert line.count("\n") == 0 and "No space left on device" in line and "deployment step" in line

@@ -36,7 +36,11 @@ def test_overrides_reach_the_model_and_are_recorded(hydra_app, tmp_path):
     metadata = json.loads((deployment / "metadata.json").read_text())
     assert metadata["problem_type"] == "regression"
     assert set(metadata["metrics"]) == {"mse", "rmse", "mae", "r2_score"}
-    assert metadata["run"]["overrides"] == ["data=diabetes", "trainer=hist_gradient_boosting", "trainer.model.max_iter=20"]
+    assert metadata["run"]["overrides"] == [
+        "data=diabetes",
+        "trainer=hist_gradient_boosting",
+        "trainer.model.max_iter=20",
+    ]
     assert yaml.safe_load((deployment / "overrides.yaml").read_text()) == metadata["run"]["overrides"]
     snapshot = yaml.safe_load((deployment / "config.yaml").read_text())
     assert snapshot["trainer"]["model"]["max_iter"] == 20

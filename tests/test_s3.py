@@ -25,7 +25,7 @@ def s3_overrides(s3, prefix):
 
 def remote_files(uri):
     fs, path = filesystem(uri)
-    return sorted(p[len(path) + 1:] for p in fs.find(path))
+    return sorted(p[len(path) + 1 :] for p in fs.find(path))
 
 
 def train_to_s3(cli, csv, s3, prefix, *extra):
@@ -34,7 +34,9 @@ def train_to_s3(cli, csv, s3, prefix, *extra):
     return result, time.monotonic() - started
 
 
-def test_upload_copies_the_whole_deployment_and_records_the_uri(cli, s3, prefix, classification_csv, models_dir):
+def test_upload_copies_the_whole_deployment_and_records_the_uri(
+    cli, s3, prefix, classification_csv, models_dir
+):
     result, _ = train_to_s3(cli, classification_csv, s3, prefix)
     assert result.returncode == 0, result.stderr
     [deployment] = deployments(models_dir)
@@ -43,8 +45,15 @@ def test_upload_copies_the_whole_deployment_and_records_the_uri(cli, s3, prefix,
     assert local["artifacts"]["s3_uri"] == uri
     assert local["remote"] == {"uri": uri, "status": "uploaded"} and local["status"] == "deployed"
     uploaded = remote_files(uri)
-    assert {"model.joblib", "preprocessor.joblib", "metadata.json", "config.yaml", "overrides.yaml",
-            "logs/metrics_history.jsonl", "logs/alerts.jsonl"} <= set(uploaded)
+    assert {
+        "model.joblib",
+        "preprocessor.joblib",
+        "metadata.json",
+        "config.yaml",
+        "overrides.yaml",
+        "logs/metrics_history.jsonl",
+        "logs/alerts.jsonl",
+    } <= set(uploaded)
     fs, path = filesystem(uri)
     remote = json.loads(fs.cat_file(f"{path}/metadata.json"))
     assert remote["artifacts"]["s3_uri"] == uri
@@ -102,7 +111,11 @@ def test_failed_upload_keeps_a_complete_local_deployment_marked_upload_failed(
     cli, s3, prefix, classification_csv, models_dir, monkeypatch, failure
 ):
     overrides = s3_overrides(s3, prefix)
-    expected = {"unreachable": "endpoint unreachable", "missing_bucket": "does not exist", "denied": "access denied"}
+    expected = {
+        "unreachable": "endpoint unreachable",
+        "missing_bucket": "does not exist",
+        "denied": "access denied",
+    }
     bucket = s3["bucket"]
     if failure == "unreachable":
         overrides.append(f"deployment.s3.endpoint_url=http://127.0.0.1:{s3['closed_port']}")
@@ -134,17 +147,33 @@ def test_failed_upload_keeps_a_complete_local_deployment_marked_upload_failed(
 
 def test_credentials_never_reach_a_file_or_the_output(s3, prefix, tmp_path, classification_csv):
     """Credentials from the environment and from ${oc.env:...} interpolation, grepped for everywhere."""
-    env = {"AWS_ACCESS_KEY_ID": s3["key"], "AWS_SECRET_ACCESS_KEY": s3["secret"], "AWS_ENDPOINT_URL": s3["endpoint"],
-           "EASY_MLOPS_CACHE": str(tmp_path / "cache"), "TEAM_S3_SECRET": s3["secret"]}
-    result = run_process([
-        sys.executable, "-m", "easy_mlops.run", "data=csv", f"data.path={classification_csv}", *s3_overrides(s3, prefix),
-        "+deployment.upload.storage_options.key=${oc.env:AWS_ACCESS_KEY_ID}",
-        "+deployment.upload.storage_options.secret=${oc.env:TEAM_S3_SECRET}",
-    ], tmp_path, env=env)
+    env = {
+        "AWS_ACCESS_KEY_ID": s3["key"],
+        "AWS_SECRET_ACCESS_KEY": s3["secret"],
+        "AWS_ENDPOINT_URL": s3["endpoint"],
+        "EASY_MLOPS_CACHE": str(tmp_path / "cache"),
+        "TEAM_S3_SECRET": s3["secret"],
+    }
+    result = run_process(
+        [
+            sys.executable,
+            "-m",
+            "easy_mlops.run",
+            "data=csv",
+            f"data.path={classification_csv}",
+            *s3_overrides(s3, prefix),
+            "+deployment.upload.storage_options.key=${oc.env:AWS_ACCESS_KEY_ID}",
+            "+deployment.upload.storage_options.secret=${oc.env:TEAM_S3_SECRET}",
+        ],
+        tmp_path,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     [deployment] = deployments(tmp_path / "models")
     predicted = run_process(
-        [CLI, "predict", str(classification_csv), f"s3://{s3['bucket']}/{prefix}/{deployment.name}"], tmp_path, env=env
+        [CLI, "predict", str(classification_csv), f"s3://{s3['bucket']}/{prefix}/{deployment.name}"],
+        tmp_path,
+        env=env,
     )
     assert predicted.returncode == 0, predicted.stderr
     snapshot = (deployment / "config.yaml").read_text()
@@ -158,14 +187,30 @@ def test_credentials_never_reach_a_file_or_the_output(s3, prefix, tmp_path, clas
 
 
 def test_a_sweep_uploads_one_deployment_per_job(s3, prefix, tmp_path):
-    env = {"AWS_ACCESS_KEY_ID": s3["key"], "AWS_SECRET_ACCESS_KEY": s3["secret"], "AWS_ENDPOINT_URL": s3["endpoint"]}
-    result = run_process([
-        sys.executable, "-m", "easy_mlops.run", "-m", *s3_overrides(s3, prefix), "data=breast_cancer",
-        "trainer=random_forest,logistic_regression",
-    ], tmp_path, env=env, timeout=300)
+    env = {
+        "AWS_ACCESS_KEY_ID": s3["key"],
+        "AWS_SECRET_ACCESS_KEY": s3["secret"],
+        "AWS_ENDPOINT_URL": s3["endpoint"],
+    }
+    result = run_process(
+        [
+            sys.executable,
+            "-m",
+            "easy_mlops.run",
+            "-m",
+            *s3_overrides(s3, prefix),
+            "data=breast_cancer",
+            "trainer=random_forest,logistic_regression",
+        ],
+        tmp_path,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     local = {p.name for p in deployments(tmp_path / "models")}
-    fs, _ = filesystem(f"s3://{s3['bucket']}", {"endpoint_url": s3["endpoint"], "key": s3["key"], "secret": s3["secret"]})
+    fs, _ = filesystem(
+        f"s3://{s3['bucket']}", {"endpoint_url": s3["endpoint"], "key": s3["key"], "secret": s3["secret"]}
+    )
     remote = {p.rsplit("/", 1)[-1] for p in fs.ls(f"{s3['bucket']}/{prefix}", detail=False, refresh=True)}
     assert len(local) == 2 and remote == local
 
@@ -176,11 +221,24 @@ def test_without_s3fs_deployment_s3_says_which_extra_to_install(tmp_path, classi
         "from easy_mlops.cli import main; main()"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script, "train", str(classification_csv), "deployment=s3", "deployment.s3.bucket=b"],
-        cwd=tmp_path, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            script,
+            "train",
+            str(classification_csv),
+            "deployment=s3",
+            "deployment.s3.bucket=b",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: s3:// storage needs an extra package: pip install 'make-mlops-easy[s3]'"
+    assert (
+        result.stderr.strip()
+        == "error: s3:// storage needs an extra package: pip install 'make-mlops-easy[s3]'"
+    )
     assert not (tmp_path / "models").exists()
 
 
@@ -195,6 +253,8 @@ def test_any_fsspec_url_works_the_same_way(cli, tmp_path, classification_csv, mo
     assert result.returncode == 0, result.stderr
     [deployment] = deployments(models_dir)
     copy = shared / deployment.name
-    assert (copy / "metadata.json").is_file() and (copy / "model.joblib").read_bytes() == (deployment / "model.joblib").read_bytes()
+    assert (copy / "metadata.json").is_file() and (copy / "model.joblib").read_bytes() == (
+        deployment / "model.joblib"
+    ).read_bytes()
     metadata = json.loads((deployment / "metadata.json").read_text())
     assert metadata["artifacts"]["remote_uri"] == f"file://{copy}" and "s3_uri" not in metadata["artifacts"]

@@ -19,7 +19,9 @@ FAST = ["data=breast_cancer"]
 
 def sweep(tmp_path, *overrides, env=None):
     """Run a multirun in tmp_path; return the process and its sweep directory."""
-    result = run_process([sys.executable, "-m", "easy_mlops.run", "-m", *overrides], tmp_path, env=env, timeout=300)
+    result = run_process(
+        [sys.executable, "-m", "easy_mlops.run", "-m", *overrides], tmp_path, env=env, timeout=300
+    )
     sweep_dirs = sorted((tmp_path / "outputs" / "multirun").glob("*/*"))
     return result, sweep_dirs[-1] if sweep_dirs else None
 
@@ -44,12 +46,16 @@ def check_one_deployment_per_job(tmp_path, sweep_dir, jobs):
         assert hydra["mode"] == "MULTIRUN" and hydra["sweep_dir"] == str(sweep_dir.relative_to(tmp_path))
         assert yaml.safe_load((deployment / "overrides.yaml").read_text()) == metadata["run"]["overrides"]
         [row] = [r for r in rows if r["deployment_dir"] == str(deployment)]
-        assert int(row["job"]) == hydra["job_num"] and row["overrides"] == " ".join(metadata["run"]["overrides"])
+        assert int(row["job"]) == hydra["job_num"] and row["overrides"] == " ".join(
+            metadata["run"]["overrides"]
+        )
         assert (deployment / "config.yaml").is_file() and (deployment / "logs").is_dir()
     return rows
 
 
-@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["basic", "joblib"])
+@pytest.mark.parametrize(
+    "launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["basic", "joblib"]
+)
 def test_four_job_sweep(tmp_path, launcher):
     result, sweep_dir = sweep(
         tmp_path, *launcher, *FAST, "trainer=random_forest,logistic_regression", "trainer.test_size=0.2,0.3"
@@ -76,7 +82,10 @@ def test_a_failing_job_keeps_every_row(tmp_path):
 
 def test_leaderboard_metric_and_direction_are_configurable(tmp_path):
     result, sweep_dir = sweep(
-        tmp_path, "data=diabetes", "trainer.model.n_estimators=5,20", "hydra.callbacks.leaderboard.metric=rmse",
+        tmp_path,
+        "data=diabetes",
+        "trainer.model.n_estimators=5,20",
+        "hydra.callbacks.leaderboard.metric=rmse",
     )
     assert result.returncode == 0, result.stderr
     board = json.loads((sweep_dir / "sweep_summary.json").read_text())
@@ -87,8 +96,12 @@ def test_leaderboard_metric_and_direction_are_configurable(tmp_path):
 
 def test_optuna_search_with_sqlite_storage(tmp_path):
     result, sweep_dir = sweep(
-        tmp_path, "search=random_forest", "data=breast_cancer", "hydra.sweeper.n_trials=3",
-        f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db", "hydra.sweeper.study_name=rf",
+        tmp_path,
+        "search=random_forest",
+        "data=breast_cancer",
+        "hydra.sweeper.n_trials=3",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db",
+        "hydra.sweeper.study_name=rf",
     )
     assert result.returncode == 0, result.stderr
     rows = check_one_deployment_per_job(tmp_path, sweep_dir, 3)
@@ -100,7 +113,9 @@ def test_optuna_search_with_sqlite_storage(tmp_path):
 
 
 def test_submitit_local_launcher(tmp_path):
-    result, sweep_dir = sweep(tmp_path, "hydra/launcher=submitit_local", *FAST, "trainer=random_forest,logistic_regression")
+    result, sweep_dir = sweep(
+        tmp_path, "hydra/launcher=submitit_local", *FAST, "trainer=random_forest,logistic_regression"
+    )
     assert result.returncode == 0, result.stderr
     check_one_deployment_per_job(tmp_path, sweep_dir, 2)
 
@@ -110,9 +125,14 @@ def test_ray_launcher_on_a_local_cluster(tmp_path):
     ray_tmp = Path(tempfile.mkdtemp(prefix="ray"))  # short: Ray's socket paths must fit in 107 bytes
     env = {"RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     result, sweep_dir = sweep(
-        tmp_path, "hydra/launcher=ray_local", "+hydra.launcher.ray.init.num_cpus=2",
-        "+hydra.launcher.ray.init.include_dashboard=false", "+hydra.launcher.ray.init._node_ip_address=127.0.0.1",
-        *FAST, "trainer=random_forest,logistic_regression", env=env,
+        tmp_path,
+        "hydra/launcher=ray_local",
+        "+hydra.launcher.ray.init.num_cpus=2",
+        "+hydra.launcher.ray.init.include_dashboard=false",
+        "+hydra.launcher.ray.init._node_ip_address=127.0.0.1",
+        *FAST,
+        "trainer=random_forest,logistic_regression",
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     check_one_deployment_per_job(tmp_path, sweep_dir, 2)

@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def predict_frame(
-    frame: pd.DataFrame, deployment_dir: str | Path, log_predictions: bool = True, verify: bool = True,
+    frame: pd.DataFrame,
+    deployment_dir: str | Path,
+    log_predictions: bool = True,
+    verify: bool = True,
     source: str | None = None,
 ) -> np.ndarray:
     """One prediction per row of ``frame``, in order, logged to the deployment's ``logs/``."""
@@ -38,22 +41,29 @@ def predict_frame(
     predictions = model_data["model"].predict(features)
     if log_predictions:
         monitor = deployment_monitor(deployment_dir)
-        monitor.log_predictions(predictions, str(metadata.get("version", "")), {"source": source} if source else None)
+        monitor.log_predictions(
+            predictions, str(metadata.get("version", "")), {"source": source} if source else None
+        )
     return predictions
 
 
 def predict_file(
-    data_path: str | Path, deployment_dir: str | Path, log_predictions: bool = True, verify: bool = True,
+    data_path: str | Path,
+    deployment_dir: str | Path,
+    log_predictions: bool = True,
+    verify: bool = True,
 ) -> list[Any]:
     """Predictions for a data file as JSON-ready values; ``deployment_dir`` may be a URL."""
-    from easy_mlops.deployment.remote import is_remote, fetch_deployment
+    from easy_mlops.deployment.remote import fetch_deployment, is_remote
 
     if is_remote(deployment_dir):
         local = fetch_deployment(str(deployment_dir))
         if log_predictions:
             log.warning(
-                "%s is remote: its predictions are logged locally in %s (object storage is not an append log)",
-                deployment_dir, local / "logs",
+                "%s is remote: its predictions are logged locally in %s "
+                "(object storage is not an append log)",
+                deployment_dir,
+                local / "logs",
             )
         deployment_dir = local
     frame = load_table(data_path)

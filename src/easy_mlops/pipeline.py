@@ -19,7 +19,9 @@ from easy_mlops.observability.monitor import ModelMonitor
 from easy_mlops.training.trainer import resolve_problem_type, train
 
 
-def run_experiment(cfg: DictConfig, run_info: Mapping[str, Any] | None = None, deploy: bool | None = None) -> dict[str, Any]:
+def run_experiment(
+    cfg: DictConfig, run_info: Mapping[str, Any] | None = None, deploy: bool | None = None
+) -> dict[str, Any]:
     """Train on the configured data and, unless told not to, deploy and log metrics.
 
     Everything that can be checked without training (steps, targets,
@@ -81,7 +83,12 @@ class MLOpsPipeline:
     file in the guide's format; ``overrides`` Hydra overrides, applied last.
     """
 
-    def __init__(self, config: Any = None, config_path: str | Path | None = None, overrides: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Any = None,
+        config_path: str | Path | None = None,
+        overrides: Sequence[str] | None = None,
+    ) -> None:
         self.config_source, self.config_path = config, config_path
         self.overrides = list(overrides or [])
         self.config = self._compose(self.overrides)
@@ -89,7 +96,9 @@ class MLOpsPipeline:
     def _compose(self, overrides: list[str]) -> DictConfig:
         return compose_config(overrides, config_file=self.config_path, config=self.config_source)
 
-    def run(self, data_path: str | Path | None = None, target_column: str | None = None, deploy: bool = True) -> dict[str, Any]:
+    def run(
+        self, data_path: str | Path | None = None, target_column: str | None = None, deploy: bool = True
+    ) -> dict[str, Any]:
         """Train on ``data_path`` (or the configured data) and deploy unless ``deploy=False``."""
         overrides = data_overrides(data_path, target_column) + self.overrides
         cfg = self._compose(overrides) if data_path or target_column else self.config.copy()

@@ -77,7 +77,8 @@ def replay(deployment_dir: str | Path, data_path: str | Path | None = None) -> R
     recorded_data = metadata.get("run", {}).get("data", {})
     report.changes += data_changes(recorded_data, cfg.data.path)
     report.changes += [
-        f"{name} {then} -> {now}" for name, (then, now) in sorted(version_drift(metadata.get("versions", {})).items())
+        f"{name} {then} -> {now}"
+        for name, (then, now) in sorted(version_drift(metadata.get("versions", {})).items())
     ]
     trusted = tuple(cfg.trusted_modules)
     frame, target, _ = load_dataset(cfg.data)
@@ -88,7 +89,9 @@ def replay(deployment_dir: str | Path, data_path: str | Path | None = None) -> R
         then, now = stored_metrics.get(name), training["metrics"].get(name)
         if then != now:
             report.differences.append(f"metric {name}: {then} -> {now}")
-    _, hold_out = split(frame, target, cfg.trainer.problem_type, cfg.trainer.test_size, cfg.trainer.random_state)
+    _, hold_out = split(
+        frame, target, cfg.trainer.problem_type, cfg.trainer.test_size, cfg.trainer.random_state
+    )
     features = hold_out.drop(columns=[target])
     stored = model_data["model"].predict(stored_preprocessor.prepare_data(features)[0])
     retrained = model.predict(preprocessor.prepare_data(features)[0])

@@ -39,15 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="score a data file with a deployment")
     predict.add_argument("data", help="CSV, JSON, JSON Lines or Parquet file")
     predict.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
-    predict.add_argument("-o", "--output", help="also write {\"predictions\": [...]} to this JSON file")
+    predict.add_argument("-o", "--output", help='also write {"predictions": [...]} to this JSON file')
     predict.add_argument("--no-log", action="store_true", help="do not log these predictions")
-    predict.add_argument("--skip-verify", action="store_true", help="load without checking artifact checksums")
+    predict.add_argument(
+        "--skip-verify", action="store_true", help="load without checking artifact checksums"
+    )
     predict.set_defaults(handler=cmd_predict)
 
     status = commands.add_parser("status", help="metadata, metrics, predictions and alerts of a deployment")
     status.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     status.add_argument("--json", action="store_true", help="print the summary as JSON")
-    status.add_argument("--fail-on-alert", action="store_true", help=f"exit {ALERT_EXIT} when an alert is active")
+    status.add_argument(
+        "--fail-on-alert", action="store_true", help=f"exit {ALERT_EXIT} when an alert is active"
+    )
     status.add_argument("--skip-verify", action="store_true", help="do not check artifact checksums")
     status.set_defaults(handler=cmd_status)
 
@@ -63,12 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     gc = commands.add_parser("gc", help="remove what killed deployments left behind")
     gc.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
-    gc.add_argument("--grace", type=float, default=3600, help="only leftovers older than this many seconds (3600)")
+    gc.add_argument(
+        "--grace", type=float, default=3600, help="only leftovers older than this many seconds (3600)"
+    )
     gc.set_defaults(handler=cmd_gc)
 
     push = commands.add_parser("push", help="upload a deployment to object storage (again)")
     push.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
-    push.add_argument("--uri", help="destination folder URL (default: the deployment's deployment.upload.uri)")
+    push.add_argument(
+        "--uri", help="destination folder URL (default: the deployment's deployment.upload.uri)"
+    )
     push.set_defaults(handler=cmd_push)
 
     replay = commands.add_parser("replay", help="retrain a deployment from its config snapshot and compare")
@@ -110,7 +118,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     overrides = data_overrides(args.data, args.target) + list(args.overrides)
     cfg = compose_config(overrides, config_file=args.config)
-    run_info = {"overrides": overrides, "config_file": str(Path(args.config).resolve()) if args.config else None}
+    run_info = {
+        "overrides": overrides,
+        "config_file": str(Path(args.config).resolve()) if args.config else None,
+    }
     print_results(run_experiment(cfg, run_info=run_info, deploy=not args.no_deploy))
     return 0
 
@@ -180,7 +191,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in rows:
         headline = row["headline_metric"]
         table.add_row(
-            row["name"], str(row["deployment_time"])[:19].replace("T", " "), str(row["version"]),
+            row["name"],
+            str(row["deployment_time"])[:19].replace("T", " "),
+            str(row["version"]),
             str(row["problem_type"]),
             f"{headline['name']} {headline['value']:.4f}" if headline else "-",
             str(row["status"]),
@@ -222,7 +235,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         stdout.print(f"changed since the deployment: {change}", markup=False)
     if report.identical:
         stdout.print(
-            f"PASS: metrics and {report.compared_predictions} hold-out predictions are identical", markup=False
+            f"PASS: metrics and {report.compared_predictions} hold-out predictions are identical",
+            markup=False,
         )
         return 0
     stdout.print("FAIL: the retrained model differs", markup=False)
@@ -260,11 +274,23 @@ def print_status(status: dict[str, Any]) -> None:
 
     deployment = status["deployment"]
     table = Table(title=f"Deployment {deployment['name']}", title_justify="left", show_header=False)
-    for key in ("directory", "status", "version", "deployment_time", "problem_type", "target_column", "integrity"):
+    for key in (
+        "directory",
+        "status",
+        "version",
+        "deployment_time",
+        "problem_type",
+        "target_column",
+        "integrity",
+    ):
         table.add_row(key, str(deployment.get(key)))
     remote = deployment.get("remote")
     if remote:
-        table.add_row("remote", f"{remote.get('uri')} ({remote.get('status')}{': ' + remote['error'] if remote.get('error') else ''})")
+        table.add_row(
+            "remote",
+            f"{remote.get('uri')} ({remote.get('status')}"
+            + (f": {remote['error']})" if remote.get("error") else ")"),
+        )
     stdout.print(table)
 
     metrics = status["metrics"]
@@ -287,12 +313,14 @@ def print_status(status: dict[str, Any]) -> None:
         stdout.print(predictions["message"])
     else:
         stdout.print(
-            f"predictions logged: {predictions['total_predictions']} (first {predictions['first_prediction'] or '-'}, "
-            f"last {predictions['last_prediction'] or '-'})"
+            f"predictions logged: {predictions['total_predictions']} "
+            f"(first {predictions['first_prediction'] or '-'}, last {predictions['last_prediction'] or '-'})"
         )
         distribution = predictions.get("distribution") or {}
         if distribution.get("kind") == "classes":
-            stdout.print("predicted classes: " + ", ".join(f"{k}: {v}" for k, v in distribution["counts"].items()))
+            stdout.print(
+                "predicted classes: " + ", ".join(f"{k}: {v}" for k, v in distribution["counts"].items())
+            )
         elif distribution.get("kind") == "numeric":
             stdout.print(
                 f"predicted values: mean {distribution['mean']:.4g}, std {distribution['std']:.4g}, "
@@ -303,7 +331,9 @@ def print_status(status: dict[str, Any]) -> None:
         stdout.print("alerts: none active")
     for alert in alerts:
         comparison = "<" if alert["direction"] == "higher" else ">"
-        stdout.print(f"[bold red]ALERT[/] {alert['metric']} = {alert['value']:.4f} {comparison} {alert['threshold']}")
+        stdout.print(
+            f"[bold red]ALERT[/] {alert['metric']} = {alert['value']:.4f} {comparison} {alert['threshold']}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

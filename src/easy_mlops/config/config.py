@@ -7,7 +7,7 @@ directory, step sequences, thresholds) are declared here once.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -20,17 +20,17 @@ OBSERVERS = "easy_mlops.observability.steps"
 class DataConfig:
     """Where the training table comes from: a bundled dataset or a file."""
 
-    dataset: Optional[str] = None  # a scikit-learn bundled dataset: iris, wine, breast_cancer, diabetes
-    path: Optional[str] = None  # a CSV, JSON, JSON Lines or Parquet file
-    target: Optional[str] = None  # defaults to the last column
+    dataset: str | None = None  # a scikit-learn bundled dataset: iris, wine, breast_cancer, diabetes
+    path: str | None = None  # a CSV, JSON, JSON Lines or Parquet file
+    target: str | None = None  # defaults to the last column
 
 
 @dataclass
 class PreprocessingConfig:
     """scikit-learn transformers applied per column kind, in order, keyed by name."""
 
-    numeric: Dict[str, Any] = field(default_factory=dict)
-    categorical: Dict[str, Any] = field(default_factory=dict)
+    numeric: dict[str, Any] = field(default_factory=dict)
+    categorical: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,15 +42,15 @@ class TrainerConfig:
     from the target column when left at ``auto``.
     """
 
-    estimators: Dict[str, str] = field(default_factory=dict)
-    model: Dict[str, Any] = field(default_factory=dict)
+    estimators: dict[str, str] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
     problem_type: str = "auto"  # auto, classification or regression
     test_size: float = 0.2
     random_state: int = 42
-    cv_folds: Optional[int] = None  # cross-validate on the training split when set
+    cv_folds: int | None = None  # cross-validate on the training split when set
 
 
-def default_deployment_steps() -> Dict[str, Any]:
+def default_deployment_steps() -> dict[str, Any]:
     """The guide's step sequence; each entry reads the flat keys beside ``steps``."""
     return {
         "create_directory": {
@@ -58,7 +58,11 @@ def default_deployment_steps() -> Dict[str, Any]:
             "prefix": "${...deployment_prefix}",
         },
         # filename null: model.joblib or model.skops, by format
-        "save_model": {"_target_": f"{STEPS}.SaveModelStep", "filename": None, "format": "${...serialization}"},
+        "save_model": {
+            "_target_": f"{STEPS}.SaveModelStep",
+            "filename": None,
+            "format": "${...serialization}",
+        },
         "save_preprocessor": {
             "_target_": f"{STEPS}.SavePreprocessorStep",
             "filename": None,
@@ -88,16 +92,16 @@ class S3Config:
 
     bucket: str = MISSING
     prefix: str = "models"
-    region: Optional[str] = None
-    endpoint_url: Optional[str] = None
+    region: str | None = None
+    endpoint_url: str | None = None
 
 
 @dataclass
 class UploadConfig:
     """Copy each finished deployment to ``<uri>/<deployment name>/`` (any fsspec URL)."""
 
-    uri: Optional[str] = None
-    storage_options: Dict[str, Any] = field(default_factory=dict)
+    uri: str | None = None
+    storage_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,17 +113,17 @@ class DeploymentConfig:
     metadata_filename: str = "metadata.json"
     create_endpoint: bool = False
     endpoint_filename: str = "predict.py"
-    endpoint_template: Optional[str] = None
+    endpoint_template: str | None = None
     version: str = "1.0.0"
-    deployment_time: Optional[str] = None
+    deployment_time: str | None = None
     # joblib, or skops: model.skops and preprocessor.skops load without unpickling.
     serialization: str = "joblib"
     upload: UploadConfig = field(default_factory=UploadConfig)
     s3: S3Config = field(default_factory=S3Config)
-    steps: Dict[str, Any] = field(default_factory=default_deployment_steps)
+    steps: dict[str, Any] = field(default_factory=default_deployment_steps)
 
 
-def default_observability_steps() -> Dict[str, Any]:
+def default_observability_steps() -> dict[str, Any]:
     """The guide's observability steps, switched by the flat keys beside ``steps``."""
     return {
         "metrics_logger": {
@@ -146,9 +150,9 @@ class ObservabilityConfig:
     track_metrics: bool = True
     log_predictions: bool = True
     alert_threshold: float = 0.8
-    metric_thresholds: Dict[str, float] = field(default_factory=dict)
-    metric_directions: Dict[str, str] = field(default_factory=dict)
-    steps: Dict[str, Any] = field(default_factory=default_observability_steps)
+    metric_thresholds: dict[str, float] = field(default_factory=dict)
+    metric_directions: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, Any] = field(default_factory=default_observability_steps)
 
 
 @dataclass
@@ -163,7 +167,7 @@ class Config:
     deploy: bool = True
     # Module prefixes whose classes a ``_target_`` may name, on top of
     # easy_mlops and scikit-learn.
-    trusted_modules: List[str] = field(default_factory=list)
+    trusted_modules: list[str] = field(default_factory=list)
 
 
 def register_configs() -> None:

@@ -70,17 +70,26 @@ def steps_mapping(
         elif isinstance(entry, Mapping) and "type" in entry:
             unknown = set(entry) - {"type", "params"}
             if unknown:
-                raise ConfigError(f"config key '{key}[{index}]': unknown key(s) {', '.join(sorted(unknown))}; use type and params")
+                raise ConfigError(
+                    f"config key '{key}[{index}]': unknown key(s) {', '.join(sorted(unknown))}; "
+                    "use type and params"
+                )
             name, params = entry["type"], dict(entry.get("params") or {})
         else:
-            raise ConfigError(f"config key '{key}[{index}]': a step is a name or a mapping with 'type', got {entry!r}")
+            raise ConfigError(
+                f"config key '{key}[{index}]': a step is a name or a mapping with 'type', got {entry!r}"
+            )
         try:
             node = registry.node(name)
         except ConfigError as exc:
             raise ConfigError(f"config key '{key}[{index}]': {exc}") from exc
         for param, value in params.items():
             flat_key = _flat_key_read_by(node.get(param))
-            if isinstance(value, Mapping) and section is not None and isinstance(section.get(flat_key), Mapping):
+            if (
+                isinstance(value, Mapping)
+                and section is not None
+                and isinstance(section.get(flat_key), Mapping)
+            ):
                 params[param] = {**section[flat_key], **value}
         mapping[name] = {**node, **params}
     return mapping
@@ -89,7 +98,7 @@ def steps_mapping(
 def _flat_key_read_by(default: Any) -> str | None:
     """``metric_thresholds`` for a default of ``${...metric_thresholds}``."""
     if isinstance(default, str) and default.startswith("${...") and default.endswith("}"):
-        return default[len("${..."):-1]
+        return default[len("${...") : -1]
     return None
 
 

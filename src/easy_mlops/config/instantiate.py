@@ -33,7 +33,9 @@ def _targets(node: Any, path: str) -> Iterable[tuple[str, str]]:
             yield from _targets(value, f"{path}[{index}]")
 
 
-def check_targets(node: Any, key: str, trusted: Iterable[str] = (), trusted_targets: Iterable[str] = ()) -> None:
+def check_targets(
+    node: Any, key: str, trusted: Iterable[str] = (), trusted_targets: Iterable[str] = ()
+) -> None:
     """Raise :class:`ConfigError` if any ``_target_`` below ``node`` is not trusted.
 
     ``trusted`` adds module prefixes; ``trusted_targets`` exact class paths

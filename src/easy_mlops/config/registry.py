@@ -32,9 +32,7 @@ class StepRegistry(dict):
     def node(self, name: str) -> dict[str, Any]:
         """The ``_target_`` node a bare step name stands for."""
         if name not in self:
-            raise ConfigError(
-                f"unknown {self.kind} step '{name}'; known steps: {', '.join(sorted(self))}"
-            )
+            raise ConfigError(f"unknown {self.kind} step '{name}'; known steps: {', '.join(sorted(self))}")
         defaults = self.default_nodes()
         if name in defaults and defaults[name]["_target_"] == target_path(self[name]):
             return dict(defaults[name])

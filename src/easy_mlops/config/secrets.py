@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 MASK = "***"
 SECRET_WORDS = ("secret", "password", "passwd", "token", "credential", "api_key", "apikey", "private_key")
@@ -35,12 +35,17 @@ def safe_snapshot(cfg: DictConfig) -> DictConfig:
 def _merge_safe(raw: Any, resolved: Any, inside_secret: bool) -> Any:
     if isinstance(raw, dict) and isinstance(resolved, dict):
         return {
-            key: _merge_safe(raw[key], resolved.get(key), inside_secret or str(key).lower() in SECRET_SECTIONS
-                             or (is_secret_key(key) and not isinstance(raw[key], dict)))
+            key: _merge_safe(
+                raw[key],
+                resolved.get(key),
+                inside_secret
+                or str(key).lower() in SECRET_SECTIONS
+                or (is_secret_key(key) and not isinstance(raw[key], dict)),
+            )
             for key in raw
         }
     if isinstance(raw, list) and isinstance(resolved, list):
-        return [_merge_safe(r, v, inside_secret) for r, v in zip(raw, resolved)]
+        return [_merge_safe(r, v, inside_secret) for r, v in zip(raw, resolved, strict=False)]
     if isinstance(raw, str) and ENV_INTERPOLATION.search(raw):
         return raw  # read from the environment: keep where it comes from, not what it is
     if isinstance(resolved, (dict, list)):
@@ -54,8 +59,12 @@ def _mask(value: Any, inside_secret: bool) -> Any:
     """A resolved value with every secret leaf replaced by ``***``."""
     if isinstance(value, dict):
         return {
-            key: _mask(item, inside_secret or str(key).lower() in SECRET_SECTIONS
-                       or (is_secret_key(key) and not isinstance(item, dict)))
+            key: _mask(
+                item,
+                inside_secret
+                or str(key).lower() in SECRET_SECTIONS
+                or (is_secret_key(key) and not isinstance(item, dict)),
+            )
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -69,7 +78,9 @@ def mask_overrides(overrides: Iterable[str]) -> list[str]:
     for override in overrides:
         key, sep, value = override.partition("=")
         parts = key.lstrip("+~").split(".")
-        if sep and (any(is_secret_key(part) for part in parts[-1:]) or SECRET_SECTIONS & {p.lower() for p in parts}):
+        if sep and (
+            any(is_secret_key(part) for part in parts[-1:]) or SECRET_SECTIONS & {p.lower() for p in parts}
+        ):
             if not ENV_INTERPOLATION.search(value):
                 override = f"{key}={MASK}"
         masked.append(override)

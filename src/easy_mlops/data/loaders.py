@@ -40,7 +40,9 @@ def load_table(path: str | Path) -> pd.DataFrame:
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not valid UTF-8 text (byte {exc.start}); re-save it as UTF-8") from exc
     except ImportError as exc:
-        raise DataError(f"{path}: reading {FILE_FORMATS[suffix]} needs pyarrow (pip install pyarrow)") from exc
+        raise DataError(
+            f"{path}: reading {FILE_FORMATS[suffix]} needs pyarrow (pip install pyarrow)"
+        ) from exc
     except (ValueError, pd.errors.ParserError, OSError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot parse as {FILE_FORMATS[suffix]}: {detail}") from exc
@@ -112,8 +114,7 @@ def load_dataset(data_cfg: Any) -> tuple[pd.DataFrame, str, dict[str, Any]]:
     if target not in frame.columns:
         where = path or dataset
         raise DataError(
-            f"{where}: target column '{target}' not found; columns are "
-            f"{', '.join(map(str, frame.columns))}"
+            f"{where}: target column '{target}' not found; columns are {', '.join(map(str, frame.columns))}"
         )
     if len(frame.columns) < 2:
         raise DataError(f"{path or dataset}: needs at least one feature column besides '{target}'")

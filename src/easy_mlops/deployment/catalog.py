@@ -23,7 +23,11 @@ def list_deployments(output_dir: str | Path) -> list[tuple[Path, dict[str, Any]]
         return []
     found = []
     for directory in root.iterdir():
-        if not directory.is_dir() or directory.name.startswith(".") or directory.name.endswith(STAGING_SUFFIX):
+        if (
+            not directory.is_dir()
+            or directory.name.startswith(".")
+            or directory.name.endswith(STAGING_SUFFIX)
+        ):
             continue
         try:
             metadata = read_metadata(directory)

@@ -3,7 +3,7 @@
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,12 @@ class ModelDeployer:
 
         if not hasattr(model, "save_model"):
             results = dict(training_results)
-            model = TrainedModel(model, results.get("problem_type", ""), results.get("target_column", ""), results.get("metrics", {}))
+            model = TrainedModel(
+                model,
+                results.get("problem_type", ""),
+                results.get("target_column", ""),
+                results.get("metrics", {}),
+            )
         context = builtin.DeploymentContext(
             model=model,
             preprocessor=preprocessor,
@@ -116,7 +121,9 @@ class ModelDeployer:
         )
         steps = list(self.steps)
         if create_endpoint and not any(isinstance(s, builtin.EndpointScriptStep) for s in steps):
-            steps.append(builtin.EndpointScriptStep(self.config.endpoint_filename, self.config.endpoint_template))
+            steps.append(
+                builtin.EndpointScriptStep(self.config.endpoint_filename, self.config.endpoint_template)
+            )
         try:
             for step in steps:
                 if not step.after_publish:
@@ -134,8 +141,12 @@ class ModelDeployer:
         return context.artifacts
 
     def save_deployment_artifacts(
-        self, model: Any, preprocessor: Any, training_results: Mapping[str, Any],
-        output_dir: str | Path | None = None, **options: Any,
+        self,
+        model: Any,
+        preprocessor: Any,
+        training_results: Mapping[str, Any],
+        output_dir: str | Path | None = None,
+        **options: Any,
     ) -> dict[str, Any]:
         """:meth:`deploy`, with the output directory chosen at call time."""
         return self.deploy(model, preprocessor, training_results, output_dir=output_dir, **options)
@@ -162,7 +173,12 @@ class ModelDeployer:
         if directory is not None:
             for path in sorted(directory.rglob("*")):
                 relative = path.relative_to(directory).as_posix()
-                if path.is_file() and relative != metadata_name and not relative.startswith("logs/") and not path.name.startswith("."):
+                if (
+                    path.is_file()
+                    and relative != metadata_name
+                    and not relative.startswith("logs/")
+                    and not path.name.startswith(".")
+                ):
                     files[relative] = file_fingerprint(path)
         preprocessor = context.preprocessor
         return {
@@ -170,14 +186,13 @@ class ModelDeployer:
             "name": context.artifacts.get("deployment_name"),
             "status": "deployed",
             "version": str(self.config.version),
-            "deployment_time": self.config.deployment_time or datetime.now(timezone.utc).isoformat(),
+            "deployment_time": self.config.deployment_time or datetime.now(UTC).isoformat(),
             "problem_type": results.get("problem_type"),
             "target_column": results.get("target_column"),
             "metrics": dict(results.get("metrics", {})),
             "training": {k: v for k, v in results.items() if k not in ("metrics",)},
             "artifacts": {
-                key: value for key, value in context.artifacts.items()
-                if key not in ("deployment_name",)
+                key: value for key, value in context.artifacts.items() if key not in ("deployment_name",)
             },
             "files": files,
             "input_schema": preprocessor.input_schema() if hasattr(preprocessor, "input_schema") else None,
@@ -208,7 +223,9 @@ class ModelDeployer:
                 except OSError:
                     pass
 
-    def load_deployed_model(self, deployment_dir: str | Path, verify: bool = True) -> tuple[Any, Any, dict[str, Any]]:
+    def load_deployed_model(
+        self, deployment_dir: str | Path, verify: bool = True
+    ) -> tuple[Any, Any, dict[str, Any]]:
         """``(model_data, preprocessor, metadata)`` of a deployment directory or URL (``s3://...``)."""
         from easy_mlops.deployment.catalog import resolve_deployment
 

@@ -50,7 +50,9 @@ def read_metadata(deployment_dir: str | Path) -> dict[str, Any]:
     if path is None:
         default = directory / DEFAULT_METADATA
         if default.is_file():
-            raise DeploymentError(f"{default}: not a deployment metadata file (not JSON written by make-mlops-easy)")
+            raise DeploymentError(
+                f"{default}: not a deployment metadata file (not JSON written by make-mlops-easy)"
+            )
         raise DeploymentError(f"{directory}: not a deployment (no {DEFAULT_METADATA} inside)")
     try:
         metadata = json.loads(path.read_text(encoding="utf-8"))
@@ -74,7 +76,9 @@ def verify_files(deployment_dir: str | Path, metadata: dict[str, Any]) -> None:
                 "(truncated or modified); refusing to load it"
             )
         if file_fingerprint(path)["sha256"] != expected.get("sha256"):
-            raise DeploymentError(f"{path}: checksum differs from the metadata (modified); refusing to load it")
+            raise DeploymentError(
+                f"{path}: checksum differs from the metadata (modified); refusing to load it"
+            )
 
 
 def artifact_file(deployment_dir: Path, metadata: dict[str, Any], key: str, default: str) -> Path:

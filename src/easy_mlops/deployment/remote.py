@@ -64,7 +64,11 @@ def describe_failure(exc: BaseException) -> str:
         return f"access denied ({text})"
     if isinstance(exc, FileNotFoundError):
         return f"not found ({text})"
-    if "Could not connect" in text or isinstance(exc, (ConnectionError, OSError)) and "connect" in text.lower():
+    if (
+        "Could not connect" in text
+        or isinstance(exc, (ConnectionError, OSError))
+        and "connect" in text.lower()
+    ):
         return f"endpoint unreachable ({text})"
     return f"{type(exc).__name__}: {text}"
 
@@ -73,7 +77,9 @@ def _bucket(protocol: str, path: str) -> str | None:
     return path.split("/", 1)[0] if protocol in ("s3", "s3a", "gs", "gcs", "az", "abfs") else None
 
 
-def push_deployment(directory: str | Path, base_uri: str, storage_options: dict[str, Any] | None = None) -> str:
+def push_deployment(
+    directory: str | Path, base_uri: str, storage_options: dict[str, Any] | None = None
+) -> str:
     """Copy a finished deployment to ``<base_uri>/<name>/``, metadata last; returns its URI.
 
     The local metadata records the remote URI and the upload's outcome
@@ -101,7 +107,8 @@ def push_deployment(directory: str | Path, base_uri: str, storage_options: dict[
                 raise FileNotFoundError(f"bucket '{bucket}' does not exist") from exc
         metadata.update(status="deployed", remote={"uri": remote_uri, "status": "uploaded"})
         files = [
-            path for path in sorted(directory.rglob("*"))
+            path
+            for path in sorted(directory.rglob("*"))
             if path.is_file() and path != metadata_path and not path.name.startswith(".")
         ]
         for folder in sorted({path.parent.relative_to(directory).as_posix() for path in files}):
@@ -110,10 +117,15 @@ def push_deployment(directory: str | Path, base_uri: str, storage_options: dict[
             [str(path) for path in files],
             [f"{remote_path}/{path.relative_to(directory).as_posix()}" for path in files],
         )
-        fs.pipe(f"{remote_path}/{metadata_path.name}", json.dumps(metadata, indent=2, default=str).encode() + b"\n")
+        fs.pipe(
+            f"{remote_path}/{metadata_path.name}",
+            json.dumps(metadata, indent=2, default=str).encode() + b"\n",
+        )
     except Exception as exc:
         cause = describe_failure(exc)
-        metadata.update(status="upload_failed", remote={"uri": remote_uri, "status": "failed", "error": cause})
+        metadata.update(
+            status="upload_failed", remote={"uri": remote_uri, "status": "failed", "error": cause}
+        )
         write_json_atomic(metadata_path, metadata)
         raise DeploymentError(
             f"upload of {directory.name} to {remote_uri} failed: {where}: {cause}; the local deployment is "
@@ -134,13 +146,17 @@ class UploadStep(DeploymentStep):
     name = "upload"
     after_publish = True
 
-    def __init__(self, uri: str | None = None, storage_options: dict[str, Any] | None = None, enabled: bool = True):
+    def __init__(
+        self, uri: str | None = None, storage_options: dict[str, Any] | None = None, enabled: bool = True
+    ):
         super().__init__(enabled and bool(uri))
         self.uri = uri
         self.storage_options = dict(storage_options or {})
         if self.enabled:
             if "://" not in uri:
-                raise ConfigError(f"config key 'deployment.upload.uri': {uri!r} is not a URL (e.g. s3://bucket/prefix)")
+                raise ConfigError(
+                    f"config key 'deployment.upload.uri': {uri!r} is not a URL (e.g. s3://bucket/prefix)"
+                )
             filesystem(uri, self.storage_options)  # a missing driver fails before training
 
     def run(self, context: DeploymentContext) -> None:
@@ -163,7 +179,9 @@ def upload_settings(directory: Path, uri: str | None = None) -> tuple[str, dict[
     options = OmegaConf.to_container(upload.storage_options, resolve=True) if upload is not None else {}
     uri = uri or (upload.uri if upload is not None else None)
     if not uri:
-        raise ConfigError(f"{directory}: no deployment.upload.uri was configured; pass --uri s3://BUCKET/PREFIX")
+        raise ConfigError(
+            f"{directory}: no deployment.upload.uri was configured; pass --uri s3://BUCKET/PREFIX"
+        )
     return uri, options
 
 
@@ -195,7 +213,7 @@ def fetch_deployment(uri: str, storage_options: dict[str, Any] | None = None) ->
     try:
         remote_files = [p for p in fs.find(path) if not p.endswith(f"/{DEFAULT_METADATA}")]
         for remote_file in remote_files:
-            target = staging / remote_file[len(path) + 1:]
+            target = staging / remote_file[len(path) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
             fs.get_file(remote_file, str(target))
         (staging / DEFAULT_METADATA).write_bytes(metadata_bytes)

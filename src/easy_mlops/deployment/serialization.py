@@ -53,7 +53,9 @@ def _load_skops(path: Path, what: str) -> Any:
     try:
         import skops.io
     except ImportError as exc:
-        raise DeploymentError(f"{path}: reading skops files needs skops: pip install 'make-mlops-easy[skops]'") from exc
+        raise DeploymentError(
+            f"{path}: reading skops files needs skops: pip install 'make-mlops-easy[skops]'"
+        ) from exc
     try:
         types = skops.io.get_untrusted_types(file=path)
     except Exception as exc:

@@ -48,8 +48,7 @@ class DeploymentContext:
         """The staging directory, or a clear error if ``create_directory`` has not run."""
         if self.deployment_dir is None:
             raise StepPrerequisiteError(
-                f"deployment step '{step}' needs a deployment directory: "
-                "run 'create_directory' before it"
+                f"deployment step '{step}' needs a deployment directory: run 'create_directory' before it"
             )
         return self.deployment_dir
 
@@ -143,7 +142,9 @@ class SaveModelStep(DeploymentStep):
     def __init__(self, filename: str | None = None, format: str = "joblib", enabled: bool = True) -> None:
         super().__init__(enabled)
         self.format = check_format(format, "deployment.steps.save_model.format")
-        self.filename = safe_filename(filename or f"model{FORMATS[self.format]}", "deployment.steps.save_model.filename")
+        self.filename = safe_filename(
+            filename or f"model{FORMATS[self.format]}", "deployment.steps.save_model.filename"
+        )
 
     def run(self, context: DeploymentContext) -> None:
         path = context.require_directory(self.name) / self.filename
@@ -221,7 +222,9 @@ class EndpointScriptStep(DeploymentStep):
 
     name = "endpoint_script"
 
-    def __init__(self, filename: str = "predict.py", template: str | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self, filename: str = "predict.py", template: str | None = None, enabled: bool = True
+    ) -> None:
         super().__init__(enabled)
         self.filename = safe_filename(filename, "deployment.endpoint_filename")
         self.template = template

@@ -8,4 +8,10 @@ from easy_mlops.observability.steps import (
     PredictionsLoggerStep,
 )
 
-__all__ = ["MetricThresholdStep", "MetricsLoggerStep", "ModelMonitor", "ObservabilityStep", "PredictionsLoggerStep"]
+__all__ = [
+    "MetricThresholdStep",
+    "MetricsLoggerStep",
+    "ModelMonitor",
+    "ObservabilityStep",
+    "PredictionsLoggerStep",
+]

@@ -67,7 +67,9 @@ def _last_byte(path: Path, size: int) -> bytes:
         return handle.read(1)
 
 
-def read_lines(path: Path, start: int = 0, first_line: int = 1) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+def read_lines(
+    path: Path, start: int = 0, first_line: int = 1
+) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
     """Stream ``(end offset, line number, record or None)`` for each complete line from ``start``.
 
     A line that is not a JSON object yields ``None`` after a warning naming the

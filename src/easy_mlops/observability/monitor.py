@@ -38,7 +38,9 @@ class ModelMonitor:
 
     STEP_REGISTRY = StepRegistry("observability", builtin.ObservabilityStep, default_observability_steps)
 
-    def __init__(self, config: Any = None, log_dir: str | Path | None = None, trusted_modules: Iterable[str] = ()) -> None:
+    def __init__(
+        self, config: Any = None, log_dir: str | Path | None = None, trusted_modules: Iterable[str] = ()
+    ) -> None:
         self.config = observability_config(config)
         built = instantiate_steps(
             self.config.steps,
@@ -48,7 +50,10 @@ class ModelMonitor:
         )
         for key, step in built:
             if not isinstance(step, builtin.ObservabilityStep):
-                raise ConfigError(f"config key 'observability.steps.{key}': {type(step).__name__} is not an ObservabilityStep")
+                raise ConfigError(
+                    f"config key 'observability.steps.{key}': "
+                    f"{type(step).__name__} is not an ObservabilityStep"
+                )
         self.steps = [step for _, step in built]
         self.log_dir: Path | None = None
         if log_dir is not None:
@@ -69,11 +74,15 @@ class ModelMonitor:
             step.on_log_metrics(metrics, model_version)
         return self.active_alerts()
 
-    def log_prediction(self, prediction: Any, model_version: str = "1.0.0", metadata: dict | None = None) -> None:
+    def log_prediction(
+        self, prediction: Any, model_version: str = "1.0.0", metadata: dict | None = None
+    ) -> None:
         """Record one prediction (the guide's single-row form)."""
         self.log_predictions([prediction], model_version, metadata)
 
-    def log_predictions(self, predictions: Any, model_version: str = "1.0.0", metadata: dict | None = None) -> None:
+    def log_predictions(
+        self, predictions: Any, model_version: str = "1.0.0", metadata: dict | None = None
+    ) -> None:
         """Record a batch of predictions, one log record per row."""
         for step in self.steps:
             step.on_log_predictions(predictions, model_version, metadata)
@@ -146,7 +155,9 @@ class ModelMonitor:
         custom = {
             step.name or type(step).__name__: step.summary()
             for step in self.steps
-            if not isinstance(step, (builtin.MetricsLoggerStep, builtin.PredictionsLoggerStep, builtin.MetricThresholdStep))
+            if not isinstance(
+                step, (builtin.MetricsLoggerStep, builtin.PredictionsLoggerStep, builtin.MetricThresholdStep)
+            )
             and step.summary() is not None
         }
         summary = {

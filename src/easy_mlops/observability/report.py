@@ -43,8 +43,9 @@ def render_report(summary: dict[str, Any], title: str = "Model monitoring report
         elif distribution.get("kind") == "numeric":
             quantiles = ", ".join(f"{q} {_number(v)}" for q, v in distribution["quantiles"].items())
             lines.append(
-                f"  predicted values: mean {_number(distribution['mean'])}, std {_number(distribution['std'])}, "
-                f"min {_number(distribution['min'])}, max {_number(distribution['max'])}; {quantiles}"
+                f"  predicted values: mean {_number(distribution['mean'])}, "
+                f"std {_number(distribution['std'])}, min {_number(distribution['min'])}, "
+                f"max {_number(distribution['max'])}; {quantiles}"
             )
         for record in predictions.get("recent_predictions", []):
             lines.append(f"  recent: {record.get('timestamp')}  {record.get('prediction')!r}")
@@ -58,6 +59,7 @@ def render_report(summary: dict[str, Any], title: str = "Model monitoring report
         for alert in alerts["active_alerts"]:
             comparison = "<" if alert["direction"] == "higher" else ">"
             lines.append(
-                f"  ALERT {alert['metric']} = {_number(alert['value'])} {comparison} threshold {_number(alert['threshold'])}"
+                f"  ALERT {alert['metric']} = {_number(alert['value'])} {comparison} "
+                f"threshold {_number(alert['threshold'])}"
             )
     return "\n".join(lines) + "\n"

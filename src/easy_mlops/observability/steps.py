@@ -10,6 +10,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,7 +33,17 @@ PREDICTIONS_LOG = "predictions_log.jsonl"
 PREDICTIONS_INDEX = "predictions_log.index.json"
 ALERTS_LOG = "alerts.jsonl"
 
-HIGHER_IS_BETTER = {"accuracy", "f1", "f1_score", "precision", "recall", "r2", "r2_score", "roc_auc", "balanced_accuracy"}
+HIGHER_IS_BETTER = {
+    "accuracy",
+    "f1",
+    "f1_score",
+    "precision",
+    "recall",
+    "r2",
+    "r2_score",
+    "roc_auc",
+    "balanced_accuracy",
+}
 LOWER_IS_BETTER = {"mse", "rmse", "mae", "mape", "log_loss", "loss", "error"}
 # Metrics bounded by [0, 1]: compared with the global alert_threshold when no
 # per-metric threshold is set. Scale-dependent errors (rmse...) need their own.
@@ -137,7 +148,10 @@ class MetricsLoggerStep(_JsonlStep):
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     stats.setdefault(metric, []).append(float(value))
         summary: dict[str, Any] = {
-            "total_logs": total, "first_log": first, "last_log": last, "latest_metrics": latest,
+            "total_logs": total,
+            "first_log": first,
+            "last_log": last,
+            "latest_metrics": latest,
         }
         if total > 1:
             summary["trends"] = {
@@ -293,7 +307,9 @@ class MetricThresholdStep(ObservabilityStep):
                 "direction": metric_direction(name, self.metric_directions),
             }
             for name, value in metrics.items()
-            if isinstance(value, (int, float)) and self.watched(name) and self.check_metric_threshold(name, value)
+            if isinstance(value, (int, float))
+            and self.watched(name)
+            and self.check_metric_threshold(name, value)
         ]
         self.evaluations._append([{"timestamp": now(), "model_version": model_version, "alerts": alerts}])
 
@@ -320,9 +336,9 @@ class MetricThresholdStep(ObservabilityStep):
 
 
 def now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def json_safe(value: Any) -> Any:
@@ -345,8 +361,14 @@ MAX_CLASSES = 100
 class PredictionBatch:
     """Predictions logged together: one timestamp, version and metadata for all rows."""
 
-    def __init__(self, predictions: Any, model_version: str, metadata: dict | None = None,
-                 timestamp: str | None = None, first_row: int = 0) -> None:
+    def __init__(
+        self,
+        predictions: Any,
+        model_version: str,
+        metadata: dict | None = None,
+        timestamp: str | None = None,
+        first_row: int = 0,
+    ) -> None:
         values = predictions.tolist() if hasattr(predictions, "tolist") else list(predictions)
         self.values = [json_safe(v) for v in values]
         self.model_version = str(model_version)
@@ -355,17 +377,21 @@ class PredictionBatch:
         self.first_row = first_row
 
     def record(self, position: int) -> dict[str, Any]:
-        record = {"timestamp": self.timestamp, "model_version": self.model_version,
-                  "row": self.first_row + position, "prediction": self.values[position]}
+        record = {
+            "timestamp": self.timestamp,
+            "model_version": self.model_version,
+            "row": self.first_row + position,
+            "prediction": self.values[position],
+        }
         if self.metadata:
             record["metadata"] = self.metadata
         return record
 
     def lines(self) -> str:
         """The JSON Lines text of the batch, built with one encoder call per value at most."""
-        head = ('{"timestamp": %s, "model_version": %s, "row": '
-                % (json.dumps(self.timestamp), json.dumps(self.model_version)))
-        tail = (', "metadata": %s}\n' % json.dumps(self.metadata, default=str)) if self.metadata else "}\n"
+        stamp, version = json.dumps(self.timestamp), json.dumps(self.model_version)
+        head = f'{{"timestamp": {stamp}, "model_version": {version}, "row": '
+        tail = f', "metadata": {json.dumps(self.metadata, default=str)}}}\n' if self.metadata else "}\n"
         if all(type(v) in (int, float) for v in self.values):
             encoded = json.dumps(self.values)[1:-1].split(", ") if self.values else []
         else:
@@ -407,9 +433,18 @@ def add_values(index: dict[str, Any], values: list, first: Any, last: Any, recen
 
 
 def empty_index() -> dict[str, Any]:
-    return {"version": INDEX_VERSION, "log_bytes": 0, "lines": 0, "total": 0, "first": None,
-            "last": None, "recent": [], "counts": {}, "numeric": [0, 0.0, 0.0, None, None],
-            "reservoir": []}
+    return {
+        "version": INDEX_VERSION,
+        "log_bytes": 0,
+        "lines": 0,
+        "total": 0,
+        "first": None,
+        "last": None,
+        "recent": [],
+        "counts": {},
+        "numeric": [0, 0.0, 0.0, None, None],
+        "reservoir": [],
+    }
 
 
 def _merge_stats(state: list, values: np.ndarray) -> list:
@@ -434,14 +469,20 @@ def _merge_sample(sample: list, values: np.ndarray, seed: int) -> list:
     if values.size > RESERVOIR_SIZE:
         keep = np.argpartition(keys, RESERVOIR_SIZE)[:RESERVOIR_SIZE]
         keys, values = keys[keep], values[keep]
-    merged = sample + [[float(k), float(v)] for k, v in zip(keys, values)]
+    merged = sample + [[float(k), float(v)] for k, v in zip(keys, values, strict=True)]
     merged.sort(key=lambda pair: pair[0])
     return merged[:RESERVOIR_SIZE]
 
 
 def _stats(state: list) -> dict[str, float]:
     count, mean, m2, low, high = state
-    return {"count": count, "mean": mean, "std": math.sqrt(m2 / count) if count else 0.0, "min": low, "max": high}
+    return {
+        "count": count,
+        "mean": mean,
+        "std": math.sqrt(m2 / count) if count else 0.0,
+        "min": low,
+        "max": high,
+    }
 
 
 def distribution(index: dict[str, Any]) -> dict[str, Any]:
@@ -456,5 +497,9 @@ def distribution(index: dict[str, Any]) -> dict[str, Any]:
         f"p{round(q * 100)}": sample[min(len(sample) - 1, round(q * (len(sample) - 1)))]
         for q in (0.05, 0.25, 0.5, 0.75, 0.95)
     }
-    return {"kind": "numeric", **_stats(index["numeric"]), "quantiles": quantiles,
-            "quantiles_exact": index["numeric"][0] <= RESERVOIR_SIZE}
+    return {
+        "kind": "numeric",
+        **_stats(index["numeric"]),
+        "quantiles": quantiles,
+        "quantiles_exact": index["numeric"][0] <= RESERVOIR_SIZE,
+    }

@@ -74,7 +74,8 @@ class DataPreprocessor:
             raise DataError(f"column(s) with no values at all: {', '.join(empty)}; drop or fill them")
         self.feature_names_in_ = [str(column) for column in features.columns]
         self.numeric_columns_ = [
-            c for c in self.feature_names_in_
+            c
+            for c in self.feature_names_in_
             if pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
         ]
         self.categorical_columns_ = [c for c in self.feature_names_in_ if c not in self.numeric_columns_]

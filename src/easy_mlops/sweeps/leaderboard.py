@@ -90,7 +90,9 @@ def primary_metric(rows: list[dict[str, Any]], metric: str | None) -> str | None
     return next((name for name in DEFAULT_METRICS if name in names), None)
 
 
-def rank(rows: list[dict[str, Any]], metric: str | None = None, direction: str | None = None) -> dict[str, Any]:
+def rank(
+    rows: list[dict[str, Any]], metric: str | None = None, direction: str | None = None
+) -> dict[str, Any]:
     """Rows ordered best first; failed jobs and jobs without the metric last, by job number."""
     metric = primary_metric(rows, metric)
     direction = direction or (metric_direction(metric) if metric else "higher")
@@ -119,11 +121,17 @@ def write_summary(sweep_dir: Path, board: dict[str, Any]) -> None:
     writer.writerow(["rank", "job", "status", "overrides", *metric_names, "deployment_dir", "error"])
     for row in board["rows"]:
         metrics = row.get("metrics", {})
-        writer.writerow([
-            row["rank"], row["job"], row["status"], row["overrides"],
-            *[metrics.get(name, "") for name in metric_names],
-            row.get("deployment_dir") or "", row.get("error") or "",
-        ])
+        writer.writerow(
+            [
+                row["rank"],
+                row["job"],
+                row["status"],
+                row["overrides"],
+                *[metrics.get(name, "") for name in metric_names],
+                row.get("deployment_dir") or "",
+                row.get("error") or "",
+            ]
+        )
     write_text_atomic(sweep_dir / SUMMARY_CSV, buffer.getvalue())
 
 
@@ -134,7 +142,9 @@ def read_leaderboard(sweep_dir: str | Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise MLOpsError(f"{sweep_dir}: no {SUMMARY_JSON} (not a sweep directory, or no job has ended yet)") from exc
+        raise MLOpsError(
+            f"{sweep_dir}: no {SUMMARY_JSON} (not a sweep directory, or no job has ended yet)"
+        ) from exc
     except ValueError as exc:
         raise MLOpsError(f"{path}: not valid JSON ({exc})") from exc
 
@@ -150,7 +160,10 @@ def leaderboard_table(board: dict[str, Any]) -> Any:
     for row in board["rows"]:
         value = row.get("metrics", {}).get(metric) if metric else None
         table.add_row(
-            str(row["rank"]), str(row["job"]), row["status"], row["overrides"],
+            str(row["rank"]),
+            str(row["job"]),
+            row["status"],
+            row["overrides"],
             f"{value:.4f}" if isinstance(value, (int, float)) else "-",
             row.get("deployment_dir") or (row.get("error") or "-"),
         )

@@ -142,8 +142,12 @@ def evaluate(problem_type: str, truth: Any, predicted: Any) -> dict[str, float]:
 
 
 def cross_validate(
-    frame: pd.DataFrame, target_column: str, problem_type: str, preprocessing: Any,
-    trainer_cfg: DictConfig, trusted: Iterable[str],
+    frame: pd.DataFrame,
+    target_column: str,
+    problem_type: str,
+    preprocessing: Any,
+    trainer_cfg: DictConfig,
+    trusted: Iterable[str],
 ) -> dict[str, float]:
     """K-fold scores of preprocessing + estimator, refitted per fold on training rows only."""
     from sklearn.model_selection import KFold, StratifiedKFold
@@ -170,7 +174,10 @@ def cross_validate(
 
 
 def train(
-    frame: pd.DataFrame, target_column: str, preprocessing: Any, trainer_cfg: DictConfig,
+    frame: pd.DataFrame,
+    target_column: str,
+    preprocessing: Any,
+    trainer_cfg: DictConfig,
     trusted: Iterable[str] = (),
 ) -> tuple[TrainedModel, DataPreprocessor, dict[str, Any]]:
     """Fit preprocessing and estimator on the training split; score the hold-out split.
@@ -186,7 +193,9 @@ def train(
     )
     cv_scores = {}
     if trainer_cfg.cv_folds:
-        cv_scores = cross_validate(train_rows, target_column, problem_type, preprocessing, trainer_cfg, trusted)
+        cv_scores = cross_validate(
+            train_rows, target_column, problem_type, preprocessing, trainer_cfg, trusted
+        )
     preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
     x_train, y_train = preprocessor.prepare_data(train_rows, target_column, fit=True)
     x_test, y_test = preprocessor.prepare_data(test_rows, target_column)
