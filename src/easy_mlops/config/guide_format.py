@@ -122,6 +122,25 @@ def merge_section(section: DictConfig, given: Mapping[str, Any], key: str, sourc
     return merged
 
 
+def section_config(schema: type, config: Any, key: str) -> DictConfig:
+    """One config section validated against ``schema``, defaults filled in.
+
+    ``config`` may be None, a plain dict in the guide's format, a DictConfig or
+    an instance of ``schema``; this is how ``ModelDeployer({...})`` and
+    ``ModelMonitor({...})`` read their argument.
+    """
+    if isinstance(config, schema):
+        return OmegaConf.structured(config)
+    base = OmegaConf.structured(schema)
+    if config is None:
+        return base
+    if isinstance(config, DictConfig):
+        config = OmegaConf.to_container(config)
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"{key} config must be a mapping, got {type(config).__name__}")
+    return merge_section(base, config, key, f"{key} config")
+
+
 def apply_guide_config(cfg: DictConfig, given: Mapping[str, Any], source: str) -> DictConfig:
     """Apply a whole guide-format config (sections keyed like the primary config)."""
     cfg = cfg.copy()

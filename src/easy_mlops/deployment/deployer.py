@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from easy_mlops.config.config import DeploymentConfig, default_deployment_steps
-from easy_mlops.config.guide_format import merge_section
+from easy_mlops.config.guide_format import section_config
 from easy_mlops.config.instantiate import instantiate_steps
 from easy_mlops.config.registry import StepRegistry
 from easy_mlops.deployment import steps as builtin
@@ -24,24 +24,6 @@ log = logging.getLogger(__name__)
 METADATA_FORMAT = 1
 
 
-def deployment_config(config: Any = None) -> DictConfig:
-    """The ``deployment`` section validated against its schema, defaults filled in.
-
-    Accepts a plain dict in the guide's format, a DictConfig or a
-    :class:`DeploymentConfig`.
-    """
-    base = OmegaConf.structured(DeploymentConfig)
-    if config is None:
-        return base
-    if isinstance(config, DeploymentConfig):
-        return OmegaConf.structured(config)
-    if isinstance(config, DictConfig):
-        config = OmegaConf.to_container(config)
-    if not isinstance(config, Mapping):
-        raise DeploymentError(f"deployment config must be a mapping, got {type(config).__name__}")
-    return merge_section(base, config, "deployment", "deployment config")
-
-
 class ModelDeployer:
     """Materialise a trained model as a versioned, self-describing directory.
 
@@ -53,7 +35,7 @@ class ModelDeployer:
     STEP_REGISTRY = StepRegistry("deployment", builtin.DeploymentStep, default_deployment_steps)
 
     def __init__(self, config: Any = None, trusted_modules: Iterable[str] = ()) -> None:
-        self.config = deployment_config(config)
+        self.config = section_config(DeploymentConfig, config, "deployment")
         self.trusted_modules = tuple(trusted_modules)
         self.steps = self._initialize_steps()
 

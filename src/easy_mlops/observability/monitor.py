@@ -4,28 +4,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from easy_mlops.config.config import ObservabilityConfig, default_observability_steps
-from easy_mlops.config.guide_format import merge_section
+from easy_mlops.config.guide_format import section_config
 from easy_mlops.config.instantiate import instantiate_steps
 from easy_mlops.config.registry import StepRegistry
 from easy_mlops.errors import ConfigError
 from easy_mlops.observability import steps as builtin
-
-
-def observability_config(config: Any = None) -> DictConfig:
-    """The ``observability`` section validated against its schema, defaults filled in."""
-    base = OmegaConf.structured(ObservabilityConfig)
-    if config is None:
-        return base
-    if isinstance(config, ObservabilityConfig):
-        return OmegaConf.structured(config)
-    if isinstance(config, DictConfig):
-        config = OmegaConf.to_container(config)
-    if not isinstance(config, Mapping):
-        raise ConfigError(f"observability config must be a mapping, got {type(config).__name__}")
-    return merge_section(base, config, "observability", "observability config")
 
 
 class ModelMonitor:
@@ -41,7 +27,7 @@ class ModelMonitor:
     def __init__(
         self, config: Any = None, log_dir: str | Path | None = None, trusted_modules: Iterable[str] = ()
     ) -> None:
-        self.config = observability_config(config)
+        self.config = section_config(ObservabilityConfig, config, "observability")
         built = instantiate_steps(
             self.config.steps,
             "observability.steps",
