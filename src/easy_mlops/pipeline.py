@@ -4,7 +4,8 @@
 the guide's :class:`MLOpsPipeline` API all call it with a composed config.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from easy_mlops.config.secrets import mask_overrides, safe_snapshot
 from easy_mlops.console import phase
 from easy_mlops.data.loaders import load_dataset
 from easy_mlops.deployment.deployer import ModelDeployer
+from easy_mlops.errors import DataError
 from easy_mlops.observability.monitor import ModelMonitor
 from easy_mlops.training.trainer import resolve_problem_type, train
 
@@ -32,10 +34,11 @@ def run_experiment(
     trusted = tuple(cfg.trusted_modules)
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
-    cfg.trainer.problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
+    with naming_the_data(source):
+        cfg.trainer.problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
     deployer = ModelDeployer(cfg.deployment, trusted) if deploy else None
     ModelMonitor(cfg.observability, trusted_modules=trusted)  # fail on a bad step before training
-    with phase(f"Training on {len(frame)} rows"):
+    with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
         model, preprocessor, training = train(frame, target, cfg.preprocessing, cfg.trainer, trusted)
     results: dict[str, Any] = {"training": training, "deployment": {}, "alerts": []}
     if deployer is None:
@@ -57,6 +60,18 @@ def run_experiment(
             model, preprocessor, training, run_info=info, on_published=log_training_metrics
         )
     return results
+
+
+@contextmanager
+def naming_the_data(source: Mapping[str, Any]) -> Iterator[None]:
+    """Prefix data errors with the file (or dataset) they are about."""
+    where = str(source.get("path") or source.get("dataset"))
+    try:
+        yield
+    except DataError as exc:
+        if where in str(exc):
+            raise
+        raise DataError(f"{where}: {exc}") from exc
 
 
 def quote_override(value: str) -> str:

@@ -20,15 +20,15 @@ def load_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, JSON (records or lines), JSON Lines or Parquet file by its extension."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if not path.exists():
+        raise DataError(f"{path}: data file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a data file")
     if suffix not in FILE_FORMATS:
         raise DataError(
             f"{path}: unknown data format '{suffix or '(no extension)'}'; "
             f"use one of {', '.join(FILE_FORMATS)}"
         )
-    if not path.exists():
-        raise DataError(f"{path}: data file not found")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, not a data file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: data file is empty")
     try:
