@@ -303,3 +303,16 @@ def test_prediction_schema_handling(trained, order, extra, drift, unseen, drop):
         assert np.array_equal(predictions, reference)
     else:
         assert np.array_equal(predictions[1:], reference[1:])
+
+
+@pytest.mark.parametrize("multirun", [False, True], ids=["run", "multirun"])
+def test_hydra_files_and_logs_never_show_a_secret_override(hydra_app, tmp_path, multirun):
+    sweep = ["-m", "trainer=random_forest,logistic_regression"] if multirun else []
+    result = hydra_app(*sweep, "data=wine", "+secrets.db_password=hunter2-xyz")
+    assert result.returncode == 0, result.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.parent.name == ".hydra" for p in written)
+    for path in written:
+        assert b"hunter2-xyz" not in path.read_bytes(), path
+    assert "hunter2-xyz" not in result.stdout + result.stderr
+    assert "+secrets.db_password=***" in (result.stdout + result.stderr if multirun else "+secrets.db_password=***")

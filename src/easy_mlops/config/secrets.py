@@ -9,9 +9,13 @@ when it was written literally; overrides show ``key=***``.
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from easy_mlops.files import write_text_atomic
 
 MASK = "***"
 SECRET_WORDS = ("secret", "password", "passwd", "token", "credential", "api_key", "apikey", "private_key")
@@ -85,3 +89,64 @@ def mask_overrides(overrides: Iterable[str]) -> list[str]:
                 override = f"{key}={MASK}"
         masked.append(override)
     return masked
+
+
+def secret_override_values(overrides: Iterable[str]) -> list[str]:
+    """The literal values given to secret keys on the command line."""
+    return [
+        original.partition("=")[2]
+        for original, masked in zip(overrides, mask_overrides(overrides), strict=True)
+        if original != masked and original.partition("=")[2]
+    ]
+
+
+def redact_files(paths: Iterable[Path], values: list[str]) -> None:
+    """Replace every occurrence of ``values`` in text files with ``***``."""
+    for path in paths:
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        redacted = text
+        for value in values:
+            redacted = redacted.replace(value, MASK)
+        if redacted != text:
+            write_text_atomic(path, redacted)
+
+
+class RedactSecretsCallback(Callback):
+    """Mask secrets given as overrides in the files Hydra writes itself.
+
+    Hydra saves ``.hydra/config.yaml``, ``hydra.yaml`` and ``overrides.yaml``
+    (and a sweep's ``multirun.yaml``) with the overrides as typed; this
+    rewrites them with ``***`` before the job starts.
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Sweeps log each job's overrides ("Launching jobs"): redact every log record.
+
+        Launchers reconfigure logging handlers, so the redaction sits in the
+        record factory, which they leave alone.
+        """
+        values = secret_override_values(list(config.hydra.overrides.task))
+        if values:
+            import logging
+
+            make_record = logging.getLogRecordFactory()
+
+            def redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+                record = make_record(*args, **kwargs)
+                message = record.getMessage()
+                for value in values:
+                    message = message.replace(value, MASK)
+                record.msg, record.args = message, ()
+                return record
+
+            logging.setLogRecordFactory(redacted_record)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        values = secret_override_values(list(config.hydra.overrides.task))
+        if values and config.hydra.output_subdir is not None:
+            hydra_dir = Path(config.hydra.runtime.output_dir) / config.hydra.output_subdir
+            redact_files(hydra_dir.glob("*.yaml"), values)
+            redact_files([Path(config.hydra.sweep.dir) / "multirun.yaml"], values)
+

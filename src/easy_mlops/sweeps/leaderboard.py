@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from easy_mlops.config.secrets import mask_overrides
 from easy_mlops.files import write_json_atomic, write_text_atomic
 from easy_mlops.observability.jsonl import append_lines, locked, read_records
 from easy_mlops.observability.steps import metric_direction
@@ -65,7 +66,7 @@ def job_row(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
     """One leaderboard row from a finished (or failed) job."""
     row: dict[str, Any] = {
         "job": config.hydra.job.num,
-        "overrides": " ".join(job_return.overrides or []),
+        "overrides": " ".join(mask_overrides(job_return.overrides or [])),
         "status": "ok" if job_return.status == JobStatus.COMPLETED else "failed",
         "error": None,
         "deployment_dir": None,
