@@ -18,6 +18,10 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests
 
+# Benchmarks against plain scikit-learn scripts; writes bench/RESULTS.md (see bench/README.md).
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/run.py
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

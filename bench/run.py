@@ -1,0 +1,828 @@
+"""Run the benchmarks and write bench/RESULTS.md (``make bench``).
+
+    python bench/run.py                 # everything, full sizes (tens of minutes)
+    python bench/run.py --quick         # small sizes, one run each: checks that the scripts work
+    python bench/run.py --only status   # one figure (repeatable: --only train --only predict)
+
+Every timed command is a real process started from a scratch working
+directory inside one temporary directory, which is removed at the end. Each
+figure is the median of ``--repeat`` runs; each comparison is the ratio of the
+two medians, measured in the same invocation with the sides alternating
+(A, B, A, B, ...; three sides rotate A, B, C, A, B, C, ...). See bench/README.md.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import data
+import timing
+from timing import Measurement, median, median_rss_mb, median_seconds
+
+BENCH_DIR = Path(__file__).resolve().parent
+BASELINES = BENCH_DIR / "baselines"
+LIBRARIES = (
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "joblib",
+    "hydra-core",
+    "omegaconf",
+    "hydra-joblib-launcher",
+    "make-mlops-easy",
+)
+FIGURES = ("train", "imports", "predict", "status", "aging", "sweep", "memory")
+STATUS_BATCH = 100_000
+
+
+@dataclass
+class Settings:
+    rows: int = 200_000  # training rows (figures 1, 2, 6)
+    small_rows: int = 20_000  # the second training size of figure 1; the deployment of figures 3, 4
+    predict_rows: int = 1_000_000  # batch scoring rows (figures 2, 6)
+    status_predictions: int = 1_000_000  # logged predictions behind `status` (figure 3)
+    aging_rows: int = 10_000  # rows per predict call (figure 4)
+    aging_calls: int = 50
+    aging_window: int = 10  # first/last this many calls are compared
+    sweep_rows: int = 20_000  # training rows of every sweep job (figure 5)
+    repeat: int = 5
+    sweep_repeat: int = 3
+
+
+QUICK = Settings(
+    rows=5_000,
+    small_rows=2_000,
+    predict_rows=20_000,
+    status_predictions=200_000,
+    aging_rows=1_000,
+    aging_calls=20,
+    aging_window=5,
+    sweep_rows=2_000,
+    repeat=1,
+    sweep_repeat=1,
+)
+
+
+@dataclass
+class Row:
+    number: int  # the figure of the issue this row belongs to
+    figure: str
+    framework: str
+    baseline: str
+    ratio: float | None
+    target: str
+    result: str
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def verdict(ratio: float, limit: float) -> str:
+    return "PASS" if ratio <= limit else "MISS"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def megabytes(value: float) -> str:
+    return f"{value:.0f} MiB"
+
+
+class Bench:
+    def __init__(self, settings: Settings, root: Path) -> None:
+        self.s = settings
+        self.root = root
+        self.work = root / "work"  # the cwd of every command: ./models, ./outputs land here
+        self.work.mkdir()
+        self.python = sys.executable
+        self.cli = self._find_cli()
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        self.memory: dict[str, dict[str, list[Measurement]]] = {}
+        self.durations: dict[str, float] = {}
+        self._counter = itertools.count(1)
+        self._data: dict[tuple[str, int], Path] = {}
+        self._deployments: dict[int, Path] = {}  # rows -> the framework deployment kept from training
+        self._baselines: dict[int, Path] = {}  # rows -> the baseline's artifacts kept from training
+
+    def _find_cli(self) -> str:
+        beside = Path(self.python).parent / "make-mlops-easy"
+        found = str(beside) if beside.exists() else shutil.which("make-mlops-easy")
+        if not found:
+            raise SystemExit("make-mlops-easy not found: run `make bench` (it installs the package)")
+        return found
+
+    # ---------------------------------------------------------------- helpers
+
+    def fresh(self, name: str) -> Path:
+        """A new, unused path under the temporary directory."""
+        return self.root / f"{name}_{next(self._counter)}"
+
+    def measure(self, cmd: list, stdout: Path | None = None, keep_stderr: bool = False) -> Measurement:
+        return timing.run(cmd, cwd=self.work, stdout=stdout, keep_stderr=keep_stderr)
+
+    def training_data(self, rows: int) -> Path:
+        key = ("train", rows)
+        if key not in self._data:
+            started = time.perf_counter()
+            self._data[key] = data.training_csv(self.root / "data" / f"train_{rows}.csv", rows)
+            say(f"generated {rows:,} training rows in {time.perf_counter() - started:.1f} s")
+        return self._data[key]
+
+    def scoring_data(self, rows: int) -> Path:
+        key = ("score", rows)
+        if key not in self._data:
+            started = time.perf_counter()
+            self._data[key] = data.scoring_csv(self.root / "data" / f"score_{rows}.csv", rows)
+            say(f"generated {rows:,} scoring rows in {time.perf_counter() - started:.1f} s")
+        return self._data[key]
+
+    def cli_train_cmd(self, data_path: Path, output_dir: Path) -> list:
+        return [self.cli, "train", data_path, f"deployment.output_dir={output_dir}", "trainer.cv_folds=null"]
+
+    def hydra_train_cmd(self, data_path: Path, output_dir: Path, run_dir: Path) -> list:
+        return [
+            self.python,
+            "-m",
+            "easy_mlops.run",
+            "data=csv",
+            f"data.path={data_path}",
+            f"deployment.output_dir={output_dir}",
+            "trainer.cv_folds=null",
+            f"hydra.run.dir={run_dir}",
+        ]
+
+    def baseline_train_cmd(self, data_path: Path, output_dir: Path) -> list:
+        return [self.python, BASELINES / "train.py", data_path, output_dir]
+
+    @staticmethod
+    def deployment_in(output_dir: Path) -> Path:
+        found = sorted(p for p in output_dir.glob("deployment_*") if p.is_dir())
+        if len(found) != 1:
+            raise RuntimeError(f"expected one deployment in {output_dir}, found {len(found)}")
+        return found[0]
+
+    def keep_deployment(self, rows: int, output_dir: Path) -> None:
+        previous = self._deployments.get(rows)
+        self._deployments[rows] = self.deployment_in(output_dir)
+        if previous is not None:
+            shutil.rmtree(previous.parent, ignore_errors=True)
+
+    def keep_baseline(self, rows: int, output_dir: Path) -> None:
+        previous = self._baselines.get(rows)
+        self._baselines[rows] = output_dir
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+
+    def framework_deployment(self, rows: int) -> Path:
+        """The framework's deployment trained on ``rows`` rows (trained now, untimed, if needed)."""
+        if rows not in self._deployments:
+            say(f"training a framework deployment on {rows:,} rows (untimed)")
+            output_dir = self.fresh("deployments")
+            self.measure(self.cli_train_cmd(self.training_data(rows), output_dir))
+            self.keep_deployment(rows, output_dir)
+        return self._deployments[rows]
+
+    def baseline_artifacts(self, rows: int) -> Path:
+        """The baseline's model and ColumnTransformer trained on ``rows`` rows (untimed, if needed)."""
+        if rows not in self._baselines:
+            say(f"training the baseline on {rows:,} rows (untimed)")
+            output_dir = self.fresh("baseline")
+            self.measure(self.baseline_train_cmd(self.training_data(rows), output_dir))
+            self.keep_baseline(rows, output_dir)
+        return self._baselines[rows]
+
+    # ---------------------------------------------------------------- figure 1: train
+
+    def figure_train(self, rows: int, with_hydra: bool) -> None:
+        say(f"\n== train, {rows:,} rows ==")
+        data_path = self.training_data(rows)
+
+        def cli() -> Measurement:
+            output_dir = self.fresh("train_framework")
+            measurement = self.measure(self.cli_train_cmd(data_path, output_dir))
+            self.keep_deployment(rows, output_dir)
+            return measurement
+
+        def baseline() -> Measurement:
+            output_dir = self.fresh("train_baseline")
+            measurement = self.measure(self.baseline_train_cmd(data_path, output_dir))
+            self.keep_baseline(rows, output_dir)
+            return measurement
+
+        def hydra_app() -> Measurement:
+            output_dir, run_dir = self.fresh("train_hydra"), self.fresh("hydra_run")
+            measurement = self.measure(self.hydra_train_cmd(data_path, output_dir, run_dir))
+            self.deployment_in(output_dir)
+            shutil.rmtree(output_dir)
+            shutil.rmtree(run_dir, ignore_errors=True)
+            return measurement
+
+        sides: list[tuple[str, Callable[[], Measurement]]] = [("make-mlops-easy train", cli)]
+        sides.append(("baselines/train.py", baseline))
+        if with_hydra:
+            sides.append(("python -m easy_mlops.run", hydra_app))
+        runs = timing.alternate(sides, self.s.repeat, progress=say)
+        framework, base = runs["make-mlops-easy train"], runs["baselines/train.py"]
+        ratio = median_seconds(framework) / median_seconds(base)
+        if with_hydra:
+            self.rows.append(
+                Row(
+                    1,
+                    f"Train, {rows:,} rows: `make-mlops-easy train` vs baseline",
+                    seconds(median_seconds(framework)),
+                    seconds(median_seconds(base)),
+                    ratio,
+                    "≤ 1.10",
+                    verdict(ratio, 1.10),
+                )
+            )
+            hydra_runs = runs["python -m easy_mlops.run"]
+            hydra_ratio = median_seconds(hydra_runs) / median_seconds(base)
+            self.rows.append(
+                Row(
+                    1,
+                    f"Train, {rows:,} rows: `python -m easy_mlops.run data=csv` vs baseline",
+                    seconds(median_seconds(hydra_runs)),
+                    seconds(median_seconds(base)),
+                    hydra_ratio,
+                    "—",
+                    "report",
+                )
+            )
+            self.memory["train"] = {"framework": framework, "baseline": base}
+        else:
+            self.rows.append(
+                Row(
+                    1,
+                    f"Train, {rows:,} rows: `make-mlops-easy train` vs baseline",
+                    seconds(median_seconds(framework)),
+                    seconds(median_seconds(base)),
+                    ratio,
+                    "—",
+                    "report",
+                )
+            )
+        self.check_same_metrics(rows)
+
+    def check_same_metrics(self, rows: int) -> None:
+        ours = json.loads((self._deployments[rows] / "metadata.json").read_text()).get("metrics")
+        theirs = json.loads((self._baselines[rows] / "metadata.json").read_text()).get("metrics")
+        same = ours == theirs
+        self.notes.append(
+            f"Train, {rows:,} rows: hold-out metrics of the framework and the baseline are "
+            + ("identical" if same else f"DIFFERENT (framework {ours}, baseline {theirs})")
+            + (f": {ours}." if same else ".")
+        )
+
+    # ---------------------------------------------------------------- figure 1: import time
+
+    IMPORT_LINE = re.compile(r"^import time:\s*(\d+) \|\s*(\d+) \| ( *)(\S+)\s*$")
+
+    @classmethod
+    def parse_importtime(cls, stderr: str, package: str = "easy_mlops") -> tuple[float, dict[str, float]]:
+        """Total ms (cumulative of the top-level ``package`` lines) and self ms per top-level package.
+
+        ``-X importtime`` prints a module after the modules it imported, so the
+        lines since the previous top-level line are the subtree of a top-level line.
+        """
+        total_us = 0
+        by_package: dict[str, float] = defaultdict(float)
+        subtree: list[tuple[int, str]] = []
+        for line in stderr.splitlines():
+            match = cls.IMPORT_LINE.match(line)
+            if not match:
+                continue
+            self_us, cumulative_us, indent, name = int(match[1]), int(match[2]), match[3], match[4]
+            subtree.append((self_us, name))
+            if indent:
+                continue
+            if name == package or name.startswith(package + "."):
+                total_us += cumulative_us
+                for own_us, module in subtree:
+                    by_package[module.split(".")[0]] += own_us / 1000
+            subtree = []
+        return total_us / 1000, dict(by_package)
+
+    def figure_imports(self) -> None:
+        say("\n== import time ==")
+        modules = ("easy_mlops.run", "easy_mlops.cli.main")
+
+        def importer(module: str) -> Callable[[], Measurement]:
+            return lambda: self.measure(
+                [self.python, "-X", "importtime", "-c", f"import {module}"], keep_stderr=True
+            )
+
+        runs = timing.alternate(
+            [(module, importer(module)) for module in modules], self.s.repeat, warmup=1, progress=say
+        )
+        for module in modules:
+            parsed = [self.parse_importtime(m.stderr) for m in runs[module]]
+            total = median([total for total, _ in parsed])
+            packages = {name for _, per_package in parsed for name in per_package}
+            per_package = {name: median([p.get(name, 0.0) for _, p in parsed]) for name in packages}
+            top = sorted(per_package.items(), key=lambda item: -item[1])[:3]
+            largest = ", ".join(f"{name} {ms:.0f} ms" for name, ms in top)
+            self.rows.append(
+                Row(
+                    1,
+                    f"Import time of `{module}` (largest, self time per package: {largest})",
+                    f"{total:.0f} ms",
+                    "—",
+                    None,
+                    "—",
+                    "report",
+                )
+            )
+            self.notes.append(
+                f'`python -X importtime -c "import {module}"`: process wall time '
+                f"{median_seconds(runs[module]):.2f} s (median), of which imports {total:.0f} ms."
+            )
+
+    # ---------------------------------------------------------------- figure 2: batch predict
+
+    def figure_predict(self) -> None:
+        rows, scoring_rows = self.s.rows, self.s.predict_rows
+        say(f"\n== batch predict, {scoring_rows:,} rows (models trained on {rows:,} rows) ==")
+        pristine = self.framework_deployment(rows)
+        baseline_dir = self.baseline_artifacts(rows)
+        scoring = self.scoring_data(scoring_rows)
+        outputs: dict[str, Path] = {}
+        problems: list[str] = []
+
+        def framework(log: bool) -> Callable[[], Measurement]:
+            label = "logging on" if log else "logging off"
+
+            def side() -> Measurement:
+                deployment = self.fresh("predict_deployment")
+                shutil.copytree(pristine, deployment)
+                output = self.fresh("predictions").with_suffix(".json")
+                cmd = [self.cli, "predict", scoring, deployment, "-o", output]
+                measurement = self.measure(cmd if log else [*cmd, "--no-log"])
+                logged = (deployment / "logs" / "predictions_log.jsonl").exists()
+                if logged != log:
+                    problems.append(f"{label}: predictions log {'missing' if log else 'written'}")
+                shutil.rmtree(deployment)
+                self._keep_first(outputs, label, output)
+                return measurement
+
+            return side
+
+        def baseline() -> Measurement:
+            output = self.fresh("predictions").with_suffix(".json")
+            measurement = self.measure([self.python, BASELINES / "predict.py", scoring, baseline_dir, output])
+            self._keep_first(outputs, "baseline", output)
+            return measurement
+
+        runs = timing.alternate(
+            [("logging on", framework(True)), ("baseline", baseline), ("logging off", framework(False))],
+            self.s.repeat,
+            progress=say,
+        )
+        on, off, base = runs["logging on"], runs["logging off"], runs["baseline"]
+        ratio = median_seconds(on) / median_seconds(base)
+        self.rows.append(
+            Row(
+                2,
+                f"Batch predict, {scoring_rows:,} rows, logging on: `make-mlops-easy predict -o` vs baseline",
+                seconds(median_seconds(on)),
+                seconds(median_seconds(base)),
+                ratio,
+                "≤ 1.25",
+                verdict(ratio, 1.25),
+            )
+        )
+        ratio = median_seconds(on) / median_seconds(off)
+        self.rows.append(
+            Row(
+                2,
+                f"Batch predict, {scoring_rows:,} rows: logging on (framework) vs `--no-log` (baseline)",
+                seconds(median_seconds(on)),
+                seconds(median_seconds(off)),
+                ratio,
+                "≤ 1.15",
+                verdict(ratio, 1.15),
+            )
+        )
+        self.memory["predict"] = {"framework": on, "baseline": base}
+        predictions = {label: json.loads(path.read_text())["predictions"] for label, path in outputs.items()}
+        counts = {label: len(values) for label, values in predictions.items()}
+        same = len({json.dumps(values) for values in predictions.values()}) == 1
+        self.notes.append(
+            f"Batch predict: {counts} predictions; framework and baseline predictions are "
+            + ("identical." if same else "DIFFERENT.")
+        )
+        if problems:
+            self.notes.append("Batch predict: PROBLEMS: " + "; ".join(sorted(set(problems))))
+
+    @staticmethod
+    def _keep_first(outputs: dict[str, Path], label: str, output: Path) -> None:
+        if label in outputs:
+            output.unlink()
+        else:
+            outputs[label] = output
+
+    # ---------------------------------------------------------------- figure 3: status
+
+    def figure_status(self) -> None:
+        count = self.s.status_predictions
+        say(f"\n== status at 0 vs {count:,} logged predictions ==")
+        pristine = self.framework_deployment(self.s.small_rows)
+        empty, full = self.fresh("status_empty"), self.fresh("status_full")
+        shutil.copytree(pristine, empty)
+        shutil.copytree(pristine, full)
+        started = time.perf_counter()
+        self.log_predictions(full, count)
+        say(f"logged {count:,} predictions in {time.perf_counter() - started:.1f} s (untimed)")
+        stdout = {"empty": self.fresh("status_empty").with_suffix(".json")}
+        stdout["full"] = self.fresh("status_full").with_suffix(".json")
+
+        def status(which: str, directory: Path) -> Callable[[], Measurement]:
+            return lambda: self.measure([self.cli, "status", directory, "--json"], stdout=stdout[which])
+
+        runs = timing.alternate(
+            [("0 predictions", status("empty", empty)), (f"{count:,} predictions", status("full", full))],
+            self.s.repeat,
+            warmup=1,
+            progress=say,
+        )
+        at_zero, at_count = runs["0 predictions"], runs[f"{count:,} predictions"]
+        ratio = median_seconds(at_count) / median_seconds(at_zero)
+        self.rows.append(
+            Row(
+                3,
+                f"`make-mlops-easy status --json`: {count:,} logged predictions (framework) vs 0 (baseline)",
+                seconds(median_seconds(at_count)),
+                seconds(median_seconds(at_zero)),
+                ratio,
+                "≤ 1.2",
+                verdict(ratio, 1.2),
+            )
+        )
+        totals = {
+            which: json.loads(path.read_text())["predictions"]["total_predictions"]
+            for which, path in stdout.items()
+        }
+        log_size = (full / "logs" / "predictions_log.jsonl").stat().st_size / 2**20
+        self.notes.append(
+            f"Status: deployment trained on {self.s.small_rows:,} rows; `total_predictions` reported "
+            f"{totals['empty']:,} and {totals['full']:,}; the full log is {log_size:.0f} MiB."
+        )
+        shutil.rmtree(empty)
+        shutil.rmtree(full)
+
+    @staticmethod
+    def log_predictions(deployment: Path, count: int) -> None:
+        """Append ``count`` class predictions to a deployment's log in batches, in this process."""
+        import numpy as np
+
+        from easy_mlops.observability.monitor import deployment_monitor
+
+        monitor = deployment_monitor(deployment)
+        generator = np.random.default_rng(0)
+        for start in range(0, count, STATUS_BATCH):
+            size = min(STATUS_BATCH, count - start)
+            monitor.log_predictions(generator.integers(0, 3, size), "1.0.0")
+
+    # ---------------------------------------------------------------- figure 4: aging
+
+    def figure_aging(self) -> None:
+        calls, window, rows = self.s.aging_calls, self.s.aging_window, self.s.aging_rows
+        say(f"\n== aging: {calls} predict calls of {rows:,} rows against one deployment ==")
+        deployment = self.fresh("aging_deployment")
+        shutil.copytree(self.framework_deployment(self.s.small_rows), deployment)
+        scoring = self.scoring_data(rows)
+        times = []
+        for call in range(calls):
+            measurement = self.measure([self.cli, "predict", scoring, deployment])
+            times.append(measurement.seconds)
+            say(f"  call {call + 1}/{calls}: {measurement.seconds:.2f} s")
+        first, last = median(times[:window]), median(times[-window:])
+        ratio = last / first
+        self.rows.append(
+            Row(
+                4,
+                f"Aging: median of the last {window} vs the first {window} of {calls} "
+                f"`make-mlops-easy predict` calls ({rows:,} rows each)",
+                seconds(last),
+                seconds(first),
+                ratio,
+                "≤ 1.1",
+                verdict(ratio, 1.1),
+            )
+        )
+        index = json.loads((deployment / "logs" / "predictions_log.index.json").read_text())
+        self.notes.append(
+            f"Aging: deployment trained on {self.s.small_rows:,} rows; its log held "
+            f"{index.get('total', '?'):,} predictions at the end (expected {calls * rows:,}); "
+            f"all call times: {', '.join(f'{t:.2f}' for t in times)} s."
+        )
+        shutil.rmtree(deployment)
+
+    # ---------------------------------------------------------------- figure 5: sweep
+
+    def figure_sweep(self) -> None:
+        rows = self.s.sweep_rows
+        say(f"\n== 8-job sweep on {rows:,} rows: basic launcher vs joblib launcher (n_jobs=2) ==")
+        data_path = self.training_data(rows)
+        problems: list[str] = []
+
+        def sweep(launcher: list[str]) -> Callable[[], Measurement]:
+            def side() -> Measurement:
+                output_dir, sweep_dir = self.fresh("sweep_deployments"), self.fresh("sweep_dir")
+                cmd = [
+                    self.python,
+                    "-m",
+                    "easy_mlops.run",
+                    "-m",
+                    "data=csv",
+                    f"data.path={data_path}",
+                    "trainer.model.n_estimators=100,200",
+                    "trainer.test_size=0.2,0.25,0.3,0.35",
+                    f"deployment.output_dir={output_dir}",
+                    f"hydra.sweep.dir={sweep_dir}",
+                    *launcher,
+                ]
+                measurement = self.measure(cmd)
+                made = len(list(output_dir.glob("deployment_*")))
+                if made != 8 or not (sweep_dir / "sweep_summary.csv").exists():
+                    problems.append(f"{' '.join(launcher) or 'basic'}: {made} deployments, expected 8")
+                shutil.rmtree(output_dir, ignore_errors=True)
+                shutil.rmtree(sweep_dir, ignore_errors=True)
+                return measurement
+
+            return side
+
+        runs = timing.alternate(
+            [("basic", sweep([])), ("joblib", sweep(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]))],
+            self.s.sweep_repeat,
+            progress=say,
+        )
+        ratio = median_seconds(runs["joblib"]) / median_seconds(runs["basic"])
+        self.rows.append(
+            Row(
+                5,
+                f"Sweep of 8 jobs, {rows:,} rows: `hydra/launcher=joblib hydra.launcher.n_jobs=2` "
+                f"(framework) vs the basic launcher (baseline); median of {self.s.sweep_repeat}",
+                seconds(median_seconds(runs["joblib"])),
+                seconds(median_seconds(runs["basic"])),
+                ratio,
+                "≈ 0.55 expected on 2 cores",
+                "info",
+            )
+        )
+        if problems:
+            self.notes.append("Sweep: PROBLEMS: " + "; ".join(problems))
+
+    # ---------------------------------------------------------------- figure 6: memory
+
+    def figure_memory(self) -> None:
+        labels = {
+            "train": f"Peak RSS, train {self.s.rows:,} rows: `make-mlops-easy train` vs baseline",
+            "predict": f"Peak RSS, batch predict {self.s.predict_rows:,} rows (logging on) vs baseline",
+        }
+        for kind, label in labels.items():
+            if kind not in self.memory:
+                continue
+            ours = median_rss_mb(self.memory[kind]["framework"])
+            theirs = median_rss_mb(self.memory[kind]["baseline"])
+            ratio = ours / theirs
+            self.rows.append(
+                Row(6, label, megabytes(ours), megabytes(theirs), ratio, "≤ 1.3", verdict(ratio, 1.3))
+            )
+
+    # ---------------------------------------------------------------- driver
+
+    def run(self, only: set[str]) -> bool:
+        plan: list[tuple[str, Callable[[], None]]] = []
+        wanted = only or set(FIGURES)
+        if "memory" in wanted:
+            wanted |= {"train", "predict"}
+        if "imports" in wanted:
+            plan.append(("imports", self.figure_imports))
+        if "train" in wanted:
+            plan.append((f"train {self.s.small_rows:,}", lambda: self.figure_train(self.s.small_rows, False)))
+            plan.append((f"train {self.s.rows:,}", lambda: self.figure_train(self.s.rows, True)))
+        for name, figure in (
+            ("predict", self.figure_predict),
+            ("status", self.figure_status),
+            ("aging", self.figure_aging),
+            ("sweep", self.figure_sweep),
+        ):
+            if name in wanted:
+                plan.append((name, figure))
+        ok = True
+        for name, figure in plan:
+            started = time.perf_counter()
+            try:
+                figure()
+            except Exception as exc:  # keep going: one broken figure must not cost the others
+                ok = False
+                traceback.print_exc()
+                self.rows.append(Row(0, f"{name}: ERROR", "—", "—", None, "—", "ERROR"))
+                self.notes.append(f"{name}: ERROR: {str(exc).strip().splitlines()[0]}")
+            self.durations[name] = time.perf_counter() - started
+        if "memory" in wanted:
+            self.figure_memory()
+        return ok
+
+
+# -------------------------------------------------------------------- the report
+
+
+def machine() -> list[str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+
+    def field_of(name: str) -> str | None:
+        match = re.search(rf"^{name}\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+        return match[1].strip() if match else None
+
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    total = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines = [
+        f"- CPU: {field_of('model name') or platform.processor() or 'unknown'}",
+        f"- Cores: {available} usable by this process, {os.cpu_count()} logical CPUs, "
+        f"{field_of('cpu cores') or '?'} cores per socket (/proc/cpuinfo), "
+        f"cache {field_of('cache size') or '?'}",
+        f"- Memory: {int(total[1]) / 2**20:.1f} GiB" if total else "- Memory: unknown",
+        f"- OS: {platform.platform()}",
+        f"- Python: {platform.python_version()} ({sys.executable})",
+    ]
+    versions = []
+    for name in LIBRARIES:
+        try:
+            versions.append(f"{name} {importlib_metadata.version(name)}")
+        except importlib_metadata.PackageNotFoundError:
+            versions.append(f"{name} not installed")
+    lines.append(f"- Libraries: {', '.join(versions)}")
+    threads = {k: v for k, v in os.environ.items() if re.match(r"(OMP|OPENBLAS|MKL|NUMEXPR)_", k)}
+    lines.append(f"- Thread/BLAS environment: {threads or 'none set'}")
+    return lines
+
+
+def table(rows: list[Row]) -> list[str]:
+    lines = ["| figure | framework | baseline | ratio | target | result |", "|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: r.number):
+        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "—"
+        number = f"{row.number}. " if row.number else ""
+        cells = [f"{number}{row.figure}", row.framework, row.baseline, ratio, row.target, row.result]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_report(
+    path: Path,
+    bench: Bench,
+    settings: Settings,
+    quick: bool,
+    only: set[str],
+    argv: list[str],
+    started_at: datetime,
+    elapsed: float,
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+) -> None:
+    command = " ".join(["python bench/run.py", *argv])
+    s = settings
+    lines = ["# Benchmark results", ""]
+    if quick:
+        lines += [
+            "**QUICK RUN: small sizes, one run each. These numbers only show that the scripts work.**",
+            "",
+        ]
+    if only:
+        lines += [f"Partial run: only {', '.join(sorted(only))}.", ""]
+    lines += [
+        f"Date: {started_at:%Y-%m-%d %H:%M} UTC. Command: `{command}`. Took {elapsed / 60:.1f} min.",
+        "",
+        "## Machine",
+        "",
+        *machine(),
+        f"- Load average (1, 5, 15 min) at start {load[0]}, at end {load[1]}",
+        "",
+        "## Results",
+        "",
+        *table(bench.rows),
+        "",
+        "## Method",
+        "",
+        "- Every timed command is a separate process started from a scratch directory; the time is "
+        "wall time from process creation until it is reaped, the memory its peak RSS (`ru_maxrss` from "
+        "`os.wait4`, taken in a small runner process whose own ~15 MiB is the floor: see `bench/timing.py`).",
+        f"- Each figure is the median of {s.repeat} runs (the sweep: median of {s.sweep_repeat}, "
+        f"because it is slow). Each ratio is median(framework) / median(baseline), both measured in "
+        f"this invocation with the sides alternating (A, B, A, B, ...; three sides: A, B, C, A, B, C, ...), "
+        f"so drift of the machine's load affects both alike.",
+        f"- Data (`bench/data.py`): `make_classification`, 20 numeric columns, 3 classes, plus two "
+        f"categorical columns derived from the numeric ones; target last (`target`). Training tables "
+        f"use seed {data.TRAIN_SEED}, scoring tables seed {data.SCORING_SEED} without the target.",
+        f"- Sizes: train {s.rows:,} and {s.small_rows:,} rows; batch predict {s.predict_rows:,} rows with "
+        f"the models trained on {s.rows:,} rows (the framework's deployment against the baseline's own "
+        f"ColumnTransformer and forest from `bench/baselines/train.py`); status at "
+        f"{s.status_predictions:,} predictions; aging {s.aging_calls} calls of {s.aging_rows:,} rows; "
+        f"sweep jobs on {s.sweep_rows:,} rows.",
+        "- Train: `make-mlops-easy train DATA deployment.output_dir=TMP trainer.cv_folds=null` vs "
+        "`python bench/baselines/train.py DATA OUTDIR`; in the same rotation "
+        "`python -m easy_mlops.run data=csv data.path=DATA` with the same output directory keys.",
+        "- Batch predict: each framework run scores a fresh copy of the deployment (copied before the "
+        "clock starts), so every logging-on run appends to an empty predictions log; stdout goes to "
+        "/dev/null.",
+        "- Status and aging use a deployment trained by the framework on the smaller training table. "
+        "Status: 0 predictions vs predictions appended with "
+        '`deployment_monitor(dir).log_predictions(array, "1.0.0")` in batches of 100,000, one warm-up round.',
+        '- Import time: `python -X importtime -c "import MODULE"`, the sum of the cumulative times of the '
+        "top-level `easy_mlops` lines; the largest contributors are the self times summed per top-level "
+        "package; one warm-up round.",
+        "",
+        "## Checks",
+        "",
+        *[f"- {note}" for note in bench.notes],
+        "",
+        "## Time per figure",
+        "",
+        *[f"- {name}: {value:.0f} s" for name, value in bench.durations.items()],
+        "",
+        "Each includes generating its data and any untimed training it needed.",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
+    parser = argparse.ArgumentParser(
+        description="Run the make-mlops-easy benchmarks; write bench/RESULTS.md."
+    )
+    parser.add_argument("--rows", type=int, help="training rows (default 200,000)")
+    parser.add_argument("--small-rows", type=int, help="second training size (default 20,000)")
+    parser.add_argument("--predict-rows", type=int, help="batch scoring rows (default 1,000,000)")
+    parser.add_argument("--status-predictions", type=int, help="logged predictions for status (1,000,000)")
+    parser.add_argument("--aging-rows", type=int, help="rows per aging call (10,000)")
+    parser.add_argument("--aging-calls", type=int, help="aging calls (50)")
+    parser.add_argument("--aging-window", type=int, help="first/last calls compared (10)")
+    parser.add_argument("--sweep-rows", type=int, help="training rows of each sweep job (20,000)")
+    parser.add_argument("--repeat", type=int, help="runs per side (default 5)")
+    parser.add_argument("--sweep-repeat", type=int, help="runs per side of the sweep (default 3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, one run each: check the scripts work"
+    )
+    parser.add_argument("--only", action="append", choices=FIGURES, default=[], help="run only this figure")
+    parser.add_argument(
+        "--output", type=Path, help="default bench/RESULTS.md (--quick: bench/RESULTS.quick.md)"
+    )
+    parser.add_argument("--keep-temp", action="store_true", help="leave the temporary directory in place")
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else Settings()
+    values = {}
+    for setting in fields(Settings):
+        given = getattr(args, setting.name)
+        values[setting.name] = given if given is not None else getattr(base, setting.name)
+    settings = Settings(**values)
+    if settings.aging_window * 2 > settings.aging_calls:
+        parser.error("--aging-calls must be at least twice --aging-window")
+    return args, settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args, settings = parse_args(argv)
+    output = args.output or BENCH_DIR / ("RESULTS.quick.md" if args.quick else "RESULTS.md")
+    started_at, started = datetime.now(UTC), time.perf_counter()
+    load_start = tuple(round(x, 2) for x in os.getloadavg())
+    root = Path(tempfile.mkdtemp(prefix="easy-mlops-bench-"))
+    say(f"temporary directory: {root}")
+    try:
+        bench = Bench(settings, root)
+        ok = bench.run(set(args.only))
+    finally:
+        if args.keep_temp:
+            say(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+    load_end = tuple(round(x, 2) for x in os.getloadavg())
+    write_report(
+        output, bench, settings, args.quick, set(args.only), argv, started_at, elapsed, (load_start, load_end)
+    )
+    say("\n" + "\n".join(table(bench.rows)))
+    say(f"\nwrote {output} ({elapsed / 60:.1f} min)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
