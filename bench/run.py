@@ -663,7 +663,7 @@ def machine() -> list[str]:
         f"cache {field_of('cache size') or '?'}",
         f"- Memory: {int(total[1]) / 2**20:.1f} GiB" if total else "- Memory: unknown",
         f"- OS: {platform.platform()}",
-        f"- Python: {platform.python_version()} ({sys.executable})",
+        f"- Python: {platform.python_version()} ({platform.python_implementation()})",
     ]
     versions = []
     for name in LIBRARIES:
