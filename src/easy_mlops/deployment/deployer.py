@@ -57,11 +57,18 @@ class ModelDeployer:
                     f"config key 'deployment.steps.{key}': {type(step).__name__} is not a DeploymentStep"
                 )
         steps = [step for _, step in built if step.enabled]
-        if self.config.create_endpoint and not any(isinstance(s, builtin.EndpointScriptStep) for s in steps):
-            steps.append(
-                builtin.EndpointScriptStep(self.config.endpoint_filename, self.config.endpoint_template)
-            )
-        return steps
+        return self._with_endpoint_step(steps) if self.config.create_endpoint else steps
+
+    def _with_endpoint_step(self, steps: list[builtin.DeploymentStep]) -> list[builtin.DeploymentStep]:
+        """``steps`` plus an endpoint script step from the flat keys, unless one is there.
+
+        The guide's ``create_endpoint`` injects the step even into an explicit
+        step list without one.
+        """
+        if any(isinstance(step, builtin.EndpointScriptStep) for step in steps):
+            return steps
+        endpoint = builtin.EndpointScriptStep(self.config.endpoint_filename, self.config.endpoint_template)
+        return [*steps, endpoint]
 
     def deploy(
         self,
@@ -101,11 +108,7 @@ class ModelDeployer:
             run_info=dict(run_info or {}),
             create_endpoint=create_endpoint,
         )
-        steps = list(self.steps)
-        if create_endpoint and not any(isinstance(s, builtin.EndpointScriptStep) for s in steps):
-            steps.append(
-                builtin.EndpointScriptStep(self.config.endpoint_filename, self.config.endpoint_template)
-            )
+        steps = self._with_endpoint_step(self.steps) if create_endpoint else self.steps
         try:
             for step in steps:
                 if not step.after_publish:
