@@ -422,8 +422,10 @@ def add_values(index: dict[str, Any], values: list, first: Any, last: Any, recen
     index["recent"] = (index["recent"] + recent)[-5:]
     if index["counts"] is not None:
         counts = index["counts"]
-        for value, count in Counter(v if isinstance(v, str) else json.dumps(v) for v in values).items():
-            counts[value] = counts.get(value, 0) + count
+        # Count raw values, then encode each distinct one: one json.dumps per class, not per row.
+        for value, count in Counter(values).items():
+            key = value if isinstance(value, str) else json.dumps(value)
+            counts[key] = counts.get(key, 0) + count
         if len(counts) > MAX_CLASSES:
             index["counts"] = None  # too many distinct values to be classes
     numbers = np.array([v for v in values if type(v) in (int, float)], dtype=float)
