@@ -96,6 +96,26 @@ def verdict(ratio: float, limit: float) -> str:
     return "PASS" if ratio <= limit else "MISS"
 
 
+def timed_row(
+    number: int, figure: str, framework: float, baseline: float, limit: float | None = None, target: str = "—"
+) -> Row:
+    """A row comparing two median times; with ``limit``, the target is ``ratio <= limit``."""
+    ratio = framework / baseline
+    if limit is None:
+        return Row(
+            number,
+            figure,
+            seconds(framework),
+            seconds(baseline),
+            ratio,
+            target,
+            "info" if target != "—" else "report",
+        )
+    return Row(
+        number, figure, seconds(framework), seconds(baseline), ratio, f"≤ {limit:.2f}", verdict(ratio, limit)
+    )
+
+
 def seconds(value: float) -> str:
     return f"{value:.2f} s"
 
@@ -240,43 +260,33 @@ class Bench:
             sides.append(("python -m easy_mlops.run", hydra_app))
         runs = timing.alternate(sides, self.s.repeat, progress=say)
         framework, base = runs["make-mlops-easy train"], runs["baselines/train.py"]
-        ratio = median_seconds(framework) / median_seconds(base)
         if with_hydra:
             self.rows.append(
-                Row(
+                timed_row(
                     1,
                     f"Train, {rows:,} rows: `make-mlops-easy train` vs baseline",
-                    seconds(median_seconds(framework)),
-                    seconds(median_seconds(base)),
-                    ratio,
-                    "≤ 1.10",
-                    verdict(ratio, 1.10),
+                    median_seconds(framework),
+                    median_seconds(base),
+                    1.10,
                 )
             )
             hydra_runs = runs["python -m easy_mlops.run"]
-            hydra_ratio = median_seconds(hydra_runs) / median_seconds(base)
             self.rows.append(
-                Row(
+                timed_row(
                     1,
                     f"Train, {rows:,} rows: `python -m easy_mlops.run data=csv` vs baseline",
-                    seconds(median_seconds(hydra_runs)),
-                    seconds(median_seconds(base)),
-                    hydra_ratio,
-                    "—",
-                    "report",
+                    median_seconds(hydra_runs),
+                    median_seconds(base),
                 )
             )
             self.memory["train"] = {"framework": framework, "baseline": base}
         else:
             self.rows.append(
-                Row(
+                timed_row(
                     1,
                     f"Train, {rows:,} rows: `make-mlops-easy train` vs baseline",
-                    seconds(median_seconds(framework)),
-                    seconds(median_seconds(base)),
-                    ratio,
-                    "—",
-                    "report",
+                    median_seconds(framework),
+                    median_seconds(base),
                 )
             )
         self.check_same_metrics(rows)
@@ -396,28 +406,22 @@ class Bench:
             progress=say,
         )
         on, off, base = runs["logging on"], runs["logging off"], runs["baseline"]
-        ratio = median_seconds(on) / median_seconds(base)
         self.rows.append(
-            Row(
+            timed_row(
                 2,
                 f"Batch predict, {scoring_rows:,} rows, logging on: `make-mlops-easy predict -o` vs baseline",
-                seconds(median_seconds(on)),
-                seconds(median_seconds(base)),
-                ratio,
-                "≤ 1.25",
-                verdict(ratio, 1.25),
+                median_seconds(on),
+                median_seconds(base),
+                1.25,
             )
         )
-        ratio = median_seconds(on) / median_seconds(off)
         self.rows.append(
-            Row(
+            timed_row(
                 2,
                 f"Batch predict, {scoring_rows:,} rows: logging on (framework) vs `--no-log` (baseline)",
-                seconds(median_seconds(on)),
-                seconds(median_seconds(off)),
-                ratio,
-                "≤ 1.15",
-                verdict(ratio, 1.15),
+                median_seconds(on),
+                median_seconds(off),
+                1.15,
             )
         )
         self.memory["predict"] = {"framework": on, "baseline": base}
@@ -463,16 +467,13 @@ class Bench:
             progress=say,
         )
         at_zero, at_count = runs["0 predictions"], runs[f"{count:,} predictions"]
-        ratio = median_seconds(at_count) / median_seconds(at_zero)
         self.rows.append(
-            Row(
+            timed_row(
                 3,
                 f"`make-mlops-easy status --json`: {count:,} logged predictions (framework) vs 0 (baseline)",
-                seconds(median_seconds(at_count)),
-                seconds(median_seconds(at_zero)),
-                ratio,
-                "≤ 1.2",
-                verdict(ratio, 1.2),
+                median_seconds(at_count),
+                median_seconds(at_zero),
+                1.2,
             )
         )
         totals = {
@@ -514,17 +515,14 @@ class Bench:
             times.append(measurement.seconds)
             say(f"  call {call + 1}/{calls}: {measurement.seconds:.2f} s")
         first, last = median(times[:window]), median(times[-window:])
-        ratio = last / first
         self.rows.append(
-            Row(
+            timed_row(
                 4,
                 f"Aging: median of the last {window} vs the first {window} of {calls} "
                 f"`make-mlops-easy predict` calls ({rows:,} rows each)",
-                seconds(last),
-                seconds(first),
-                ratio,
-                "≤ 1.1",
-                verdict(ratio, 1.1),
+                last,
+                first,
+                1.1,
             )
         )
         index = json.loads((deployment / "logs" / "predictions_log.index.json").read_text())
@@ -574,17 +572,14 @@ class Bench:
             self.s.sweep_repeat,
             progress=say,
         )
-        ratio = median_seconds(runs["joblib"]) / median_seconds(runs["basic"])
         self.rows.append(
-            Row(
+            timed_row(
                 5,
                 f"Sweep of 8 jobs, {rows:,} rows: `hydra/launcher=joblib hydra.launcher.n_jobs=2` "
                 f"(framework) vs the basic launcher (baseline); median of {self.s.sweep_repeat}",
-                seconds(median_seconds(runs["joblib"])),
-                seconds(median_seconds(runs["basic"])),
-                ratio,
-                "≈ 0.55 expected on 2 cores",
-                "info",
+                median_seconds(runs["joblib"]),
+                median_seconds(runs["basic"]),
+                target="≈ 0.55 expected on 2 cores",
             )
         )
         if problems:

@@ -154,13 +154,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_observe(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.loading import read_metadata
     from easy_mlops.files import write_text_atomic
     from easy_mlops.observability.monitor import deployment_monitor
     from easy_mlops.observability.report import render_report
 
     directory = deployment_dir(args.model_dir)
-    from easy_mlops.deployment.loading import read_metadata
-
     metadata = read_metadata(directory)
     title = f"Model monitoring report: {directory.name} (version {metadata.get('version')})"
     report = render_report(deployment_monitor(directory).summary(), title)
