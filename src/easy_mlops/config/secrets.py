@@ -149,4 +149,3 @@ class RedactSecretsCallback(Callback):
             hydra_dir = Path(config.hydra.runtime.output_dir) / config.hydra.output_subdir
             redact_files(hydra_dir.glob("*.yaml"), values)
             redact_files([Path(config.hydra.sweep.dir) / "multirun.yaml"], values)
-
