@@ -113,17 +113,20 @@ class DataPreprocessor:
         extra = [c for c in columns if c not in self.feature_names_in_]
         if extra:
             log.warning("ignoring column(s) not seen in training: %s", ", ".join(extra))
-        features = features.set_axis(columns, axis=1)
         if len(set(columns)) != len(columns):
             repeated = sorted({c for c in columns if columns.count(c) > 1})
             raise DataError(f"duplicate column names: {', '.join(repeated)}")
-        return features[self.feature_names_in_]
+        if columns == self.feature_names_in_ and list(features.columns) == columns:
+            return features  # already the training layout: no copy
+        return features.set_axis(columns, axis=1)[self.feature_names_in_]
 
     def _coerce(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Numbers as float64 (numeric strings accepted), categories as Python objects."""
+        """Numbers as float64 (numeric strings accepted), categories as text; other columns untouched."""
         coerced = {}
         for column in self.numeric_columns_:
             values = features[column]
+            if values.dtype == "float64":
+                continue
             if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
                 coerced[column] = values.astype("float64")
                 continue
@@ -136,10 +139,8 @@ class DataPreprocessor:
                 )
             coerced[column] = numbers.astype("float64")
         for column in self.categorical_columns_:
-            values = features[column]
-            as_text = values.astype(object).where(values.notna(), np.nan)
-            coerced[column] = as_text.map(lambda v: v if isinstance(v, str) or v is np.nan else str(v))
-        return pd.DataFrame(coerced, index=features.index, columns=self.feature_names_in_)
+            coerced[column] = as_text(features[column])
+        return features.assign(**coerced) if coerced else features
 
     def input_schema(self) -> list[dict[str, str]]:
         """Column names and kinds the fitted preprocessor expects."""
@@ -147,3 +148,17 @@ class DataPreprocessor:
             {"name": c, "kind": "numeric" if c in self.numeric_columns_ else "categorical"}
             for c in self.feature_names_in_
         ]
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """A categorical column as Python strings with NaN for missing, whatever its dtype.
+
+    Text columns convert in one vectorised step; numbers, booleans or dates in a
+    categorical column (an id read as int at predict time, say) become their
+    ``str``, as they were at train time.
+    """
+    as_objects = values.to_numpy(dtype=object, na_value=np.nan)
+    if pd.api.types.infer_dtype(as_objects, skipna=True) not in ("string", "empty"):
+        present = pd.notna(as_objects)
+        as_objects[present] = [str(value) for value in as_objects[present]]
+    return pd.Series(as_objects, index=values.index, name=values.name, dtype=object)
