@@ -18,6 +18,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -221,6 +222,50 @@ def test_custom_step_registered_and_named_in_steps_is_called(slack_step, tmp_pat
     monitor.log_metrics({"accuracy": 0.95}, model_version="2.0.1")
     assert SENT_TO_SLACK == [({"accuracy": 0.65}, "2.0.0")]
     assert len(read_jsonl(tmp_path / "logs" / METRICS_LOG)) == 2  # the built-in step still ran
+
+
+class RowCounterStep(ObservabilityStep):
+    """A custom step with only the per-row hook: it must still see every row of a batch."""
+
+    name = "row_counter"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list = []
+
+    def on_log_prediction(self, prediction, model_version, metadata=None):
+        self.seen.append((prediction, model_version))
+
+
+def test_a_per_row_hook_sees_every_row_of_a_batch(tmp_path):
+    ModelMonitor.register_step(RowCounterStep)
+    try:
+        monitor = ModelMonitor({"steps": ["predictions_logger", "row_counter"]}, log_dir=tmp_path)
+    finally:
+        ModelMonitor.STEP_REGISTRY.pop("row_counter", None)
+    monitor.log_predictions(np.array([2, 0, 1]), "3.0.0")
+    assert monitor.steps[1].seen == [(2, "3.0.0"), (0, "3.0.0"), (1, "3.0.0")]
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [[4, 5, 6, 7, 8, 9, 10], [0.5, float("nan"), 1.5, float("inf"), 2.5, 3.5, 4.5], list("abcdefg")],
+    ids=["ints", "floats", "text"],
+)
+def test_a_batch_written_in_several_pieces_reads_back_whole(tmp_path, monkeypatch, batch):
+    from easy_mlops.observability import steps
+
+    monkeypatch.setattr(steps, "LINES_PER_WRITE", 3)  # 7 rows: pieces of 3, 3 and 1
+    monitor = ModelMonitor(log_dir=tmp_path)
+    monitor.log_predictions(np.array(batch), "1.0.0")
+    monitor.log_predictions(np.array(batch[:2]), "1.0.0")
+    records = read_jsonl(tmp_path / PREDICTIONS_LOG)
+    assert [r["row"] for r in records] == [0, 1, 2, 3, 4, 5, 6, 0, 1]
+    expected = [v if isinstance(v, str) or np.isfinite(v) else str(v) for v in batch]
+    assert [r["prediction"] for r in records] == expected + expected[:2]
+    assert monitor.get_predictions_summary()["total_predictions"] == 9
+    index = json.loads((tmp_path / "predictions_log.index.json").read_text())
+    assert index["log_bytes"] == (tmp_path / PREDICTIONS_LOG).stat().st_size
 
 
 def test_unknown_step_name_is_a_value_error_naming_it():

@@ -37,11 +37,14 @@ def predict(frame, deployment):
 
 def test_cli_round_trip_equals_the_in_process_model(cli, deployment, frame, tmp_path):
     frame.to_csv(tmp_path / "new.csv", index=False)
-    result = cli("predict", tmp_path / "new.csv", deployment, "-o", tmp_path / "out.json")
-    assert result.returncode == 0, result.stderr
-    printed = json.loads(result.stdout)
-    assert printed == json.loads((tmp_path / "out.json").read_text())
-    assert printed["predictions"] == predict(frame, deployment)
+    printed = cli("predict", tmp_path / "new.csv", deployment)
+    assert printed.returncode == 0, printed.stderr
+    written = cli("predict", tmp_path / "new.csv", deployment, "-o", tmp_path / "out.json")
+    assert written.returncode == 0, written.stderr
+    assert written.stdout == ""
+    assert "wrote 60 predictions" in written.stderr
+    assert json.loads(printed.stdout) == json.loads((tmp_path / "out.json").read_text())
+    assert json.loads(printed.stdout)["predictions"] == predict(frame, deployment)
 
 
 def test_column_order_does_not_matter(deployment, frame):
@@ -81,6 +84,38 @@ def test_non_numeric_text_in_a_numeric_column_is_named(deployment, frame):
 def test_pandas_string_dtype_and_copy_on_write(deployment, frame):
     as_strings = frame.assign(city=frame["city"].astype("string"))
     assert predict(as_strings, deployment) == predict(frame, deployment)
+
+
+def test_categories_of_any_dtype_become_text_with_nan_for_missing():
+    import pandas as pd
+
+    from easy_mlops.preprocessing.preprocessor import as_text
+
+    for values, expected in [
+        (pd.Series(["a", None, "b"], dtype="str"), ["a", "nan", "b"]),
+        (pd.Series(["a", None, "b"], dtype=object), ["a", "nan", "b"]),
+        (pd.Series([75001, 69001, None]), ["75001.0", "69001.0", "nan"]),
+        (pd.Series([1, 2, 3]), ["1", "2", "3"]),
+        (pd.Series([True, False]), ["True", "False"]),
+        (pd.Series(["x", None], dtype="category"), ["x", "nan"]),
+    ]:
+        text = as_text(values)
+        assert text.dtype == object
+        assert [v if isinstance(v, str) else "nan" for v in text] == expected
+        assert all(isinstance(v, str) or (isinstance(v, float) and np.isnan(v)) for v in text)
+
+
+def test_prediction_values_are_json_scalars_or_text():
+    from easy_mlops.observability.steps import json_values
+
+    assert json_values(np.array([1.5, np.nan, -np.inf])) == [1.5, "nan", "-inf"]
+    assert json_values(np.array([3, 1], dtype=np.int64)) == [3, 1]
+    assert type(json_values(np.array([3], dtype=np.int32))[0]) is int
+    assert json_values(np.array([True, False])) == [True, False]
+    assert json_values(np.array(["yes", "no"])) == ["yes", "no"]
+    assert json_values(np.array(["yes", None], dtype=object)) == ["yes", None]
+    assert json_values(np.array([[1, 2], [3, 4]])) == ["[1, 2]", "[3, 4]"]
+    assert json_values([np.float32(0.5), np.int64(2)]) == [0.5, 2]
 
 
 @pytest.mark.parametrize("suffix", [".json", ".jsonl", ".parquet"])

@@ -15,7 +15,7 @@ from easy_mlops.data.loaders import load_table
 from easy_mlops.deployment.loading import load_deployment
 from easy_mlops.errors import DataError
 from easy_mlops.observability.monitor import deployment_monitor
-from easy_mlops.observability.steps import json_safe
+from easy_mlops.observability.steps import json_values
 
 log = logging.getLogger(__name__)
 
@@ -68,4 +68,4 @@ def predict_file(
         deployment_dir = local
     frame = load_table(data_path)
     predictions = predict_frame(frame, deployment_dir, log_predictions, verify, source=str(data_path))
-    return [json_safe(value) for value in predictions.tolist()]
+    return json_values(predictions)

@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="score a data file with a deployment")
     predict.add_argument("data", help="CSV, JSON, JSON Lines or Parquet file")
     predict.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
-    predict.add_argument("-o", "--output", help='also write {"predictions": [...]} to this JSON file')
+    predict.add_argument(
+        "-o", "--output", help='write {"predictions": [...]} to this JSON file instead of stdout'
+    )
     predict.add_argument("--no-log", action="store_true", help="do not log these predictions")
     predict.add_argument(
         "--skip-verify", action="store_true", help="load without checking artifact checksums"
@@ -128,15 +130,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from easy_mlops.deployment.remote import is_remote
-    from easy_mlops.files import write_json_atomic
+    from easy_mlops.files import write_text_atomic
     from easy_mlops.inference import predict_file
 
     reference = args.model_dir if is_remote(args.model_dir) else deployment_dir(args.model_dir)
     predictions = predict_file(args.data, reference, not args.no_log, not args.skip_verify)
-    payload = {"predictions": predictions}
+    text = json.dumps({"predictions": predictions}) + "\n"
     if args.output:
-        write_json_atomic(Path(args.output), payload)
-    sys.stdout.write(json.dumps(payload) + "\n")
+        write_text_atomic(Path(args.output), text)
+        sys.stderr.write(f"wrote {len(predictions):,} predictions to {args.output}\n")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -33,32 +33,37 @@ def locked(path: Path) -> Iterator[None]:
         os.close(descriptor)  # closing releases the lock
 
 
-def append_lines(path: Path, lines: str) -> int:
-    """Append pre-serialised lines (each ending in a newline); returns the new size.
+def append_lines(path: Path, chunks: Iterable[str]) -> int:
+    """Append pre-serialised lines (each ending in a newline), chunk by chunk; returns the new size.
 
-    The caller holds :func:`locked`.
+    Chunks are encoded and written one at a time, so a large batch never sits
+    in memory twice (as text and as bytes). The caller holds :func:`locked`.
     """
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(descriptor).st_size
         if size and _last_byte(path, size) != b"\n":
-            lines = "\n" + lines  # a killed writer's half line stays on its own line
-        data = lines.encode("utf-8")
-        view = memoryview(data)
-        while view:
-            written = os.write(descriptor, view)
-            view = view[written:]
+            size += _write_all(descriptor, b"\n")  # a killed writer's half line stays on its own line
+        for chunk in chunks:
+            size += _write_all(descriptor, chunk.encode("utf-8"))
         os.fsync(descriptor)
-        return size + len(data)
+        return size
     finally:
         os.close(descriptor)
+
+
+def _write_all(descriptor: int, data: bytes) -> int:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+    return len(data)
 
 
 def append_records(path: Path, records: Iterable[dict[str, Any]]) -> int:
     """Append JSON records under the lock; returns the new size of the log."""
     lines = "".join(json.dumps(record, default=str) + "\n" for record in records)
     with locked(path):
-        return append_lines(path, lines)
+        return append_lines(path, [lines])
 
 
 def _last_byte(path: Path, size: int) -> bytes:

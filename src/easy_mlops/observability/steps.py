@@ -9,7 +9,7 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC
 from pathlib import Path
 from typing import Any, ClassVar
@@ -80,6 +80,8 @@ class ObservabilityStep:
 
     def on_log_predictions(self, predictions: list, model_version: str, metadata: dict | None = None) -> None:
         """Called once per batch; the default forwards each row to ``on_log_prediction``."""
+        if type(self).on_log_prediction is ObservabilityStep.on_log_prediction:
+            return  # no per-row hook: skip a million no-op calls on a million-row batch
         for prediction in predictions:
             self.on_log_prediction(prediction, model_version, metadata)
 
@@ -191,14 +193,13 @@ class PredictionsLoggerStep(_JsonlStep):
         self.pending = []
 
     def _append_and_index(self, batch: "PredictionBatch") -> None:
-        lines = batch.lines()
         with locked(self.path):
             index = self._current_index()
             if self.path.exists() and self.path.stat().st_size > index["log_bytes"]:
                 # A writer died mid-line; append_lines closes that line first.
                 index["lines"] += 1
                 log.warning("%s line %d: incomplete record, skipped", self.path, index["lines"])
-            index["log_bytes"] = append_lines(self.path, lines)
+            index["log_bytes"] = append_lines(self.path, batch.chunks())
             batch.add_to(index)
             self._write_index(index)
 
@@ -352,8 +353,21 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+def json_values(values: Any) -> list:
+    """``json_safe`` for a whole batch: a 1-D array of numbers, booleans or text converts in bulk."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "biufU":
+        converted = values.tolist()
+        if values.dtype.kind == "f":
+            for position in np.flatnonzero(~np.isfinite(values)).tolist():
+                converted[position] = str(converted[position])
+        return converted
+    items = values.tolist() if hasattr(values, "tolist") else list(values)
+    return [json_safe(value) for value in items]
+
+
 INDEX_VERSION = 1
 CATCH_UP_CHUNK = 10_000
+LINES_PER_WRITE = 50_000
 RESERVOIR_SIZE = 2048
 MAX_CLASSES = 100
 
@@ -369,8 +383,7 @@ class PredictionBatch:
         timestamp: str | None = None,
         first_row: int = 0,
     ) -> None:
-        values = predictions.tolist() if hasattr(predictions, "tolist") else list(predictions)
-        self.values = [json_safe(v) for v in values]
+        self.values = json_values(predictions)
         self.model_version = str(model_version)
         self.metadata = metadata or None
         self.timestamp = timestamp or now()
@@ -387,17 +400,21 @@ class PredictionBatch:
             record["metadata"] = self.metadata
         return record
 
-    def lines(self) -> str:
-        """The JSON Lines text of the batch, built with one encoder call per value at most."""
+    def chunks(self) -> Iterator[str]:
+        """The JSON Lines text of the batch, ``LINES_PER_WRITE`` lines at a time.
+
+        Values are encoded with one ``json.dumps`` per chunk when they are all
+        numbers, else one per value; only the row number varies per line.
+        """
         stamp, version = json.dumps(self.timestamp), json.dumps(self.model_version)
         head = f'{{"timestamp": {stamp}, "model_version": {version}, "row": '
         tail = f', "metadata": {json.dumps(self.metadata, default=str)}}}\n' if self.metadata else "}\n"
-        if all(type(v) in (int, float) for v in self.values):
-            encoded = json.dumps(self.values)[1:-1].split(", ") if self.values else []
-        else:
-            encoded = [json.dumps(v) for v in self.values]
-        start = self.first_row
-        return "".join(f'{head}{start + i}, "prediction": {v}{tail}' for i, v in enumerate(encoded))
+        numbers_only = all(type(v) in (int, float) for v in self.values)
+        for start in range(0, len(self.values), LINES_PER_WRITE):
+            values = self.values[start : start + LINES_PER_WRITE]
+            encoded = json.dumps(values)[1:-1].split(", ") if numbers_only else map(json.dumps, values)
+            first = self.first_row + start
+            yield "".join(f'{head}{first + i}, "prediction": {v}{tail}' for i, v in enumerate(encoded))
 
     def add_to(self, index: dict[str, Any]) -> None:
         """Fold this batch into a predictions index (the lines are counted as written)."""

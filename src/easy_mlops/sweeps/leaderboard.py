@@ -49,7 +49,7 @@ class LeaderboardCallback(Callback):
         row = job_row(config, job_return)
         rows_path = sweep_dir / ROWS
         with locked(rows_path):
-            append_lines(rows_path, json.dumps(row, default=str) + "\n")
+            append_lines(rows_path, [json.dumps(row, default=str) + "\n"])
             rows = list(read_records(rows_path))
             write_summary(sweep_dir, rank(rows, self.metric, self.direction))
 
