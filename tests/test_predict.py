@@ -91,8 +91,10 @@ def test_categories_of_any_dtype_become_text_with_nan_for_missing():
 
     from easy_mlops.preprocessing.preprocessor import as_text
 
+    text_column = pd.Series(["a", None, "b"], dtype="str")
+    assert as_text(text_column) is text_column  # read directly by scikit-learn: no copy
     for values, expected in [
-        (pd.Series(["a", None, "b"], dtype="str"), ["a", "nan", "b"]),
+        (pd.Series(["a", None, "b"], dtype="string"), ["a", "nan", "b"]),
         (pd.Series(["a", None, "b"], dtype=object), ["a", "nan", "b"]),
         (pd.Series([75001, 69001, None]), ["75001.0", "69001.0", "nan"]),
         (pd.Series([1, 2, 3]), ["1", "2", "3"]),
@@ -100,9 +102,24 @@ def test_categories_of_any_dtype_become_text_with_nan_for_missing():
         (pd.Series(["x", None], dtype="category"), ["x", "nan"]),
     ]:
         text = as_text(values)
-        assert text.dtype == object
+        assert text.dtype == object, values.dtype
         assert [v if isinstance(v, str) else "nan" for v in text] == expected
         assert all(isinstance(v, str) or (isinstance(v, float) and np.isnan(v)) for v in text)
+
+
+def test_columns_named_like_python_parameters_are_coerced():
+    import pandas as pd
+
+    from easy_mlops.preprocessing.preprocessor import DataPreprocessor
+
+    encoder = {"_target_": "sklearn.preprocessing.OneHotEncoder", "sparse_output": False}
+    preprocessor = DataPreprocessor(categorical={"encoder": encoder})
+    train = pd.DataFrame({"self": ["a", "b", "a"], "class": [1, 2, 3], "values": [0.5, 1.5, 2.5]})
+    fitted, _ = preprocessor.prepare_data(train, fit=True)
+    drifted = train.copy()
+    drifted["self"] = train["self"].astype("category")
+    scored = preprocessor.transform(drifted)
+    assert fitted.tolist() == scored.tolist() == [[1, 0.5, 1, 0], [2, 1.5, 0, 1], [3, 2.5, 1, 0]]
 
 
 def test_prediction_values_are_json_scalars_or_text():
@@ -116,6 +133,19 @@ def test_prediction_values_are_json_scalars_or_text():
     assert json_values(np.array(["yes", None], dtype=object)) == ["yes", None]
     assert json_values(np.array([[1, 2], [3, 4]])) == ["[1, 2]", "[3, 4]"]
     assert json_values([np.float32(0.5), np.int64(2)]) == [0.5, 2]
+
+
+def test_the_index_summarises_only_finite_numbers():
+    from easy_mlops.observability.steps import json_values, numeric_values
+
+    for predictions, expected in [
+        (np.array([3, 1, 2]), [3.0, 1.0, 2.0]),
+        (np.array([1.5, np.nan, np.inf, -2.0]), [1.5, -2.0]),
+        (np.array([True, False]), []),
+        (np.array(["yes", "no"]), []),
+        (np.array([1, "a", 2.5, None, True], dtype=object), [1.0, 2.5]),
+    ]:
+        assert numeric_values(predictions, json_values(predictions)).tolist() == expected
 
 
 @pytest.mark.parametrize("suffix", [".json", ".jsonl", ".parquet"])

@@ -28,23 +28,8 @@ def predict_frame(
     source: str | None = None,
 ) -> np.ndarray:
     """One prediction per row of ``frame``, in order, logged to the deployment's ``logs/``."""
-    model_data, preprocessor, metadata = load_deployment(deployment_dir, verify=verify)
-    if len(frame) == 0:
-        raise DataError(f"{source or 'input'}: no rows to score")
-    target = metadata.get("target_column")
-    if target in frame.columns:
-        frame = frame.drop(columns=[target])
-    try:
-        features, _ = preprocessor.prepare_data(frame)
-    except DataError as exc:
-        raise DataError(f"{source}: {exc}" if source else str(exc)) from exc
-    predictions = model_data["model"].predict(features)
-    if log_predictions:
-        monitor = deployment_monitor(deployment_dir)
-        monitor.log_predictions(
-            predictions, str(metadata.get("version", "")), {"source": source} if source else None
-        )
-    return predictions
+    deployment = load_deployment(deployment_dir, verify=verify)
+    return _score(frame, deployment, deployment_dir, log_predictions, source)
 
 
 def predict_file(
@@ -66,6 +51,35 @@ def predict_file(
                 local / "logs",
             )
         deployment_dir = local
+    # The deployment first: a bad one fails before a large file is read, and
+    # unpickling's scratch memory is freed before the table takes its share.
+    deployment = load_deployment(deployment_dir, verify=verify)
     frame = load_table(data_path)
-    predictions = predict_frame(frame, deployment_dir, log_predictions, verify, source=str(data_path))
+    predictions = _score(frame, deployment, deployment_dir, log_predictions, source=str(data_path))
     return json_values(predictions)
+
+
+def _score(
+    frame: pd.DataFrame,
+    deployment: tuple[dict[str, Any], Any, dict[str, Any]],
+    deployment_dir: str | Path,
+    log_predictions: bool,
+    source: str | None,
+) -> np.ndarray:
+    model_data, preprocessor, metadata = deployment
+    if len(frame) == 0:
+        raise DataError(f"{source or 'input'}: no rows to score")
+    target = metadata.get("target_column")
+    if target in frame.columns:
+        frame = frame.drop(columns=[target])
+    try:
+        features, _ = preprocessor.prepare_data(frame)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}" if source else str(exc)) from exc
+    predictions = model_data["model"].predict(features)
+    if log_predictions:
+        monitor = deployment_monitor(deployment_dir)
+        monitor.log_predictions(
+            predictions, str(metadata.get("version", "")), {"source": source} if source else None
+        )
+    return predictions

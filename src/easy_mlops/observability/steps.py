@@ -365,6 +365,17 @@ def json_values(values: Any) -> list:
     return [json_safe(value) for value in items]
 
 
+def numeric_values(predictions: Any, values: list) -> np.ndarray:
+    """The finite numbers among JSON-ready ``values`` as floats (booleans and text left out).
+
+    Taken straight from ``predictions`` when it is a 1-D integer or float array.
+    """
+    if isinstance(predictions, np.ndarray) and predictions.ndim == 1 and predictions.dtype.kind in "iuf":
+        numbers = predictions.astype(float)
+        return numbers[np.isfinite(numbers)] if predictions.dtype.kind == "f" else numbers
+    return np.array([v for v in values if type(v) in (int, float)], dtype=float)
+
+
 INDEX_VERSION = 1
 CATCH_UP_CHUNK = 10_000
 LINES_PER_WRITE = 50_000
@@ -384,6 +395,7 @@ class PredictionBatch:
         first_row: int = 0,
     ) -> None:
         self.values = json_values(predictions)
+        self.numbers = numeric_values(predictions, self.values)
         self.model_version = str(model_version)
         self.metadata = metadata or None
         self.timestamp = timestamp or now()
@@ -409,7 +421,7 @@ class PredictionBatch:
         stamp, version = json.dumps(self.timestamp), json.dumps(self.model_version)
         head = f'{{"timestamp": {stamp}, "model_version": {version}, "row": '
         tail = f', "metadata": {json.dumps(self.metadata, default=str)}}}\n' if self.metadata else "}\n"
-        numbers_only = all(type(v) in (int, float) for v in self.values)
+        numbers_only = self.numbers.size == len(self.values)
         for start in range(0, len(self.values), LINES_PER_WRITE):
             values = self.values[start : start + LINES_PER_WRITE]
             encoded = json.dumps(values)[1:-1].split(", ") if numbers_only else map(json.dumps, values)
@@ -420,7 +432,7 @@ class PredictionBatch:
         """Fold this batch into a predictions index (the lines are counted as written)."""
         if self.values:
             recent = [self.record(i) for i in range(max(0, len(self.values) - 5), len(self.values))]
-            add_values(index, self.values, self.timestamp, self.timestamp, recent)
+            add_values(index, self.values, self.timestamp, self.timestamp, recent, self.numbers)
             index["lines"] += len(self.values)
 
 
@@ -431,8 +443,18 @@ def add_records(index: dict[str, Any], records: list[dict[str, Any]]) -> None:
         add_values(index, values, records[0].get("timestamp"), records[-1].get("timestamp"), records[-5:])
 
 
-def add_values(index: dict[str, Any], values: list, first: Any, last: Any, recent: list) -> None:
-    """Update totals, timestamps, recent entries and distribution in time proportional to ``values``."""
+def add_values(
+    index: dict[str, Any],
+    values: list,
+    first: Any,
+    last: Any,
+    recent: list,
+    numbers: np.ndarray | None = None,
+) -> None:
+    """Update totals, timestamps, recent entries and distribution in time proportional to ``values``.
+
+    ``numbers`` are the numeric ones among ``values`` when the caller has them already.
+    """
     index["total"] += len(values)
     index["first"] = index["first"] or first
     index["last"] = last
@@ -445,7 +467,8 @@ def add_values(index: dict[str, Any], values: list, first: Any, last: Any, recen
             counts[key] = counts.get(key, 0) + count
         if len(counts) > MAX_CLASSES:
             index["counts"] = None  # too many distinct values to be classes
-    numbers = np.array([v for v in values if type(v) in (int, float)], dtype=float)
+    if numbers is None:
+        numbers = numeric_values(None, values)
     if numbers.size:
         index["numeric"] = _merge_stats(index["numeric"], numbers)
         index["reservoir"] = _merge_sample(index["reservoir"], numbers, index["total"])

@@ -140,7 +140,12 @@ class DataPreprocessor:
             coerced[column] = numbers.astype("float64")
         for column in self.categorical_columns_:
             coerced[column] = as_text(features[column])
-        return features.assign(**coerced) if coerced else features
+        if not coerced:
+            return features
+        features = features.copy(deep=False)  # copy-on-write: only replaced columns are new
+        for column, values in coerced.items():
+            features[column] = values
+        return features
 
     def input_schema(self) -> list[dict[str, str]]:
         """Column names and kinds the fitted preprocessor expects."""
@@ -151,14 +156,19 @@ class DataPreprocessor:
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """A categorical column as Python strings with NaN for missing, whatever its dtype.
+    """A categorical column as text with NaN for missing, whatever its dtype.
 
-    Text columns convert in one vectorised step; numbers, booleans or dates in a
-    categorical column (an id read as int at predict time, say) become their
-    ``str``, as they were at train time.
+    pandas' own ``str`` columns (NaN for missing) pass through untouched, as
+    scikit-learn reads them directly. Anything else becomes Python strings in
+    one vectorised step: ``None`` and ``pd.NA`` become NaN, and numbers,
+    booleans or dates in a categorical column (an id read as int at predict
+    time, say) become their ``str``, as they were at train time.
     """
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.na_value is np.nan:
+        return values
     as_objects = values.to_numpy(dtype=object, na_value=np.nan)
     if pd.api.types.infer_dtype(as_objects, skipna=True) not in ("string", "empty"):
         present = pd.notna(as_objects)
         as_objects[present] = [str(value) for value in as_objects[present]]
+    # dtype=object: pandas would otherwise infer str again and scikit-learn convert it back.
     return pd.Series(as_objects, index=values.index, name=values.name, dtype=object)
