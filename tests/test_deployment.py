@@ -1,53 +1,45 @@
 """Deployment directories: naming, atomic publication, failures, concurrency."""
 
 import json
-import subprocess
-import sys
-import textwrap
+import multiprocessing
+import time
 
 import pytest
 
+from easy_mlops.config.compose import compose_config
+from easy_mlops.data.loaders import load_bundled
 from easy_mlops.deployment import DeploymentStep, ModelDeployer
 from easy_mlops.errors import DeploymentError
 from easy_mlops.pipeline import run_experiment
+from easy_mlops.training.trainer import train
 
 from conftest import deployments
 
-# Trains a small iris model, waits until all PROCESSES are ready, then deploys
-# into OUTPUT early in the next wall-clock second, so they all hit the same one.
-DEPLOY_TOGETHER = textwrap.dedent("""
-    import sys, time
-    from pathlib import Path
-    from easy_mlops.config.compose import compose_config
-    from easy_mlops.data.loaders import load_bundled
-    from easy_mlops.deployment import ModelDeployer
-    from easy_mlops.training.trainer import train
+FORK = multiprocessing.get_context("fork")
 
-    output, barrier, processes = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-    cfg = compose_config(["trainer.model.n_estimators=5", "trainer.problem_type=classification"])
-    model, preprocessor, results = train(load_bundled("iris"), "target", cfg.preprocessing, cfg.trainer)
-    deployer = ModelDeployer({"output_dir": output})
-    (barrier / str(time.time_ns())).touch()
-    while len(list(barrier.iterdir())) < processes:
-        time.sleep(0.01)
+
+def deploy_in_the_next_second(trained, output, barrier, paths):
+    """Wait for every process, then deploy early in the next wall-clock second, so all hit the same one."""
+    barrier.wait()
     time.sleep(1.05 - time.time() % 1)
-    print(deployer.deploy(model, preprocessor, results)["deployment_dir"])
-""")
+    paths.put(ModelDeployer({"output_dir": output}).deploy(*trained)["deployment_dir"])
 
 
 def test_parallel_processes_in_the_same_second_get_distinct_complete_deployments(tmp_path):
-    output, barrier = tmp_path / "models", tmp_path / "barrier"
-    barrier.mkdir()
+    output = tmp_path / "models"
+    cfg = compose_config(["trainer.model.n_estimators=5", "trainer.problem_type=classification"])
+    trained = train(load_bundled("iris"), "target", cfg.preprocessing, cfg.trainer)
+    barrier, paths = FORK.Barrier(4), FORK.Queue()
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", DEPLOY_TOGETHER, str(output), str(barrier), "4"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        FORK.Process(target=deploy_in_the_next_second, args=(trained, output, barrier, paths))
         for _ in range(4)
     ]
-    printed = [p.communicate(timeout=120)[0].strip() for p in processes]
-    assert all(p.returncode == 0 for p in processes)
+    for process in processes:
+        process.start()
+    printed = [str(paths.get(timeout=120)) for _ in processes]
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
     assert len(set(printed)) == 4
     found = deployments(output)
     assert [str(p) for p in found] == sorted(printed)
