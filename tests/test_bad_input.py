@@ -209,6 +209,11 @@ def test_unreadable_data_file(cli, classification_csv, models_dir):
         pytest.param(
             ["trainer=nope"], ["nope", "random_forest", "hist_gradient_boosting"], id="unknown-preset"
         ),
+        pytest.param(
+            ["deployment.steps.save_model.filename=${team.model_name}"],
+            ["deployment.steps.save_model.filename", "team.model_name"],
+            id="dangling-interpolation",
+        ),
     ],
 )
 def test_bad_override_is_one_line_and_deploys_nothing(
@@ -272,6 +277,11 @@ def test_filename_with_path_separator_is_refused(
             lambda tmp: ["trainer=nope"],
             ["nope", "random_forest", "hist_gradient_boosting"],
             id="unknown-preset",
+        ),
+        pytest.param(
+            lambda tmp: ["data=wine", "+deployment.upload.storage_options.key=${team_id}"],
+            ["deployment.upload.storage_options.key", "team_id"],
+            id="dangling-interpolation",
         ),
     ],
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -305,17 +306,48 @@ def test_prediction_schema_handling(trained, order, extra, drift, unseen, drop):
         assert np.array_equal(predictions[1:], reference[1:])
 
 
+# A key that a secret interpolates, and a value built from a secret, are as secret as the secret.
+SECRETS_BY_INTERPOLATION = (
+    "+team_id=AKIA-team-77",
+    "+deployment.upload.storage_options.key=${team_id}",
+    "+secrets.db_password=hunter2-xyz",
+    "+team_url='db://admin:${secrets.db_password}@db.internal'",
+)
+
+
 @pytest.mark.parametrize("multirun", [False, True], ids=["run", "multirun"])
 def test_hydra_files_and_logs_never_show_a_secret_override(hydra_app, tmp_path, multirun):
     sweep = ["-m", "trainer=random_forest,logistic_regression"] if multirun else []
-    result = hydra_app(*sweep, "data=wine", "+secrets.db_password=hunter2-xyz")
+    result = hydra_app(*sweep, "data=wine", *SECRETS_BY_INTERPOLATION)
     assert result.returncode == 0, result.stderr
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.parent.name == ".hydra" for p in written)
     for path in written:
-        assert b"hunter2-xyz" not in path.read_bytes(), path
+        content = path.read_bytes()
+        assert b"hunter2-xyz" not in content and b"AKIA-team-77" not in content, path
     assert "hunter2-xyz" not in result.stdout + result.stderr
+    assert "AKIA-team-77" not in result.stdout + result.stderr
     if multirun:  # the launcher logs each job's overrides, masked
         assert "+secrets.db_password=***" in result.stdout + result.stderr
+        assert "+team_id=***" in result.stdout + result.stderr
     hydra_overrides = next(p for p in written if p.parent.name == ".hydra" and p.name == "overrides.yaml")
     assert "+secrets.db_password=***" in hydra_overrides.read_text()
+    assert "+team_id=***" in hydra_overrides.read_text()
+
+
+def test_the_snapshot_keeps_interpolations_that_reach_a_secret(cli, tmp_path, classification_csv, models_dir):
+    result = cli("train", classification_csv, *SECRETS_BY_INTERPOLATION, "+team_host=db.internal")
+    assert result.returncode == 0, result.stderr
+    [deployment] = deployments(models_dir)
+    snapshot = yaml.safe_load((deployment / "config.yaml").read_text())
+    assert snapshot["team_id"] == "***"  # the key interpolates it
+    assert snapshot["deployment"]["upload"]["storage_options"]["key"] == "${team_id}"
+    assert snapshot["secrets"]["db_password"] == "***"
+    assert snapshot["team_url"] == "db://admin:${secrets.db_password}@db.internal"  # built from the password
+    assert snapshot["team_host"] == "db.internal"  # nothing secret reaches it
+    assert "+team_id=***" in json.loads((deployment / "metadata.json").read_text())["run"]["overrides"]
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix != ".csv":
+            content = path.read_bytes()
+            assert b"hunter2-xyz" not in content and b"AKIA-team-77" not in content, path
+    assert "AKIA-team-77" not in result.stdout + result.stderr

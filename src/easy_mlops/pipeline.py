@@ -45,7 +45,7 @@ def run_experiment(
         return results
     info = {
         **(run_info or {}),
-        "overrides": mask_overrides((run_info or {}).get("overrides", [])),
+        "overrides": mask_overrides((run_info or {}).get("overrides", []), cfg),
         "data": source,
         "random_state": cfg.trainer.random_state,
         "config": safe_snapshot(cfg),

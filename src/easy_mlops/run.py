@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from easy_mlops.config.compose import config_dir
 from easy_mlops.config.config import register_configs
+from easy_mlops.config.secrets import task_overrides
 from easy_mlops.console import print_results, reporting_errors
 from easy_mlops.files import write_json_atomic
 from easy_mlops.sweeps.leaderboard import RESULT_FILE
@@ -29,7 +30,7 @@ def hydra_run_info() -> dict:
     """What the deployment records about this Hydra run (overrides, job, directories)."""
     hydra_cfg = HydraConfig.get()
     info = {
-        "overrides": list(hydra_cfg.overrides.task),
+        "overrides": task_overrides(hydra_cfg),
         "hydra": {"mode": hydra_cfg.mode.name, "output_dir": hydra_cfg.runtime.output_dir},
     }
     if hydra_cfg.mode == RunMode.MULTIRUN:

@@ -135,7 +135,11 @@ def section_config(schema: type, config: Any, key: str) -> DictConfig:
     if config is None:
         return base
     if isinstance(config, DictConfig):
-        config = OmegaConf.to_container(config)
+        try:  # resolved while still attached: ``${team_id}`` may point outside the section
+            config = OmegaConf.to_container(config, resolve=True)
+        except OmegaConfBaseException as exc:
+            where = getattr(exc, "full_key", None) or key
+            raise ConfigError(f"config key '{where}': {first_line(exc)}") from exc
     if not isinstance(config, Mapping):
         raise ConfigError(f"{key} config must be a mapping, got {type(config).__name__}")
     return merge_section(base, config, key, f"{key} config")

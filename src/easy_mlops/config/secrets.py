@@ -2,9 +2,10 @@
 
 A value is secret when its key names one (``secret``, ``password``, ``token``,
 ``key`` of storage options, ...), when it sits under a ``secrets`` or
-``credentials`` node, or when it is read from the environment with
-``${oc.env:...}``. Snapshots keep such a value's interpolation, or ``***``
-when it was written literally; overrides show ``key=***``.
+``credentials`` node, when it is read from the environment with
+``${oc.env:...}``, or when a secret interpolates it (``key: ${team_id}`` makes
+``team_id`` secret too). Snapshots keep such a value's interpolation, or
+``***`` when it was written literally; overrides show ``key=***``.
 """
 
 import re
@@ -22,6 +23,9 @@ SECRET_WORDS = ("secret", "password", "passwd", "token", "credential", "api_key"
 SECRET_KEYS = {"key", "access_key", "access_key_id", "aws_access_key_id", "session_token"}
 SECRET_SECTIONS = {"secrets", "credentials"}
 ENV_INTERPOLATION = re.compile(r"\$\{oc\.env:")
+NODE_INTERPOLATION = re.compile(r"\$\{(\.*)([\w\-]+(?:\.[\w\-]+)*)\}")  # ${a.b}, ${..a}; not resolvers
+
+KeyPath = tuple[str, ...]
 
 
 def is_secret_key(key: str) -> bool:
@@ -29,32 +33,104 @@ def is_secret_key(key: str) -> bool:
     return lowered in SECRET_KEYS or any(word in lowered for word in SECRET_WORDS)
 
 
+def _is_secret_child(key: Any, item: Any, inside_secret: bool) -> bool:
+    """A secret node's children are secret; so is a section named one, and a leaf named one."""
+    return (
+        inside_secret
+        or str(key).lower() in SECRET_SECTIONS
+        or (is_secret_key(key) and not isinstance(item, dict))
+    )
+
+
 def safe_snapshot(cfg: DictConfig) -> DictConfig:
-    """``cfg`` fully resolved, except secrets: their interpolation, or ``***``."""
+    """``cfg`` fully resolved, except secrets: their interpolation, or ``***``.
+
+    A value built from a secret by interpolation (``url: db://${secrets.password}@host``)
+    keeps its interpolation too, so the secret never appears resolved.
+    """
     raw = OmegaConf.to_container(cfg, resolve=False)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    return OmegaConf.create(_merge_safe(raw, resolved, inside_secret=False))
+    secret, derived = _secret_leaves(raw)
+    return OmegaConf.create(_merge_safe(raw, resolved, False, (), secret, derived))
 
 
-def _merge_safe(raw: Any, resolved: Any, inside_secret: bool) -> Any:
+def _leaves(
+    node: Any, path: KeyPath = (), inside_secret: bool = False
+) -> Iterable[tuple[KeyPath, Any, bool]]:
+    """Every leaf of a plain container: its path, value and whether its name makes it secret."""
+    if isinstance(node, dict):
+        for key, item in node.items():
+            yield from _leaves(item, (*path, str(key)), _is_secret_child(key, item, inside_secret))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _leaves(item, (*path, str(index)), inside_secret)
+    else:
+        yield path, node, inside_secret
+
+
+def _interpolated(path: KeyPath, value: Any) -> list[KeyPath]:
+    """The nodes a leaf's value interpolates, as absolute paths (``${a.b}``, ``${..a}``)."""
+    if not isinstance(value, str):
+        return []
+    return [
+        (*(path[: len(path) - len(dots)] if dots else ()), *target.split("."))
+        for dots, target in NODE_INTERPOLATION.findall(value)
+    ]
+
+
+def _secret_leaves(raw: Any) -> tuple[set[KeyPath], set[KeyPath]]:
+    """The leaves holding a secret, and the leaves whose value is built from one.
+
+    A secret's value is secret wherever it comes from, so a leaf that a secret
+    interpolates is secret too (``key: ${team_id}`` makes ``team_id`` one).
+    """
+    leaves = list(_leaves(raw))
+    secret = {path for path, _, by_name in leaves if by_name}
+    derived: set[KeyPath] = set()
+
+    def overlaps(target: KeyPath, paths: set[KeyPath]) -> bool:
+        return any(p[: len(target)] == target or target[: len(p)] == p for p in paths)
+
+    changed = True
+    while changed:
+        changed = False
+        for path, value, _ in leaves:
+            for target in _interpolated(path, value):
+                if path in secret:
+                    sources = {p for p, _, _ in leaves if p[: len(target)] == target} - secret
+                    secret |= sources
+                    changed |= bool(sources)
+                elif path not in derived and overlaps(target, secret | derived):
+                    derived.add(path)
+                    changed = True
+    return secret, derived - secret
+
+
+def _merge_safe(
+    raw: Any, resolved: Any, inside_secret: bool, path: KeyPath, secret: set[KeyPath], derived: set[KeyPath]
+) -> Any:
     if isinstance(raw, dict) and isinstance(resolved, dict):
         return {
             key: _merge_safe(
                 raw[key],
                 resolved.get(key),
-                inside_secret
-                or str(key).lower() in SECRET_SECTIONS
-                or (is_secret_key(key) and not isinstance(raw[key], dict)),
+                _is_secret_child(key, raw[key], inside_secret),
+                (*path, str(key)),
+                secret,
+                derived,
             )
             for key in raw
         }
     if isinstance(raw, list) and isinstance(resolved, list):
-        return [_merge_safe(r, v, inside_secret) for r, v in zip(raw, resolved, strict=False)]
-    if isinstance(raw, str) and ENV_INTERPOLATION.search(raw):
-        return raw  # read from the environment: keep where it comes from, not what it is
+        return [
+            _merge_safe(r, v, inside_secret, (*path, str(index)), secret, derived)
+            for index, (r, v) in enumerate(zip(raw, resolved, strict=False))
+        ]
+    if path in derived or (isinstance(raw, str) and ENV_INTERPOLATION.search(raw)):
+        return raw  # built from a secret, or read from the environment: keep where it comes from
     if isinstance(resolved, (dict, list)):
         return _mask(resolved, inside_secret)  # a node copied in by interpolation
-    if inside_secret and resolved is not None:
+    if (inside_secret or path in secret) and resolved is not None:
         return raw if isinstance(raw, str) and raw.startswith("${") else MASK
     return resolved
 
@@ -63,12 +139,7 @@ def _mask(value: Any, inside_secret: bool) -> Any:
     """A resolved value with every secret leaf replaced by ``***``."""
     if isinstance(value, dict):
         return {
-            key: _mask(
-                item,
-                inside_secret
-                or str(key).lower() in SECRET_SECTIONS
-                or (is_secret_key(key) and not isinstance(item, dict)),
-            )
+            key: _mask(item, _is_secret_child(key, item, inside_secret))
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -76,14 +147,27 @@ def _mask(value: Any, inside_secret: bool) -> Any:
     return MASK if inside_secret and value is not None else value
 
 
-def mask_overrides(overrides: Iterable[str]) -> list[str]:
-    """Overrides with the values of secret keys replaced by ``***``."""
+def task_overrides(hydra_cfg: DictConfig) -> list[str]:
+    """The run's overrides as typed: iterating the node would resolve their ``${...}``."""
+    return list(OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False))
+
+
+def mask_overrides(overrides: Iterable[str], cfg: DictConfig | None = None) -> list[str]:
+    """Overrides with the values of secret keys replaced by ``***``.
+
+    Given the composed ``cfg``, an override of a key that a secret interpolates
+    (``+team_id=...`` beside ``key: ${team_id}``) is masked too.
+    """
+    secret = _secret_leaves(OmegaConf.to_container(cfg, resolve=False))[0] if cfg is not None else set()
     masked = []
     for override in overrides:
         key, sep, value = override.partition("=")
         parts = key.lstrip("+~").split(".")
+        target = tuple(parts)
         if sep and (
-            any(is_secret_key(part) for part in parts[-1:]) or SECRET_SECTIONS & {p.lower() for p in parts}
+            is_secret_key(parts[-1])
+            or SECRET_SECTIONS & {p.lower() for p in parts}
+            or any(path[: len(target)] == target for path in secret)
         ):
             if not ENV_INTERPOLATION.search(value):
                 override = f"{key}={MASK}"
@@ -91,11 +175,11 @@ def mask_overrides(overrides: Iterable[str]) -> list[str]:
     return masked
 
 
-def secret_override_values(overrides: Iterable[str]) -> list[str]:
+def secret_override_values(overrides: Iterable[str], cfg: DictConfig | None = None) -> list[str]:
     """The literal values given to secret keys on the command line."""
     return [
         original.partition("=")[2]
-        for original, masked in zip(overrides, mask_overrides(overrides), strict=True)
+        for original, masked in zip(overrides, mask_overrides(overrides, cfg), strict=True)
         if original != masked and original.partition("=")[2]
     ]
 
@@ -127,7 +211,7 @@ class RedactSecretsCallback(Callback):
         Launchers reconfigure logging handlers, so the redaction sits in the
         record factory, which they leave alone.
         """
-        values = secret_override_values(list(config.hydra.overrides.task))
+        values = secret_override_values(task_overrides(config.hydra), config)
         if values:
             import logging
 
@@ -144,7 +228,7 @@ class RedactSecretsCallback(Callback):
             logging.setLogRecordFactory(redacted_record)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        values = secret_override_values(list(config.hydra.overrides.task))
+        values = secret_override_values(task_overrides(config.hydra), config)
         if values and config.hydra.output_subdir is not None:
             hydra_dir = Path(config.hydra.runtime.output_dir) / config.hydra.output_subdir
             redact_files(hydra_dir.glob("*.yaml"), values)

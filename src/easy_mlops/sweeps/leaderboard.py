@@ -66,7 +66,7 @@ def job_row(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
     """One leaderboard row from a finished (or failed) job."""
     row: dict[str, Any] = {
         "job": config.hydra.job.num,
-        "overrides": " ".join(mask_overrides(job_return.overrides or [])),
+        "overrides": " ".join(mask_overrides(job_return.overrides or [], job_return.cfg)),
         "status": "ok" if job_return.status == JobStatus.COMPLETED else "failed",
         "error": None,
         "deployment_dir": None,
