@@ -1,6 +1,7 @@
 """deployment=s3 against a real S3 API (SeaweedFS on loopback): upload, failures, reading back."""
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -65,6 +66,9 @@ def test_reading_back_from_s3_through_the_cache(cli, s3, prefix, classification_
     assert train_to_s3(cli, classification_csv, s3, prefix)[0].returncode == 0
     [deployment] = deployments(models_dir)
     uri = f"s3://{s3['bucket']}/{prefix}/{deployment.name}"
+    [unfetched] = json.loads(cli("list", f"s3://{s3['bucket']}/{prefix}", "--json").stdout)
+    never_fetched = {"active_alerts": None, "total_predictions": None, "local_copy": None}
+    assert {key: unfetched[key] for key in never_fetched} == never_fetched  # unknown on this machine
 
     model_data, preprocessor, metadata = ModelDeployer().load_deployed_model(uri)
     assert metadata["name"] == deployment.name and hasattr(model_data["model"], "predict")
@@ -91,6 +95,11 @@ def test_reading_back_from_s3_through_the_cache(cli, s3, prefix, classification_
     assert listing.returncode == 0, listing.stderr
     [row] = json.loads(listing.stdout)
     assert (row["name"], row["status"], row["directory"]) == (deployment.name, "deployed", uri)
+    assert row["local_copy"] == str(cached)
+    assert row["total_predictions"] == 240  # what `status URI` reports, from the cached copy
+    assert row["active_alerts"] == len(summary["alerts"]["active_alerts"])
+    table = cli("list", f"s3://{s3['bucket']}/{prefix}")
+    assert re.search(rf"{deployment.name}.*\b240\b", table.stdout), table.stdout
 
 
 def test_an_upload_without_metadata_is_not_a_deployment(cli, s3, prefix, classification_csv, models_dir):

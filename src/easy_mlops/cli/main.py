@@ -180,7 +180,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     output_dir = args.output_dir or default_output_dir()
     if is_remote(output_dir):
-        rows = [remote_row(metadata) for metadata in list_remote(output_dir)]
+        rows = [remote_row(metadata, local_copy) for metadata, local_copy in list_remote(output_dir)]
     else:
         rows = [deployment_row(directory, metadata) for directory, metadata in list_deployments(output_dir)]
     if args.json:

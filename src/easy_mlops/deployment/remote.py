@@ -189,6 +189,11 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "make-mlops-easy") / "deployments"
 
 
+def cached_copy(name: str, metadata_bytes: bytes) -> Path:
+    """Where this machine keeps its copy of a remote deployment: one per name and content."""
+    return cache_root() / f"{name}-{hashlib.sha256(metadata_bytes).hexdigest()[:16]}"
+
+
 def fetch_deployment(uri: str, storage_options: dict[str, Any] | None = None) -> Path:
     """A verified local copy of a remote deployment, downloaded once per content."""
     fs, path = filesystem(uri, storage_options)
@@ -202,8 +207,7 @@ def fetch_deployment(uri: str, storage_options: dict[str, Any] | None = None) ->
         ) from exc
     except Exception as exc:
         raise DeploymentError(f"{uri}: cannot read the deployment: {describe_failure(exc)}") from exc
-    key = hashlib.sha256(metadata_bytes).hexdigest()[:16]
-    local = cache_root() / f"{name}-{key}"
+    local = cached_copy(name, metadata_bytes)
     if (local / DEFAULT_METADATA).is_file():
         log.info("using cached %s", local)
         return local
@@ -232,8 +236,14 @@ def fetch_deployment(uri: str, storage_options: dict[str, Any] | None = None) ->
     return local
 
 
-def list_remote(uri: str, storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Metadata of every complete deployment under a remote prefix, oldest first."""
+def list_remote(
+    uri: str, storage_options: dict[str, Any] | None = None
+) -> list[tuple[dict[str, Any], Path | None]]:
+    """Every complete deployment under a remote prefix, oldest first.
+
+    Each comes as its metadata and this machine's cached copy of it (where
+    its predictions are logged), or None when it was never fetched here.
+    """
     fs, path = filesystem(uri, storage_options)
     try:
         entries = fs.ls(path.rstrip("/"), detail=False, refresh=True)
@@ -244,11 +254,13 @@ def list_remote(uri: str, storage_options: dict[str, Any] | None = None) -> list
     found = []
     for entry in entries:
         try:
-            metadata = json.loads(fs.cat_file(f"{entry}/{DEFAULT_METADATA}"))
+            metadata_bytes = fs.cat_file(f"{entry}/{DEFAULT_METADATA}")
+            metadata = json.loads(metadata_bytes)
         except Exception:  # no metadata: not a deployment, or an unfinished upload
             continue
         if isinstance(metadata, dict) and metadata.get("easy_mlops_metadata"):
             metadata["directory"] = f"{uri.split('://', 1)[0]}://{entry}"
-            found.append(metadata)
-    found.sort(key=lambda m: (str(m.get("deployment_time", "")), str(m.get("name"))))
+            local = cached_copy(entry.rstrip("/").rsplit("/", 1)[-1], metadata_bytes)
+            found.append((metadata, local if (local / DEFAULT_METADATA).is_file() else None))
+    found.sort(key=lambda item: (str(item[0].get("deployment_time", "")), str(item[0].get("name"))))
     return found

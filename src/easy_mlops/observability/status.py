@@ -34,35 +34,41 @@ def headline_metric(metrics: dict[str, float]) -> tuple[str, float] | None:
 
 
 def deployment_row(deployment_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
-    """One row of ``list``: cheap to compute (no checksums, no full log scan)."""
-    monitor = deployment_monitor(deployment_dir)
-    alerts = monitor.active_alerts()
-    predictions = monitor.get_predictions_summary()
+    """One row of ``list`` for a local deployment."""
+    return _list_row(deployment_dir.name, str(deployment_dir.resolve()), metadata, deployment_dir)
+
+
+def remote_row(metadata: dict[str, Any], local_copy: Path | None) -> dict[str, Any]:
+    """One row of ``list`` for a deployment in object storage.
+
+    Alerts and predictions come from this machine's cached copy, where
+    ``predict URI`` logs them and ``status URI`` reads them; without a copy
+    they are unknown here (None).
+    """
+    row = _list_row(metadata.get("name"), metadata.get("directory"), metadata, local_copy)
+    row["local_copy"] = str(local_copy) if local_copy is not None else None
+    return row
+
+
+def _list_row(name: Any, directory: Any, metadata: dict[str, Any], logs_of: Path | None) -> dict[str, Any]:
+    """Alerts and predictions from the logs of ``logs_of`` (None without it).
+
+    Cheap: no checksums, no full log scan.
+    """
+    active_alerts = total_predictions = None
+    if logs_of is not None:
+        monitor = deployment_monitor(logs_of)
+        active_alerts = len(monitor.active_alerts())
+        total_predictions = monitor.get_predictions_summary().get("total_predictions", 0)
     headline = headline_metric(metadata.get("metrics", {}))
     return {
-        "name": deployment_dir.name,
-        "directory": str(deployment_dir.resolve()),
+        "name": name,
+        "directory": directory,
         "deployment_time": metadata.get("deployment_time"),
         "version": metadata.get("version"),
         "problem_type": metadata.get("problem_type"),
         "status": metadata.get("status"),
         "headline_metric": {"name": headline[0], "value": headline[1]} if headline else None,
-        "active_alerts": len(alerts),
-        "total_predictions": predictions.get("total_predictions", 0),
-    }
-
-
-def remote_row(metadata: dict[str, Any]) -> dict[str, Any]:
-    """A ``list`` row for a deployment in object storage, from its metadata alone."""
-    headline = headline_metric(metadata.get("metrics", {}))
-    return {
-        "name": metadata.get("name"),
-        "directory": metadata.get("directory"),
-        "deployment_time": metadata.get("deployment_time"),
-        "version": metadata.get("version"),
-        "problem_type": metadata.get("problem_type"),
-        "status": metadata.get("status"),
-        "headline_metric": {"name": headline[0], "value": headline[1]} if headline else None,
-        "active_alerts": None,
-        "total_predictions": None,
+        "active_alerts": active_alerts,
+        "total_predictions": total_predictions,
     }
