@@ -68,6 +68,11 @@ def _leaves(
         yield path, node, inside_secret
 
 
+def _within(path: KeyPath, node: KeyPath) -> bool:
+    """``path`` is ``node`` or lies below it."""
+    return path[: len(node)] == node
+
+
 def _interpolated(path: KeyPath, value: Any) -> list[KeyPath]:
     """The nodes a leaf's value interpolates, as absolute paths (``${a.b}``, ``${..a}``)."""
     if not isinstance(value, str):
@@ -89,7 +94,7 @@ def _secret_leaves(raw: Any) -> tuple[set[KeyPath], set[KeyPath]]:
     derived: set[KeyPath] = set()
 
     def overlaps(target: KeyPath, paths: set[KeyPath]) -> bool:
-        return any(p[: len(target)] == target or target[: len(p)] == p for p in paths)
+        return any(_within(p, target) or _within(target, p) for p in paths)
 
     changed = True
     while changed:
@@ -97,7 +102,7 @@ def _secret_leaves(raw: Any) -> tuple[set[KeyPath], set[KeyPath]]:
         for path, value, _ in leaves:
             for target in _interpolated(path, value):
                 if path in secret:
-                    sources = {p for p, _, _ in leaves if p[: len(target)] == target} - secret
+                    sources = {p for p, _, _ in leaves if _within(p, target)} - secret
                     secret |= sources
                     changed |= bool(sources)
                 elif path not in derived and overlaps(target, secret | derived):
@@ -167,7 +172,7 @@ def mask_overrides(overrides: Iterable[str], cfg: DictConfig | None = None) -> l
         if sep and (
             is_secret_key(parts[-1])
             or SECRET_SECTIONS & {p.lower() for p in parts}
-            or any(path[: len(target)] == target for path in secret)
+            or any(_within(path, target) for path in secret)
         ):
             if not ENV_INTERPOLATION.search(value):
                 override = f"{key}={MASK}"
