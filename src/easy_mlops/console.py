@@ -7,7 +7,7 @@ for ``--debug``.
 
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -77,8 +77,11 @@ def fail(message: str, code: int = USER_ERROR_EXIT) -> None:
 
 
 @contextmanager
-def reporting_errors(debug: bool = False) -> Iterator[None]:
-    """Turn user-facing errors into one line and exit code 2 (a traceback with ``debug``)."""
+def reporting_errors(debug: bool = False, overrides: Sequence[str] = ()) -> Iterator[None]:
+    """Turn user-facing errors into one line and exit code 2 (a traceback with ``debug``).
+
+    ``overrides`` are the run's, for the closest-key hint of a misspelt one.
+    """
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -93,6 +96,6 @@ def reporting_errors(debug: bool = False) -> Iterator[None]:
     except (HydraException, OmegaConfBaseException) as exc:
         if debug:
             raise
-        fail(describe_config_error(exc))
+        fail(describe_config_error(exc, overrides))
     except KeyboardInterrupt:
         fail("interrupted", 130)

@@ -68,7 +68,7 @@ def main() -> None:
         sys.argv.remove("--debug")
     # Let composition errors reach reporting_errors instead of Hydra's multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    with reporting_errors(show_tracebacks):
+    with reporting_errors(show_tracebacks, overrides=sys.argv[1:]):
         app()
 
 

@@ -58,8 +58,12 @@ def _hydra() -> Iterator[None]:
             GlobalHydra.instance().initialize(running)
 
 
-def describe_config_error(exc: BaseException) -> str:
-    """One line out of Hydra's and OmegaConf's multi-line composition errors."""
+def describe_config_error(exc: BaseException, overrides: Sequence[str] = ()) -> str:
+    """One line out of Hydra's and OmegaConf's multi-line composition errors.
+
+    ``overrides`` are the run's; a misspelt key is answered with the closest
+    key of the config they compose, not with Hydra's hint to add the typo.
+    """
     text = str(exc)
     message = first_line(exc)
     extra = next((extra for name, extra in PLUGIN_EXTRAS.items() if f"'{name}" in message), None)
@@ -74,7 +78,52 @@ def describe_config_error(exc: BaseException) -> str:
     if isinstance(cause, OmegaConfBaseException):
         key = getattr(cause, "full_key", None)
         message = f"{message} {first_line(cause)}" + (f" (key: {key})" if key and key not in message else "")
-    return f"{message} ({hint[0].lower()}{hint[1:]})" if hint else message
+    if hint:
+        misspelt = hint.split("+", 1)[1].split("=", 1)[0]
+        suggestion = closest_key(misspelt, overrides)
+        if suggestion:
+            return f"{message}; did you mean '{suggestion}'?"
+        return f"{message}; to add it as a new key use {hint.split('use ', 1)[1]}"
+    return message
+
+
+def closest_key(key: str, overrides: Sequence[str] = ()) -> str | None:
+    """The existing config key that ``key`` most likely meant, or None.
+
+    The same leaf under another node wins (``trainer.n_estimators`` ->
+    ``trainer.model.n_estimators``); otherwise the closest spelling.
+    """
+    import difflib
+
+    from omegaconf import OmegaConf
+
+    choices = [o for o in overrides if "=" in o and "." not in o.split("=", 1)[0]]
+    try:
+        with _hydra():
+            try:
+                cfg = compose("config", overrides=choices)
+            except (HydraException, OmegaConfBaseException):
+                cfg = compose("config")
+    except (HydraException, OmegaConfBaseException):
+        return None
+    keys = _key_paths(OmegaConf.to_container(cfg, resolve=False))
+    leaf = key.rsplit(".", 1)[-1]
+    same_leaf = [k for k in keys if k.rsplit(".", 1)[-1] == leaf and k != key]
+    if same_leaf:
+        return same_leaf[0]
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _key_paths(node: Any, prefix: str = "") -> list[str]:
+    """Every key of a plain container as a dotted path, nodes and leaves alike."""
+    if not isinstance(node, dict):
+        return []
+    paths = []
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        paths += [path, *_key_paths(value, f"{path}.")]
+    return paths
 
 
 def compose_config(
@@ -97,7 +146,7 @@ def compose_config(
             _apply_value_overrides(values, cfg)
             return cfg
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(describe_config_error(exc)) from exc
+        raise ConfigError(describe_config_error(exc, overrides)) from exc
 
 
 def _split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:

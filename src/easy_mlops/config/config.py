@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 STEPS = "easy_mlops.deployment.steps"
 OBSERVERS = "easy_mlops.observability.steps"
@@ -170,12 +170,25 @@ class Config:
     trusted_modules: list[str] = field(default_factory=list)
 
 
+# Maps keyed by metric name take any key (``metric_thresholds.accuracy=0.85``
+# without ``+``); their values stay typed and every other node stays strict.
+OPEN_MAPS: dict[type, tuple[str, ...]] = {ObservabilityConfig: ("metric_thresholds", "metric_directions")}
+
+
+def schema_node(schema: type) -> DictConfig:
+    """``schema`` as a config node, with its metric-name maps open to new keys."""
+    node = OmegaConf.structured(schema)
+    for name in OPEN_MAPS.get(schema, ()):
+        OmegaConf.set_struct(node[name], False)
+    return node
+
+
 def register_configs() -> None:
     """Store the schemas under ``base_*`` names for the YAML presets to extend."""
     store = ConfigStore.instance()
     store.store(name="base_config", node=Config)
-    store.store(group="data", name="base_data", node=DataConfig)
-    store.store(group="preprocessing", name="base_preprocessing", node=PreprocessingConfig)
-    store.store(group="trainer", name="base_trainer", node=TrainerConfig)
-    store.store(group="deployment", name="base_deployment", node=DeploymentConfig)
-    store.store(group="observability", name="base_observability", node=ObservabilityConfig)
+    store.store(group="data", name="base_data", node=schema_node(DataConfig))
+    store.store(group="preprocessing", name="base_preprocessing", node=schema_node(PreprocessingConfig))
+    store.store(group="trainer", name="base_trainer", node=schema_node(TrainerConfig))
+    store.store(group="deployment", name="base_deployment", node=schema_node(DeploymentConfig))
+    store.store(group="observability", name="base_observability", node=schema_node(ObservabilityConfig))

@@ -129,9 +129,11 @@ def section_config(schema: type, config: Any, key: str) -> DictConfig:
     an instance of ``schema``; this is how ``ModelDeployer({...})`` and
     ``ModelMonitor({...})`` read their argument.
     """
+    from easy_mlops.config.config import schema_node
+
     if isinstance(config, schema):
         return OmegaConf.structured(config)
-    base = OmegaConf.structured(schema)
+    base = schema_node(schema)
     if config is None:
         return base
     if isinstance(config, DictConfig):
