@@ -4,16 +4,19 @@ Used by ``make-mlops-easy predict``, ``MLOpsPipeline.predict`` and the endpoint
 script alike, so all three behave the same.
 """
 
+import json
 import logging
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
 
-from easy_mlops.data.loaders import load_table
+from easy_mlops.data.loaders import check_data_file, load_table
 from easy_mlops.deployment.loading import load_deployment
 from easy_mlops.errors import DataError
+from easy_mlops.files import write_text_atomic
 from easy_mlops.observability.monitor import deployment_monitor
 from easy_mlops.observability.steps import json_values
 
@@ -37,10 +40,20 @@ def predict_file(
     deployment_dir: str | Path,
     log_predictions: bool = True,
     verify: bool = True,
+    output: str | Path | TextIO | None = None,
 ) -> list[Any]:
-    """Predictions for a data file as JSON-ready values; ``deployment_dir`` may be a URL."""
+    """Predictions for a data file as JSON-ready values; ``deployment_dir`` may be a URL.
+
+    With ``output`` (a file path or a text stream such as stdout),
+    ``{"predictions": [...]}`` is written there. The cheap checks come first
+    (the data file exists, the output file can be written), and predictions
+    are logged only once they were delivered.
+    """
     from easy_mlops.deployment.remote import fetch_deployment, is_remote
 
+    check_data_file(data_path)
+    if isinstance(output, (str, Path)):
+        check_output_file(output)
     if is_remote(deployment_dir):
         local = fetch_deployment(str(deployment_dir))
         if log_predictions:
@@ -55,8 +68,35 @@ def predict_file(
     # unpickling's scratch memory is freed before the table takes its share.
     deployment = load_deployment(deployment_dir, verify=verify)
     frame = load_table(data_path)
-    predictions = _score(frame, deployment, deployment_dir, log_predictions, source=str(data_path))
-    return json_values(predictions)
+    predictions = _score(frame, deployment, deployment_dir, False, source=str(data_path))
+    values = json_values(predictions)
+    if output is not None:
+        deliver({"predictions": values}, output)
+    if log_predictions:
+        _log(predictions, deployment, deployment_dir, str(data_path))
+    return values
+
+
+def deliver(document: dict[str, Any], output: str | Path | TextIO) -> None:
+    """Write a JSON document to a file (atomically) or a stream (flushed)."""
+    text = json.dumps(document) + "\n"
+    if isinstance(output, (str, Path)):
+        write_text_atomic(Path(output), text)
+    else:
+        output.write(text)
+        output.flush()
+
+
+def check_output_file(path: str | Path) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; give a file name for the predictions")
+    if not folder.is_dir():
+        raise DataError(f"{path}: output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise DataError(f"{path}: output folder {folder} is not writable")
 
 
 def _score(
@@ -78,8 +118,17 @@ def _score(
         raise DataError(f"{source}: {exc}" if source else str(exc)) from exc
     predictions = model_data["model"].predict(features)
     if log_predictions:
-        monitor = deployment_monitor(deployment_dir)
-        monitor.log_predictions(
-            predictions, str(metadata.get("version", "")), {"source": source} if source else None
-        )
+        _log(predictions, deployment, deployment_dir, source)
     return predictions
+
+
+def _log(
+    predictions: np.ndarray,
+    deployment: tuple[dict[str, Any], Any, dict[str, Any]],
+    deployment_dir: str | Path,
+    source: str | None,
+) -> None:
+    metadata = deployment[2]
+    deployment_monitor(deployment_dir).log_predictions(
+        predictions, str(metadata.get("version", "")), {"source": source} if source else None
+    )

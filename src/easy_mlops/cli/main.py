@@ -1,6 +1,6 @@
 """``make-mlops-easy``: a thin shell over the functions the Hydra app calls.
 
-Commands: train, predict, status, observe, list, gc, push, replay, sweeps show, init.
+Commands: train, predict, status, observe, list, gc, prune, push, replay, sweeps show, init.
 Every user error is one line on stderr with exit code 2 (``--debug`` shows the
 traceback); ``status --fail-on-alert`` exits 3 when an alert is active;
 ``replay`` exits 1 when the retrained model differs.
@@ -9,6 +9,7 @@ traceback); ``status --fail-on-alert`` exits 3 when an alert is active;
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,17 @@ from typing import Any
 from easy_mlops.console import log_to_stderr, reporting_errors, stdout
 
 ALERT_EXIT = 3
+# key=value, +key=value, ++key=value, ~key[=value] (Hydra's override grammar, loosely).
+OVERRIDE = re.compile(r"^(~[\w./@-]+(=.*)?|\+{0,2}[\w./@-]+=.*)$", re.S)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser; commands that take OVERRIDEs collect them from what their options leave over.
+
+    argparse cannot mix ``nargs="*"`` positionals with options in any order, and
+    its intermixed parsing does not work with sub-commands; :func:`parse_args`
+    takes the sub-command's unrecognised words as overrides instead.
+    """
     parser = argparse.ArgumentParser(
         prog="make-mlops-easy",
         description="Train, deploy and observe tabular models.",
@@ -26,17 +35,24 @@ def build_parser() -> argparse.ArgumentParser:
         "trainer=hist_gradient_boosting trainer.test_size=0.3 deployment.version=2.0.0",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    # Each sub-command accepts --debug too, wherever it is typed.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train on a data file and deploy the model")
+    def command(name: str, handler: Any, help: str, overrides: bool = False) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, parents=[common])
+        sub.set_defaults(handler=handler, parser=sub, takes_overrides=overrides)
+        return sub
+
+    train = command("train", cmd_train, "train on a data file and deploy the model", overrides=True)
+    train.usage = "%(prog)s DATA [--target COL] [-c FILE] [--no-deploy] [OVERRIDE ...]"
     train.add_argument("data", help="CSV, JSON, JSON Lines or Parquet file")
     train.add_argument("--target", help="target column (default: the last column)")
     train.add_argument("-c", "--config", help="YAML config in the guide's format (applied before OVERRIDEs)")
     train.add_argument("--no-deploy", action="store_true", help="train and evaluate only")
-    train.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="Hydra override, e.g. trainer=mlp")
-    train.set_defaults(handler=cmd_train)
 
-    predict = commands.add_parser("predict", help="score a data file with a deployment")
+    predict = command("predict", cmd_predict, "score a data file with a deployment")
     predict.add_argument("data", help="CSV, JSON, JSON Lines or Parquet file")
     predict.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     predict.add_argument(
@@ -46,57 +62,63 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--skip-verify", action="store_true", help="load without checking artifact checksums"
     )
-    predict.set_defaults(handler=cmd_predict)
 
-    status = commands.add_parser("status", help="metadata, metrics, predictions and alerts of a deployment")
+    status = command("status", cmd_status, "metadata, metrics, predictions and alerts of a deployment")
     status.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     status.add_argument("--json", action="store_true", help="print the summary as JSON")
     status.add_argument(
         "--fail-on-alert", action="store_true", help=f"exit {ALERT_EXIT} when an alert is active"
     )
     status.add_argument("--skip-verify", action="store_true", help="do not check artifact checksums")
-    status.set_defaults(handler=cmd_status)
 
-    observe = commands.add_parser("observe", help="print the monitoring report of a deployment")
+    observe = command("observe", cmd_observe, "print the monitoring report of a deployment")
     observe.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     observe.add_argument("-o", "--output", help="also write the report to this file")
-    observe.set_defaults(handler=cmd_observe)
 
-    listing = commands.add_parser("list", help="list the deployments under an output directory")
+    listing = command("list", cmd_list, "list the deployments under an output directory")
     listing.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
     listing.add_argument("--json", action="store_true", help="print the rows as JSON")
-    listing.set_defaults(handler=cmd_list)
 
-    gc = commands.add_parser("gc", help="remove what killed deployments left behind")
+    gc = command("gc", cmd_gc, "remove what killed deployments left behind")
     gc.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
     gc.add_argument(
         "--grace", type=float, default=3600, help="only leftovers older than this many seconds (3600)"
     )
-    gc.set_defaults(handler=cmd_gc)
 
-    push = commands.add_parser("push", help="upload a deployment to object storage (again)")
+    prune = command("prune", cmd_prune, "remove old deployments, keeping the newest or each sweep's best")
+    prune.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
+    prune.add_argument("--keep", type=int, metavar="N", help="keep the newest N deployments")
+    prune.add_argument("--keep-best", type=int, metavar="K", help="keep the best K of each sweep")
+    prune.add_argument("--metric", help="rank sweeps by this metric (default: accuracy, else r2_score)")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    prune.add_argument(
+        "--include-protected",
+        action="store_true",
+        help="may also remove `latest` and each sweep's rank-1 deployment",
+    )
+
+    push = command("push", cmd_push, "upload a deployment to object storage (again)")
     push.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     push.add_argument(
         "--uri", help="destination folder URL (default: the deployment's deployment.upload.uri)"
     )
-    push.set_defaults(handler=cmd_push)
 
-    replay = commands.add_parser("replay", help="retrain a deployment from its config snapshot and compare")
+    replay = command("replay", cmd_replay, "retrain a deployment from its config snapshot and compare")
     replay.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     replay.add_argument("--data", help="the training data, if it moved since the deployment was made")
-    replay.set_defaults(handler=cmd_replay)
 
-    sweeps = commands.add_parser("sweeps", help="sweep leaderboards")
+    sweeps = command("sweeps", None, "sweep leaderboards")
     sweep_commands = sweeps.add_subparsers(dest="sweeps_command", required=True, metavar="SUBCOMMAND")
-    show = sweep_commands.add_parser("show", help="print the leaderboard of a sweep directory")
+    show = sweep_commands.add_parser(
+        "show", help="print the leaderboard of a sweep directory", parents=[common]
+    )
     show.add_argument("sweep_dir", metavar="SWEEP_DIR", help="e.g. outputs/multirun/2024-01-01/12-00-00")
     show.add_argument("--json", action="store_true", help="print sweep_summary.json")
-    show.set_defaults(handler=cmd_sweeps_show)
+    show.set_defaults(handler=cmd_sweeps_show, parser=show)
 
-    init = commands.add_parser("init", help="write the default configuration in the guide's YAML format")
+    init = command("init", cmd_init, "write the default configuration in the guide's YAML format")
     init.add_argument("-o", "--output", default="mlops-config.yaml", help="default: mlops-config.yaml")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    init.set_defaults(handler=cmd_init)
     return parser
 
 
@@ -124,23 +146,28 @@ def cmd_train(args: argparse.Namespace) -> int:
         "overrides": overrides,
         "config_file": str(Path(args.config).resolve()) if args.config else None,
     }
-    print_results(run_experiment(cfg, run_info=run_info, deploy=not args.no_deploy))
+    results = run_experiment(cfg, run_info=run_info, deploy=not args.no_deploy)
+    print_results(results)
+    deployed = results["deployment"].get("deployment_dir")
+    if deployed:
+        under_default = Path(deployed).parent == Path(default_output_dir()).resolve()
+        stdout.print(f"Next: make-mlops-easy predict NEW.csv {'latest' if under_default else deployed}")
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from easy_mlops.data.loaders import check_data_file
     from easy_mlops.deployment.remote import is_remote
-    from easy_mlops.files import write_text_atomic
-    from easy_mlops.inference import predict_file
+    from easy_mlops.inference import check_output_file, predict_file
 
-    reference = args.model_dir if is_remote(args.model_dir) else deployment_dir(args.model_dir)
-    predictions = predict_file(args.data, reference, not args.no_log, not args.skip_verify)
-    text = json.dumps({"predictions": predictions}) + "\n"
+    check_data_file(args.data)  # the cheap checks before `latest` is resolved or a model loaded
     if args.output:
-        write_text_atomic(Path(args.output), text)
+        check_output_file(args.output)
+    reference = args.model_dir if is_remote(args.model_dir) else deployment_dir(args.model_dir)
+    output = args.output or sys.stdout
+    predictions = predict_file(args.data, reference, not args.no_log, not args.skip_verify, output)
+    if args.output:
         sys.stderr.write(f"wrote {len(predictions):,} predictions to {args.output}\n")
-    else:
-        sys.stdout.write(text)
     return 0
 
 
@@ -158,7 +185,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_observe(args: argparse.Namespace) -> int:
-    from easy_mlops.deployment.loading import read_metadata
+    from easy_mlops.deployment.metadata import read_metadata
     from easy_mlops.files import write_text_atomic
     from easy_mlops.observability.monitor import deployment_monitor
     from easy_mlops.observability.report import render_report
@@ -216,6 +243,24 @@ def cmd_gc(args: argparse.Namespace) -> int:
     for path in removed:
         stdout.print(f"removed {path}", markup=False)
     stdout.print(f"{len(removed)} leftover(s) removed", markup=False)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.catalog import prune_plan, remove_deployment
+
+    doomed = prune_plan(
+        args.output_dir or default_output_dir(),
+        args.keep,
+        args.keep_best,
+        args.metric,
+        args.include_protected,
+    )
+    for directory in doomed:
+        if not args.dry_run:
+            remove_deployment(directory)
+        stdout.print(f"{'would remove' if args.dry_run else 'removed'} {directory}", markup=False)
+    stdout.print(f"{len(doomed)} deployment(s) {'to remove' if args.dry_run else 'removed'}", markup=False)
     return 0
 
 
@@ -339,9 +384,35 @@ def print_status(status: dict[str, Any]) -> None:
         )
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Options, positionals and overrides in any order; errors show the sub-command's usage.
+
+    What the sub-command's options and positionals leave over are its
+    OVERRIDEs; a positional typed after the overrides still fills its slot.
+    """
+    args, leftover = build_parser().parse_known_args(argv)
+    parser: argparse.ArgumentParser = args.parser
+    if not args.takes_overrides and leftover:
+        parser.error(f"unrecognized arguments: {' '.join(leftover)}")
+    unknown = [word for word in leftover if word.startswith("-")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    data = getattr(args, "data", None)
+    if data and OVERRIDE.match(data) and not all(OVERRIDE.match(word) for word in leftover):
+        # `train trainer=mlp churn.csv`: the data file is the first word that is no override.
+        words = [data, *leftover]
+        args.data = next(word for word in words if not OVERRIDE.match(word))
+        leftover = [word for word in words if word is not args.data]
+    bad = [word for word in leftover if not OVERRIDE.match(word)]
+    if bad:
+        parser.error(f"unrecognized arguments: {' '.join(bad)} (an OVERRIDE is key=value)")
+    args.overrides = leftover
+    return args
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; exits with the command's code."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     log_to_stderr(logging.DEBUG if args.debug else logging.WARNING)
     with reporting_errors(args.debug):
         code = args.handler(args)

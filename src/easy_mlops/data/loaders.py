@@ -16,8 +16,8 @@ BUNDLED_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
 FILE_FORMATS = {".csv": "CSV", ".json": "JSON", ".jsonl": "JSON Lines", ".parquet": "Parquet"}
 
 
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, JSON (records or lines), JSON Lines or Parquet file by its extension."""
+def check_data_file(path: str | Path) -> None:
+    """What can be said about a data file without reading it: present, a file, a known format, not empty."""
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.exists():
@@ -31,6 +31,13 @@ def load_table(path: str | Path) -> pd.DataFrame:
         )
     if path.stat().st_size == 0:
         raise DataError(f"{path}: data file is empty")
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, JSON (records or lines), JSON Lines or Parquet file by its extension."""
+    check_data_file(path)
+    path = Path(path)
+    suffix = path.suffix.lower()
     try:
         frame = _read(path, suffix)
     except DataError:

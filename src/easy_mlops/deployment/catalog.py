@@ -5,18 +5,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from easy_mlops.deployment.loading import read_metadata
+from easy_mlops.deployment.metadata import creation_order, read_metadata
 from easy_mlops.deployment.steps import STAGING_SUFFIX
 from easy_mlops.errors import DeploymentError
 
 LATEST = "latest"
+REMOVING_SUFFIX = ".removing"  # a deployment being pruned: hidden before its files go
 
 
 def list_deployments(output_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
     """Finished deployments under ``output_dir``, oldest first.
 
-    Staging directories (``.name.partial``), empty name reservations and
-    folders whose metadata is unreadable are not deployments and are skipped.
+    Hidden folders (staging, pruning) and folders without readable metadata
+    are not deployments and are skipped. The order is when each was made.
     """
     root = Path(output_dir)
     if not root.is_dir():
@@ -34,7 +35,7 @@ def list_deployments(output_dir: str | Path) -> list[tuple[Path, dict[str, Any]]
         except DeploymentError:
             continue
         found.append((directory, metadata))
-    found.sort(key=lambda item: (str(item[1].get("deployment_time", "")), item[0].name))
+    found.sort(key=lambda item: creation_order(item[1]))
     return found
 
 
@@ -58,26 +59,119 @@ GC_GRACE_SECONDS = 3600
 
 
 def collect_garbage(output_dir: str | Path, grace_seconds: float = GC_GRACE_SECONDS) -> list[Path]:
-    """Remove what killed deployments left behind: staging folders and empty name reservations.
+    """Remove what killed deployments left behind, and nothing else.
 
-    Only leftovers older than ``grace_seconds`` are touched, so a deployment
-    running in another process keeps its staging folder. Returns what was removed.
+    That is a hidden ``.<name>.partial`` staging folder (with what it holds)
+    or a hidden ``.<name>.removing`` folder of an interrupted ``prune``, and an
+    empty ``<name>`` folder beside such a staging folder (the name reservation
+    of earlier versions). Only leftovers older than ``grace_seconds`` are
+    touched, so a deployment running in another process keeps its staging
+    folder; an empty folder a user made is never a leftover. Returns what was removed.
     """
     root = Path(output_dir)
     if not root.is_dir():
         return []
     cutoff = time.time() - grace_seconds
     removed = []
-    for entry in root.iterdir():
+    for entry in sorted(root.iterdir()):
         try:
-            if not entry.is_dir() or entry.stat().st_mtime > cutoff:
+            if not entry.is_dir() or entry.stat().st_mtime > cutoff or not is_leftover(entry.name):
                 continue
-            if entry.name.startswith(".") and STAGING_SUFFIX in entry.name:
-                shutil.rmtree(entry)
-                removed.append(entry)
-            elif not entry.name.startswith(".") and not any(entry.iterdir()):
-                entry.rmdir()  # a reserved name whose deployment never arrived
-                removed.append(entry)
+            shutil.rmtree(entry)
+            removed.append(entry)
+            reservation = root / entry.name[1:].removesuffix(STAGING_SUFFIX)
+            if (
+                entry.name.endswith(STAGING_SUFFIX)
+                and reservation.is_dir()
+                and not any(reservation.iterdir())
+            ):
+                reservation.rmdir()
+                removed.append(reservation)
         except OSError:
             continue  # taken or removed by another process meanwhile
     return removed
+
+
+def is_leftover(name: str) -> bool:
+    return name.startswith(".") and name.endswith((STAGING_SUFFIX, REMOVING_SUFFIX))
+
+
+def prune_plan(
+    output_dir: str | Path,
+    keep: int | None = None,
+    keep_best: int | None = None,
+    metric: str | None = None,
+    include_protected: bool = False,
+) -> list[Path]:
+    """The deployments ``prune`` would remove, oldest first.
+
+    ``keep`` keeps the newest N of all; ``keep_best`` the best K of each sweep
+    by ``metric`` (default: the headline metric), and alone it touches only
+    deployments made by sweeps. ``latest`` and every deployment a sweep's
+    leaderboard ranks first are kept unless ``include_protected``.
+    """
+    from easy_mlops.observability.steps import metric_direction
+
+    if keep is None and keep_best is None:
+        raise DeploymentError("say what to keep: --keep N (newest) and/or --keep-best K (per sweep)")
+    if (keep is not None and keep < 0) or (keep_best is not None and keep_best < 0):
+        raise DeploymentError("--keep and --keep-best must be 0 or more")
+    listed = list_deployments(output_dir)
+    kept: set[Path] = set()  # resolved paths
+    if keep:
+        kept |= {directory.resolve() for directory, _ in listed[-keep:]}
+    sweeps: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    for directory, metadata in listed:
+        sweep_dir = (metadata.get("run", {}).get("hydra") or {}).get("sweep_dir")
+        if sweep_dir:
+            sweeps.setdefault(str(sweep_dir), []).append((directory, metadata))
+    if keep_best is not None:
+        for jobs in sweeps.values():
+            name = metric or _headline_name(jobs[0][1])
+            sign = -1 if name and metric_direction(name) == "higher" else 1
+
+            def score(item: tuple[Path, dict[str, Any]], name: str | None = name, sign: int = sign) -> tuple:
+                value = item[1].get("metrics", {}).get(name) if name else None
+                return (value is None, sign * value if value is not None else 0.0)
+
+            kept |= {directory.resolve() for directory, _ in sorted(jobs, key=score)[:keep_best]}
+    if not include_protected:
+        kept |= protected(listed, sweeps)
+    in_scope = (
+        listed
+        if keep is not None
+        else sorted(
+            (item for jobs in sweeps.values() for item in jobs), key=lambda item: creation_order(item[1])
+        )
+    )
+    return [directory for directory, _ in in_scope if directory.resolve() not in kept]
+
+
+def protected(
+    listed: list[tuple[Path, dict[str, Any]]], sweeps: dict[str, list[tuple[Path, dict[str, Any]]]]
+) -> set[Path]:
+    """``latest`` and each sweep's rank-1 deployment as its leaderboard says (resolved paths)."""
+    import json
+
+    keep = {listed[-1][0].resolve()} if listed else set()
+    for sweep_dir in sweeps:
+        try:
+            board = json.loads((Path(sweep_dir) / "sweep_summary.json").read_text(encoding="utf-8"))
+            best = next(row for row in board.get("rows", []) if row.get("rank") == 1)
+        except (OSError, ValueError, StopIteration):
+            continue
+        if best.get("deployment_dir"):
+            keep.add(Path(best["deployment_dir"]).resolve())
+    return keep
+
+
+def _headline_name(metadata: dict[str, Any]) -> str | None:
+    metrics = metadata.get("metrics", {})
+    return next((name for name in ("accuracy", "r2_score") if name in metrics), None)
+
+
+def remove_deployment(directory: Path) -> None:
+    """Hide a deployment first (nothing lists a half-removed one), then delete it."""
+    hidden = directory.with_name(f".{directory.name}{REMOVING_SUFFIX}")
+    directory.rename(hidden)
+    shutil.rmtree(hidden)

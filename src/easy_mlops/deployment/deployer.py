@@ -3,7 +3,7 @@
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,11 @@ from easy_mlops.config.instantiate import instantiate_steps
 from easy_mlops.config.registry import StepRegistry
 from easy_mlops.deployment import steps as builtin
 from easy_mlops.deployment.loading import load_deployment
+from easy_mlops.deployment.metadata import DEFAULT_METADATA, build_metadata
 from easy_mlops.errors import DeploymentError, MLOpsError
-from easy_mlops.files import file_fingerprint, write_json_atomic
-from easy_mlops.versions import library_versions
+from easy_mlops.files import write_json_atomic
 
 log = logging.getLogger(__name__)
-
-METADATA_FORMAT = 1
 
 
 class ModelDeployer:
@@ -34,9 +32,15 @@ class ModelDeployer:
 
     STEP_REGISTRY = StepRegistry("deployment", builtin.DeploymentStep, default_deployment_steps)
 
-    def __init__(self, config: Any = None, trusted_modules: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        config: Any = None,
+        trusted_modules: Iterable[str] = (),
+        clock: Callable[[], datetime] = builtin.utc_now,
+    ) -> None:
         self.config = section_config(DeploymentConfig, config, "deployment")
         self.trusted_modules = tuple(trusted_modules)
+        self.clock = clock  # names deployments and records when they were made; tests pin it
         self.steps = self._initialize_steps()
 
     @classmethod
@@ -83,10 +87,10 @@ class ModelDeployer:
         """Run every step, then publish the staged directory under its final name.
 
         Returns the artifacts map (``deployment_dir``, ``model_path``, ...). If a
-        step fails, the staging directory and the name reservation are removed
-        and the error names the step. ``on_published(deployment_dir)`` runs
-        between publishing and the ``after_publish`` steps (the pipeline logs
-        the training metrics there, so uploads carry them).
+        step fails, the staging directory (and with it the name's claim) is
+        removed and the error names the step. ``on_published(deployment_dir)``
+        runs between publishing and the ``after_publish`` steps (the pipeline
+        logs the training metrics there, so uploads carry them).
         """
         from easy_mlops.training.trainer import TrainedModel
 
@@ -104,9 +108,9 @@ class ModelDeployer:
             training_results=dict(training_results),
             config=OmegaConf.to_container(self.config, resolve=True),
             output_dir=Path(output_dir or self.config.output_dir).resolve(),
-            deployer=self,
             run_info=dict(run_info or {}),
             create_endpoint=create_endpoint,
+            clock=self.clock,
         )
         steps = self._with_endpoint_step(self.steps) if create_endpoint else self.steps
         try:
@@ -145,68 +149,45 @@ class ModelDeployer:
             raise
         except Exception as exc:
             detail = str(exc)
-            if context.deployment_dir is not None and context.final_dir is not None:
-                detail = detail.replace(str(context.deployment_dir), str(context.final_dir))
+            if context.staging_dir is not None and context.final_dir is not None:
+                detail = detail.replace(str(context.staging_dir), str(context.final_dir))
             raise DeploymentError(f"deployment step '{name}' failed: {type(exc).__name__}: {detail}") from exc
 
     def create_model_metadata(self, context: builtin.DeploymentContext) -> dict[str, Any]:
-        """What ``metadata.json`` says: paths, metrics, version, time, checksums, run."""
-        results = context.training_results
-        directory = context.deployment_dir
-        metadata_name = Path(context.artifacts.get("metadata_path", "metadata.json")).name
-        files = {}
-        if directory is not None:
-            for path in sorted(directory.rglob("*")):
-                relative = path.relative_to(directory).as_posix()
-                if (
-                    path.is_file()
-                    and relative != metadata_name
-                    and not relative.startswith("logs/")
-                    and not path.name.startswith(".")
-                ):
-                    files[relative] = file_fingerprint(path)
+        """What the metadata file says about the deployment in ``context`` (the guide's name)."""
+        metadata_path = context.artifacts.get("metadata_path", DEFAULT_METADATA)
         preprocessor = context.preprocessor
-        return {
-            "easy_mlops_metadata": METADATA_FORMAT,
-            "name": context.artifacts.get("deployment_name"),
-            "status": "deployed",
-            "version": str(self.config.version),
-            "deployment_time": self.config.deployment_time or datetime.now(UTC).isoformat(),
-            "problem_type": results.get("problem_type"),
-            "target_column": results.get("target_column"),
-            "metrics": dict(results.get("metrics", {})),
-            "training": {k: v for k, v in results.items() if k not in ("metrics",)},
-            "artifacts": {
-                key: value for key, value in context.artifacts.items() if key not in ("deployment_name",)
-            },
-            "files": files,
-            "input_schema": preprocessor.input_schema() if hasattr(preprocessor, "input_schema") else None,
-            "versions": library_versions(),
-            "run": {k: v for k, v in context.run_info.items() if k != "config"},
-        }
+        return build_metadata(
+            name=context.artifacts.get("deployment_name"),
+            directory=context.require_directory("save_metadata"),
+            metadata_name=Path(metadata_path).name,
+            version=self.config.version,
+            deployment_time=self.config.deployment_time,
+            training_results=context.training_results,
+            artifacts=context.artifacts,
+            input_schema=preprocessor.input_schema() if hasattr(preprocessor, "input_schema") else None,
+            run_info=context.run_info,
+            created_at=context.clock(),
+        )
 
     def _publish(self, context: builtin.DeploymentContext) -> None:
-        """Refresh the metadata (checksums of every artifact), then rename into place."""
-        if context.deployment_dir is None or context.final_dir is None:
+        """Write the metadata (checksums of every artifact), then rename the staging folder into place."""
+        if context.staging_dir is None or context.final_dir is None:
             raise DeploymentError("no deployment directory was created: include the 'create_directory' step")
         metadata_path = context.artifacts.get("metadata_path")
         if metadata_path:
             context.metadata = self.create_model_metadata(context)
-            write_json_atomic(context.deployment_dir / Path(metadata_path).name, context.metadata)
+            write_json_atomic(context.staging_dir / Path(metadata_path).name, context.metadata)
         else:
             log.warning("no save_metadata step: %s will not be listed or loadable", context.final_dir)
-        context.deployment_dir.rename(context.final_dir)
-        context.deployment_dir = context.final_dir
+        context.staging_dir.rename(context.final_dir)
+        context.published = True
+        context.staging_dir.parent.rmdir()  # the claim on the name, now empty
 
     @staticmethod
     def _discard(context: builtin.DeploymentContext) -> None:
-        if context.deployment_dir is not None and context.deployment_dir != context.final_dir:
-            shutil.rmtree(context.deployment_dir, ignore_errors=True)
-            if context.final_dir is not None:
-                try:
-                    context.final_dir.rmdir()  # only the empty reservation
-                except OSError:
-                    pass
+        if context.staging_dir is not None and not context.published:
+            shutil.rmtree(context.staging_dir.parent, ignore_errors=True)
 
     def load_deployed_model(
         self, deployment_dir: str | Path, verify: bool = True

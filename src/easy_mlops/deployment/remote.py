@@ -17,7 +17,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from easy_mlops.deployment.loading import DEFAULT_METADATA, find_metadata_file, read_metadata, verify_files
+from easy_mlops.deployment.loading import verify_files
+from easy_mlops.deployment.metadata import (
+    DEFAULT_METADATA,
+    HEAD_BYTES,
+    creation_order,
+    find_metadata_file,
+    find_metadata_name,
+    parse_metadata,
+    read_metadata,
+)
 from easy_mlops.deployment.steps import DeploymentContext, DeploymentStep
 from easy_mlops.errors import ConfigError, DeploymentError
 from easy_mlops.files import write_json_atomic
@@ -194,34 +203,46 @@ def cached_copy(name: str, metadata_bytes: bytes) -> Path:
     return cache_root() / f"{name}-{hashlib.sha256(metadata_bytes).hexdigest()[:16]}"
 
 
+def remote_metadata(fs: Any, path: str) -> tuple[str, bytes] | None:
+    """The metadata file's name and bytes in a remote folder, found by its marker; None if absent."""
+    try:
+        names = [entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(path, detail=False, refresh=True)]
+    except FileNotFoundError:
+        return None
+    name = find_metadata_name(names, lambda n: fs.cat_file(f"{path}/{n}", start=0, end=HEAD_BYTES))
+    return (name, fs.cat_file(f"{path}/{name}")) if name else None
+
+
 def fetch_deployment(uri: str, storage_options: dict[str, Any] | None = None) -> Path:
     """A verified local copy of a remote deployment, downloaded once per content."""
     fs, path = filesystem(uri, storage_options)
     path = path.rstrip("/")
     name = path.rsplit("/", 1)[-1]
     try:
-        metadata_bytes = fs.cat_file(f"{path}/{DEFAULT_METADATA}")
-    except FileNotFoundError as exc:
-        raise DeploymentError(
-            f"{uri}: not a deployment (no {DEFAULT_METADATA}: wrong path, or an upload that did not finish)"
-        ) from exc
+        found = remote_metadata(fs, path)
     except Exception as exc:
         raise DeploymentError(f"{uri}: cannot read the deployment: {describe_failure(exc)}") from exc
+    if found is None:
+        raise DeploymentError(
+            f"{uri}: not a deployment (no {DEFAULT_METADATA}: wrong path, or an upload that did not finish)"
+        )
+    metadata_name, metadata_bytes = found
+    metadata = parse_metadata(metadata_bytes, uri)
     local = cached_copy(name, metadata_bytes)
-    if (local / DEFAULT_METADATA).is_file():
+    if (local / metadata_name).is_file():
         log.info("using cached %s", local)
         return local
     staging = local.with_name(f".{local.name}.partial{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
-        remote_files = [p for p in fs.find(path) if not p.endswith(f"/{DEFAULT_METADATA}")]
+        remote_files = [p for p in fs.find(path) if not p.endswith(f"/{metadata_name}")]
         for remote_file in remote_files:
             target = staging / remote_file[len(path) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
             fs.get_file(remote_file, str(target))
-        (staging / DEFAULT_METADATA).write_bytes(metadata_bytes)
-        verify_files(staging, json.loads(metadata_bytes))
+        (staging / metadata_name).write_bytes(metadata_bytes)
+        verify_files(staging, metadata)
         (staging / "logs").mkdir(exist_ok=True)
         try:
             staging.rename(local)
@@ -254,13 +275,15 @@ def list_remote(
     found = []
     for entry in entries:
         try:
-            metadata_bytes = fs.cat_file(f"{entry}/{DEFAULT_METADATA}")
-            metadata = json.loads(metadata_bytes)
-        except Exception:  # no metadata: not a deployment, or an unfinished upload
+            located = remote_metadata(fs, entry.rstrip("/"))
+            if located is None:
+                continue  # not a deployment, or an unfinished upload
+            metadata_name, metadata_bytes = located
+            metadata = parse_metadata(metadata_bytes, entry)
+        except Exception:
             continue
-        if isinstance(metadata, dict) and metadata.get("easy_mlops_metadata"):
-            metadata["directory"] = f"{uri.split('://', 1)[0]}://{entry}"
-            local = cached_copy(entry.rstrip("/").rsplit("/", 1)[-1], metadata_bytes)
-            found.append((metadata, local if (local / DEFAULT_METADATA).is_file() else None))
-    found.sort(key=lambda item: (str(item[0].get("deployment_time", "")), str(item[0].get("name"))))
+        metadata["directory"] = f"{uri.split('://', 1)[0]}://{entry}"
+        local = cached_copy(entry.rstrip("/").rsplit("/", 1)[-1], metadata_bytes)
+        found.append((metadata, local if (local / metadata_name).is_file() else None))
+    found.sort(key=lambda item: creation_order(item[0]))
     return found

@@ -6,10 +6,11 @@ its final name only after every step succeeded, so a failure never leaves
 something that looks like a finished deployment.
 """
 
-import shutil
 import stat
+import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,18 +18,30 @@ from omegaconf import OmegaConf
 
 from easy_mlops.deployment.serialization import FORMATS, check_format, dump
 from easy_mlops.errors import ConfigError, StepPrerequisiteError
-from easy_mlops.files import write_json_atomic, write_text_atomic
+from easy_mlops.files import write_text_atomic
 
 STAGING_SUFFIX = ".partial"
+
+
+def staging_root(output_dir: Path, name: str) -> Path:
+    """The hidden folder that claims ``name`` while its deployment is assembled inside."""
+    return output_dir / f".{name}{STAGING_SUFFIX}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
 class DeploymentContext:
     """Shared state of one deployment run.
 
-    ``deployment_dir`` is where steps write (a staging directory until the run
-    is published); ``final_dir`` is the name it is published under, and the
-    paths recorded in ``artifacts`` and the metadata point there.
+    Steps write into ``staging_dir`` (``.<name>.partial/<name>``) until the
+    run is published as ``final_dir`` (``<output_dir>/<name>``);
+    ``deployment_dir`` is whichever of the two holds the files now, so its
+    name is always the deployment's. Paths recorded in ``artifacts`` and the
+    metadata point to ``final_dir``. ``clock`` gives the time that names the
+    deployment and records when it was made.
     """
 
     model: Any
@@ -36,16 +49,21 @@ class DeploymentContext:
     training_results: dict[str, Any]
     config: dict[str, Any]
     output_dir: Path
-    deployer: Any = None
     run_info: dict[str, Any] = field(default_factory=dict)
     create_endpoint: bool | None = None
-    deployment_dir: Path | None = None
+    staging_dir: Path | None = None
     final_dir: Path | None = None
+    published: bool = False
+    clock: Callable[[], datetime] = utc_now
     metadata: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def deployment_dir(self) -> Path | None:
+        return self.final_dir if self.published else self.staging_dir
+
     def require_directory(self, step: str) -> Path:
-        """The staging directory, or a clear error if ``create_directory`` has not run."""
+        """Where files go now, or a clear error if ``create_directory`` has not run."""
         if self.deployment_dir is None:
             raise StepPrerequisiteError(
                 f"deployment step '{step}' needs a deployment directory: run 'create_directory' before it"
@@ -94,11 +112,12 @@ class DeploymentStep:
 
 
 class CreateDeploymentDirectoryStep(DeploymentStep):
-    """Reserve ``<prefix>_<YYYYmmdd_HHMMSS>[_N]`` and open a staging directory beside it.
+    """Claim ``<prefix>_<YYYYmmdd_HHMMSS>[_N]`` and open its staging directory.
 
-    The final name is claimed with an atomic ``mkdir`` (no check-then-create
-    race between processes); the run is assembled in ``.<name>.partial`` and
-    renamed over the empty reservation when it is published.
+    The name is claimed by creating the hidden ``.<name>.partial`` folder with
+    an atomic ``mkdir`` (no check-then-create race between processes); the run
+    is assembled in ``.<name>.partial/<name>``, so every step sees the final
+    name, and the deployer renames that folder into place when it publishes.
     """
 
     name = "create_directory"
@@ -112,22 +131,25 @@ class CreateDeploymentDirectoryStep(DeploymentStep):
 
         context.output_dir.mkdir(parents=True, exist_ok=True)
         collect_garbage(context.output_dir)  # leftovers of killed runs, past the grace period
-        stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+        stamp = context.clock().astimezone().strftime("%Y%m%d_%H%M%S")  # local time, as people read it
         suffix = 0
         while True:
             name = f"{self.prefix}_{stamp}" + (f"_{suffix}" if suffix else "")
-            final_dir = context.output_dir / name
+            claim = staging_root(context.output_dir, name)
             try:
-                final_dir.mkdir()
-                break
+                claim.mkdir()
             except FileExistsError:
-                suffix += 1
-        staging = context.output_dir / f".{name}{STAGING_SUFFIX}"
-        shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftover under the name we now hold
-        staging.mkdir()
-        (staging / "logs").mkdir()
-        context.final_dir, context.deployment_dir = final_dir, staging
-        context.artifacts["deployment_dir"] = str(final_dir)
+                suffix += 1  # another process stages this name, or a killed one did
+                continue
+            if not (context.output_dir / name).exists():
+                break
+            claim.rmdir()  # published already
+            suffix += 1
+        context.staging_dir = claim / name
+        context.staging_dir.mkdir()
+        (context.staging_dir / "logs").mkdir()
+        context.final_dir = context.output_dir / name
+        context.artifacts["deployment_dir"] = str(context.final_dir)
         context.artifacts["deployment_name"] = name
 
 
@@ -171,11 +193,11 @@ class SavePreprocessorStep(DeploymentStep):
 
 
 class SaveMetadataStep(DeploymentStep):
-    """Write the config snapshot and the metadata file describing the deployment.
+    """Write the config snapshot and name the metadata file describing the deployment.
 
-    The deployer rewrites the metadata once more after the last step, so
-    artifacts added by later steps (an endpoint script, an upload URI) are
-    listed and checksummed too.
+    The deployer writes the metadata itself when it publishes, once every
+    step has run, so artifacts added by later steps (an endpoint script)
+    are listed and checksummed too.
     """
 
     name = "save_metadata"
@@ -191,16 +213,14 @@ class SaveMetadataStep(DeploymentStep):
             write_text_atomic(directory / "config.yaml", OmegaConf.to_yaml(snapshot))
         overrides = context.run_info.get("overrides", [])
         write_text_atomic(directory / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
-        path = directory / self.filename
-        context.artifacts["metadata_path"] = str(context.published_path(path))
-        context.metadata = context.deployer.create_model_metadata(context)
-        write_json_atomic(path, context.metadata)
+        context.artifacts["metadata_path"] = str(context.published_path(directory / self.filename))
 
 
+# $filename is the script's configured name; a user's own template is written as given.
 DEFAULT_ENDPOINT_TEMPLATE = '''#!/usr/bin/env python3
 """Score a data file with the model in this folder.
 
-Usage: python predict.py DATA_FILE   (CSV, JSON, JSON Lines or Parquet)
+Usage: python $filename DATA_FILE   (CSV, JSON, JSON Lines or Parquet)
 Prints {"predictions": [...]}, one prediction per input row, in order.
 """
 import json
@@ -211,7 +231,7 @@ from easy_mlops.inference import predict_file
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: predict.py DATA_FILE")
+        sys.exit("usage: python $filename DATA_FILE")
     predictions = predict_file(sys.argv[1], Path(__file__).resolve().parent)
     print(json.dumps({"predictions": predictions}))
 '''
@@ -233,6 +253,7 @@ class EndpointScriptStep(DeploymentStep):
         if context.create_endpoint is False:
             return
         path = context.require_directory(self.name) / self.filename
-        path.write_text(self.template or DEFAULT_ENDPOINT_TEMPLATE, encoding="utf-8")
+        text = self.template or string.Template(DEFAULT_ENDPOINT_TEMPLATE).substitute(filename=self.filename)
+        path.write_text(text, encoding="utf-8")
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         context.artifacts["endpoint_script"] = str(context.published_path(path))

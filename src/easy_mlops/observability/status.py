@@ -3,7 +3,8 @@
 from pathlib import Path
 from typing import Any
 
-from easy_mlops.deployment.loading import read_metadata, verify_files
+from easy_mlops.deployment.loading import verify_files
+from easy_mlops.deployment.metadata import read_metadata
 from easy_mlops.observability.monitor import deployment_monitor
 
 HEADLINE_METRICS = ("accuracy", "r2_score")

@@ -1,0 +1,135 @@
+"""The metadata file that makes a directory a deployment: where it is, what it says.
+
+A deployment's metadata file carries the ``easy_mlops_metadata`` marker; it is
+``metadata.json`` unless ``deployment.metadata_filename`` renamed it, and is
+found by that marker the same way on disk and in object storage.
+"""
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from easy_mlops.errors import DeploymentError
+from easy_mlops.files import file_fingerprint
+from easy_mlops.versions import library_versions
+
+MARKER = "easy_mlops_metadata"
+FORMAT = 1
+DEFAULT_METADATA = "metadata.json"
+HEAD_BYTES = 4096  # the marker is the first key written
+
+
+def find_metadata_name(names: Iterable[str], read_head: Callable[[str], bytes]) -> str | None:
+    """Which of a folder's file ``names`` is the metadata file: ``metadata.json`` first, then any JSON
+    file whose first bytes (``read_head(name)``) carry the marker."""
+    names = set(names)
+    candidates = [DEFAULT_METADATA] * (DEFAULT_METADATA in names) + sorted(
+        name for name in names if name.endswith(".json") and name != DEFAULT_METADATA
+    )
+    for name in candidates:
+        try:
+            if MARKER.encode() in read_head(name):
+                return name
+        except OSError:
+            continue
+    return None
+
+
+def find_metadata_file(deployment_dir: str | Path) -> Path | None:
+    """The metadata file of a local deployment directory, or None if it is not one."""
+    directory = Path(deployment_dir)
+    if not directory.is_dir():
+        return None
+
+    def head(name: str) -> bytes:
+        with (directory / name).open("rb") as handle:
+            return handle.read(HEAD_BYTES)
+
+    names = [path.name for path in directory.glob("*.json") if path.is_file()]
+    name = find_metadata_name(names, head)
+    return directory / name if name else None
+
+
+def read_metadata(deployment_dir: str | Path) -> dict[str, Any]:
+    """The parsed metadata of a deployment, or one line saying why it is not one."""
+    directory = Path(deployment_dir)
+    if not directory.exists():
+        raise DeploymentError(f"{directory}: no such deployment directory")
+    path = find_metadata_file(directory)
+    if path is None:
+        default = directory / DEFAULT_METADATA
+        if default.is_file():
+            raise DeploymentError(
+                f"{default}: not a deployment metadata file (not JSON written by make-mlops-easy)"
+            )
+        raise DeploymentError(f"{directory}: not a deployment (no {DEFAULT_METADATA} inside)")
+    return parse_metadata(path.read_bytes(), path)
+
+
+def parse_metadata(data: bytes, where: Any) -> dict[str, Any]:
+    try:
+        metadata = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DeploymentError(f"{where}: metadata is not valid JSON ({exc})") from exc
+    if not isinstance(metadata, dict) or MARKER not in metadata:
+        raise DeploymentError(f"{where}: not a deployment metadata file")
+    return metadata
+
+
+def creation_order(metadata: dict[str, Any]) -> tuple[str, str]:
+    """Sort key: when a deployment was made, not the ``deployment_time`` label a user may set.
+
+    Deployments made before ``created_at`` was recorded fall back to their label.
+    """
+    return str(metadata.get("created_at") or metadata.get("deployment_time") or ""), str(metadata.get("name"))
+
+
+def checksums(directory: Path, metadata_name: str) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every artifact (not the metadata itself, logs or hidden files)."""
+    files = {}
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory).as_posix()
+        if (
+            path.is_file()
+            and relative != metadata_name
+            and not relative.startswith("logs/")
+            and not path.name.startswith(".")
+        ):
+            files[relative] = file_fingerprint(path)
+    return files
+
+
+def build_metadata(
+    *,
+    name: str,
+    directory: Path,
+    metadata_name: str,
+    version: str,
+    deployment_time: str | None,
+    training_results: dict[str, Any],
+    artifacts: dict[str, Any],
+    input_schema: Any,
+    run_info: dict[str, Any],
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """What the metadata file says: paths, metrics, version, times, checksums, run."""
+    created = (created_at or datetime.now(UTC)).isoformat()
+    return {
+        MARKER: FORMAT,
+        "name": name,
+        "status": "deployed",
+        "version": str(version),
+        "deployment_time": deployment_time or created,
+        "created_at": created,
+        "problem_type": training_results.get("problem_type"),
+        "target_column": training_results.get("target_column"),
+        "metrics": dict(training_results.get("metrics", {})),
+        "training": {k: v for k, v in training_results.items() if k != "metrics"},
+        "artifacts": {key: value for key, value in artifacts.items() if key != "deployment_name"},
+        "files": checksums(directory, metadata_name),
+        "input_schema": input_schema,
+        "versions": library_versions(),
+        "run": {k: v for k, v in run_info.items() if k != "config"},
+    }
