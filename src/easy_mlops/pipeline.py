@@ -4,8 +4,9 @@
 the guide's :class:`MLOpsPipeline` API all call it with a composed config.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +17,23 @@ from easy_mlops.config.secrets import mask_overrides, safe_snapshot
 from easy_mlops.console import phase
 from easy_mlops.data.loaders import load_dataset
 from easy_mlops.deployment.deployer import ModelDeployer
+from easy_mlops.deployment.steps import utc_now
 from easy_mlops.errors import DataError
 from easy_mlops.observability.monitor import ModelMonitor
 from easy_mlops.training.trainer import resolve_problem_type, train
 
 
 def run_experiment(
-    cfg: DictConfig, run_info: Mapping[str, Any] | None = None, deploy: bool | None = None
+    cfg: DictConfig,
+    run_info: Mapping[str, Any] | None = None,
+    deploy: bool | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> dict[str, Any]:
     """Train on the configured data and, unless told not to, deploy and log metrics.
 
     Everything that can be checked without training (steps, targets,
-    problem type) is checked first, so a bad config costs no fit.
+    problem type) is checked first, so a bad config costs no fit. ``clock``
+    names the deployment (tests and replays of history pin it).
     Returns ``{"training": ..., "deployment": artifacts, "alerts": [...]}``.
     """
     deploy = cfg.deploy if deploy is None else deploy
@@ -36,7 +42,7 @@ def run_experiment(
         frame, target, source = load_dataset(cfg.data)
     with naming_the_data(source):
         cfg.trainer.problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
-    deployer = ModelDeployer(cfg.deployment, trusted) if deploy else None
+    deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None
     ModelMonitor(cfg.observability, trusted_modules=trusted)  # fail on a bad step before training
     with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
         model, preprocessor, training = train(frame, target, cfg.preprocessing, cfg.trainer, trusted)
