@@ -4,6 +4,7 @@ Every failure is a :class:`DataError` naming the file, so the CLI can print one
 line; nothing here writes anything.
 """
 
+import codecs
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,9 @@ def load_table(path: str | Path) -> pd.DataFrame:
     except PermissionError as exc:
         raise DataError(f"{path}: cannot read data file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 text (byte {exc.start}); re-save it as UTF-8") from exc
+        where = first_invalid_utf8(path)
+        position = f" (byte {where[0]}, line {where[1]})" if where else ""
+        raise DataError(f"{path}: not valid UTF-8 text{position}; re-save it as UTF-8") from exc
     except ImportError as exc:
         raise DataError(
             f"{path}: reading {FILE_FORMATS[suffix]} needs pyarrow (pip install pyarrow)"
@@ -72,6 +75,30 @@ def _read(path: Path, suffix: str) -> pd.DataFrame:
                 first = handle.read(1)
         return pd.read_json(path, lines=first != b"[", encoding="utf-8")
     return pd.read_parquet(path)
+
+
+def first_invalid_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int] | None:
+    """``(byte offset, line number)`` of the first byte that is not UTF-8, or None.
+
+    Only called once reading failed: pandas reports positions within its own
+    read buffer, not within the file.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = newlines = 0
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(chunk_size)
+            # Bytes of an unfinished character, held back from the last chunk (never a newline).
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                position = offset - pending + exc.start
+                return position, newlines + chunk[: max(position - offset, 0)].count(b"\n") + 1
+            if not chunk:
+                return None
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
 
 
 def load_bundled(name: str) -> pd.DataFrame:

@@ -1,0 +1,75 @@
+"""What a new user hits first with a realistic table of their own.
+
+A churn-like table: thousands of rows, numbers and text, an id column, a few
+missing values, and the everyday accidents (a semicolon separator, a stray
+Latin-1 byte, one absurd value, ``data.path`` without ``data=csv``).
+"""
+
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from easy_mlops.data.loaders import first_invalid_utf8
+from test_bad_input import assert_nothing_deployed, assert_one_line_error
+
+
+def make_churn_frame(rows: int = 5000, seed: int = 0) -> pd.DataFrame:
+    """An id, integers, floats with holes, a 300-valued city, a few text categories and the target."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(0, 72, rows)
+    monthly = rng.normal(70, 30, rows).round(2)
+    contract = rng.choice(["month-to-month", "one year", "two year"], rows, p=[0.5, 0.3, 0.2])
+    signal = -0.04 * tenure + 0.02 * monthly + (contract == "month-to-month") + rng.normal(0, 1, rows)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{100000 + i}" for i in rng.permutation(rows)],
+            "tenure_months": tenure,
+            "monthly_charges": monthly,
+            "total_charges": (monthly * tenure + rng.normal(0, 50, rows)).round(2),
+            "contract": contract,
+            "payment": rng.choice(["card", "bank", "check", "electronic"], rows),
+            "city": rng.choice([f"city_{i:03d}" for i in range(300)], rows),
+            "churn": np.where(signal > np.median(signal), "yes", "no"),
+        }
+    )
+    frame.loc[frame.index[::97], "total_charges"] = np.nan
+    frame.loc[frame.index[::113], "payment"] = None
+    return frame
+
+
+@pytest.fixture(scope="module")
+def churn_frame() -> pd.DataFrame:
+    return make_churn_frame()
+
+
+# --------------------------------------------------------------------------- not UTF-8
+
+
+def test_not_utf8_names_the_byte_and_line_in_the_file(cli, churn_frame, tmp_path, models_dir):
+    text = churn_frame.to_csv(index=False).encode()
+    lines = text.split(b"\n")
+    lines[2] = lines[2].replace(b"month-to-month", b"m\xe9nth-to-month").replace(b"year", b"y\xe9ar")
+    lines[3000] = lines[3000] + b"\xff"  # far past the first buffer pandas decodes
+    data = b"\n".join(lines)
+    (tmp_path / "latin.csv").write_bytes(data)
+    result = cli("train", tmp_path / "latin.csv", "--target", "churn")
+    offset = data.index(b"\xe9")
+    assert offset > 100
+    message = assert_one_line_error(result, "latin.csv", f"(byte {offset}, line 3)", "UTF-8")
+    assert "re-save it as UTF-8" in message
+    assert_nothing_deployed(models_dir)
+
+
+def test_first_invalid_utf8_across_chunk_boundaries(tmp_path):
+    """A character split between two reads is not an error; the bad byte's place is exact."""
+    data = "é\n€a\n".encode() * 5 + b"ab\n\xe2\x82(" + b"tail"
+    path = tmp_path / "split.csv"
+    path.write_bytes(data)
+    expected = (data.index(b"\xe2\x82("), data[: data.index(b"\xe2\x82(")].count(b"\n") + 1)
+    for chunk_size in (1, 2, 3, 7, 1 << 20):
+        assert first_invalid_utf8(path, chunk_size) == expected, chunk_size
+    path.write_bytes(data[:-5])  # the file ends inside a character
+    assert first_invalid_utf8(path, 2) == expected
+    path.write_bytes("fine é\n".encode())
+    assert first_invalid_utf8(path) is None
