@@ -5,6 +5,7 @@ missing values, and the everyday accidents (a semicolon separator, a stray
 Latin-1 byte, one absurd value, ``data.path`` without ``data=csv``).
 """
 
+import json
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,8 @@ import pytest
 
 from easy_mlops.data.loaders import first_invalid_utf8
 from test_bad_input import assert_nothing_deployed, assert_one_line_error
+
+from conftest import deployments
 
 
 def make_churn_frame(rows: int = 5000, seed: int = 0) -> pd.DataFrame:
@@ -73,3 +76,45 @@ def test_first_invalid_utf8_across_chunk_boundaries(tmp_path):
     assert first_invalid_utf8(path, 2) == expected
     path.write_bytes("fine é\n".encode())
     assert first_invalid_utf8(path) is None
+
+
+# --------------------------------------------------------------------------- separators
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_separator_is_detected_for_train_and_predict(sep, cli, tmp_path, models_dir):
+    frame = make_churn_frame(rows=300).drop(columns=["customer_id"])
+    frame["monthly_charges"] = frame["monthly_charges"].map(lambda v: f"{v:.2f}")
+    frame.to_csv(tmp_path / "churn.csv", sep=sep, index=False)
+    trained = cli("train", tmp_path / "churn.csv", "trainer.model.n_estimators=5", "--target", "churn")
+    assert trained.returncode == 0, trained.stderr
+    [deployment] = deployments(models_dir)
+    schema = json.loads((deployment / "metadata.json").read_text())["input_schema"]
+    assert [column["name"] for column in schema] == list(frame.columns[:-1])
+    assert {c["name"]: c["kind"] for c in schema}["monthly_charges"] == "numeric"
+
+    frame.head(20).drop(columns=["churn"]).to_csv(tmp_path / "new.csv", sep=sep, index=False)
+    predicted = cli("predict", tmp_path / "new.csv", deployment, "--no-log")
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(json.loads(predicted.stdout)["predictions"]) == 20
+    assert predicted.stderr == ""
+
+
+def test_a_wrong_separator_says_which_one_the_file_uses(cli, tmp_path, models_dir):
+    make_churn_frame(rows=60).to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    result = cli("train", tmp_path / "semi.csv", "data.sep=','", "--target", "churn")
+    assert_one_line_error(result, "semi.csv", "'churn' not found", "separated by ';'", "\"data.sep=';'\"")
+    assert_nothing_deployed(models_dir)
+
+
+def test_data_sep_backslash_t_is_a_tab(cli_process, tmp_path):
+    """``data.sep='\\t'`` arrives as backslash-t, which pandas would parse as a regex, slowly and noisily."""
+    make_churn_frame(rows=120).drop(columns=["customer_id"]).to_csv(
+        tmp_path / "churn.csv", sep="\t", index=False
+    )
+    result = cli_process(
+        "train", tmp_path / "churn.csv", "data.sep='\\t'", "trainer.model.n_estimators=5", "--no-deploy"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout
+    assert "Warning" not in result.stderr, result.stderr

@@ -23,6 +23,7 @@ class DataConfig:
     dataset: str | None = None  # a scikit-learn bundled dataset: iris, wine, breast_cancer, diabetes
     path: str | None = None  # a CSV, JSON, JSON Lines or Parquet file
     target: str | None = None  # defaults to the last column
+    sep: str | None = None  # a CSV file's separator; null: detected among , ; tab |
 
 
 @dataclass
