@@ -118,3 +118,14 @@ def test_data_sep_backslash_t_is_a_tab(cli_process, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "accuracy" in result.stdout
     assert "Warning" not in result.stderr, result.stderr
+
+
+# --------------------------------------------------------------------------- data.path without data=csv
+
+
+def test_data_path_without_data_csv_says_what_to_add(hydra_app, tmp_path, models_dir):
+    make_churn_frame(rows=60).to_csv(tmp_path / "churn.csv", index=False)
+    result = hydra_app(f"data.path={tmp_path / 'churn.csv'}", f"deployment.output_dir={models_dir}")
+    message = assert_one_line_error(result, "data.path", "data=csv", "'iris'")
+    assert "set only one" not in message
+    assert_nothing_deployed(models_dir)

@@ -156,7 +156,11 @@ def load_dataset(data_cfg: Any) -> tuple[pd.DataFrame, str, dict[str, Any]]:
             "config key 'data.path' is required: data=csv data.path=FILE (or a bundled dataset: data=iris)"
         )
     if dataset and path:
-        raise ConfigError("config keys 'data.dataset' and 'data.path': set only one of them")
+        # Usually data.path given without data=csv, over the default preset's dataset.
+        raise ConfigError(
+            f"config key 'data.path' is set but the data preset is the bundled dataset '{dataset}' "
+            f"(data.dataset={dataset}): add data=csv to train on data.path"
+        )
     if dataset:
         frame = load_bundled(dataset)
         source: dict[str, Any] = {"dataset": dataset}
