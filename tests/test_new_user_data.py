@@ -129,3 +129,64 @@ def test_data_path_without_data_csv_says_what_to_add(hydra_app, tmp_path, models
     message = assert_one_line_error(result, "data.path", "data=csv", "'iris'")
     assert "set only one" not in message
     assert_nothing_deployed(models_dir)
+
+
+# --------------------------------------------------------------------------- huge and infinite numbers
+
+
+@pytest.mark.parametrize(
+    ("huge", "overrides"),
+    [
+        pytest.param(1e308, [], id="variance-nan"),
+        pytest.param(1e160, [], id="variance-inf-column-all-zeros"),
+        pytest.param(1e39, ["preprocessing=tree"], id="beyond-float32-for-trees"),
+    ],
+)
+def test_a_huge_value_is_one_error_naming_its_column(huge, overrides, cli_process, tmp_path, models_dir):
+    frame = make_churn_frame(rows=600).drop(columns=["customer_id"])
+    frame.loc[frame.index[::50], "monthly_charges"] = huge  # in the training split whatever the shuffle
+    frame.to_csv(tmp_path / "huge.csv", index=False)
+    result = cli_process("train", tmp_path / "huge.csv", *overrides, "--target", "churn")
+    message = assert_one_line_error(result, "huge.csv", "'monthly_charges'", f"max |value| {huge:.3g}")
+    assert "total_charges" not in message and "RuntimeWarning" not in result.stderr
+    assert "remove or rescale" in message
+    assert_nothing_deployed(models_dir)
+
+
+def test_infinity_is_a_missing_value_said_once_at_train_and_predict(cli_process, tmp_path, models_dir):
+    frame = make_churn_frame(rows=600).drop(columns=["customer_id"])
+    frame.loc[frame.index[[3, 300]], "monthly_charges"] = np.inf
+    frame.loc[frame.index[7], "total_charges"] = -np.inf
+    frame.to_csv(tmp_path / "inf.csv", index=False)
+    trained = cli_process("train", tmp_path / "inf.csv", "trainer.model.n_estimators=5", "--target", "churn")
+    assert trained.returncode == 0, trained.stderr
+    assert trained.stderr.splitlines() == [
+        "warning: column(s) monthly_charges (2), total_charges (1): "
+        "infinite values treated as missing (imputed like empty cells)"
+    ]
+    [deployment] = deployments(models_dir)
+
+    frame.head(10).drop(columns=["churn"]).to_csv(tmp_path / "new.csv", index=False)
+    predicted = cli_process("predict", tmp_path / "new.csv", deployment)
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(json.loads(predicted.stdout)["predictions"]) == 10
+    assert predicted.stderr.splitlines() == [
+        "warning: column(s) monthly_charges (1), total_charges (1): "
+        "infinite values treated as missing (imputed like empty cells)"
+    ]
+
+
+def test_a_value_that_overflows_when_scaled_at_predict_time_is_named(cli, tmp_path, models_dir):
+    frame = make_churn_frame(rows=300).drop(columns=["customer_id"])
+    frame["discount"] = np.linspace(0, 1e-3, len(frame))  # scale 3e-4: 1e308 scaled is inf
+    frame.to_csv(tmp_path / "churn.csv", index=False)
+    assert (
+        cli("train", tmp_path / "churn.csv", "trainer.model.n_estimators=5", "--target", "churn").returncode
+        == 0
+    )
+    [deployment] = deployments(models_dir)
+    frame.loc[frame.index[4], "discount"] = -1e308
+    frame.head(10).drop(columns=["churn"]).to_csv(tmp_path / "new.csv", index=False)
+    result = cli("predict", tmp_path / "new.csv", deployment)
+    assert_one_line_error(result, "new.csv", "'discount'", "max |value| 1e+308")
+    assert result.stdout == ""

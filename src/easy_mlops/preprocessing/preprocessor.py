@@ -5,7 +5,9 @@ scikit-learn transformers per column kind), fitted once at train time, pickled
 into the deployment and reused unchanged at predict time. At predict time it
 reconciles the incoming frame with the training schema: missing columns are an
 error naming them, extra columns are dropped with a warning, columns are
-reordered, types are coerced and no row is ever dropped.
+reordered, types are coerced and no row is ever dropped. ``inf`` in a numeric
+column is a missing value (imputed), said in one warning; a number too large
+for the numeric transformers is an error naming its column.
 """
 
 import logging
@@ -21,6 +23,9 @@ from easy_mlops.data.loaders import load_table
 from easy_mlops.errors import DataError
 
 log = logging.getLogger(__name__)
+
+# The largest number scikit-learn's tree models can split on (they compute in float32).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class DataPreprocessor:
@@ -69,9 +74,6 @@ class DataPreprocessor:
         return self.transform(df), target
 
     def _fit_transform(self, features: pd.DataFrame) -> np.ndarray:
-        empty = [str(c) for c in features.columns if features[c].isna().all()]
-        if empty:
-            raise DataError(f"column(s) with no values at all: {', '.join(empty)}; drop or fill them")
         self.feature_names_in_ = [str(column) for column in features.columns]
         self.numeric_columns_ = [
             c
@@ -79,6 +81,10 @@ class DataPreprocessor:
             if pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
         ]
         self.categorical_columns_ = [c for c in self.feature_names_in_ if c not in self.numeric_columns_]
+        features = self._coerce(features)
+        empty = [c for c in self.feature_names_in_ if features[c].isna().all()]
+        if empty:
+            raise DataError(f"column(s) with no values at all: {', '.join(empty)}; drop or fill them")
         from sklearn.compose import ColumnTransformer  # scikit-learn loads only once there is work
 
         self.transformer_ = ColumnTransformer(
@@ -89,7 +95,11 @@ class DataPreprocessor:
             remainder="drop",
             verbose_feature_names_out=False,
         )
-        return np.asarray(self.transformer_.fit_transform(self._coerce(features)), dtype=float)
+        # Overflow shows as NaN or inf in what was learned; numpy's own warnings would only confuse.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            matrix = np.asarray(self.transformer_.fit_transform(features), dtype=float)
+        self._check_finite(features, matrix, fitting=True)
+        return matrix
 
     def _pipeline(self, steps: dict[str, Any], kind: str) -> Any:
         from sklearn.pipeline import Pipeline
@@ -101,8 +111,39 @@ class DataPreprocessor:
         """Transform a scoring frame: one output row per input row, in input order."""
         if not hasattr(self, "transformer_"):
             raise DataError("the preprocessor is not fitted; call prepare_data(..., fit=True) first")
-        features = self.align(features)
-        return np.asarray(self.transformer_.transform(self._coerce(features)), dtype=float)
+        features = self._coerce(self.align(features))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            matrix = np.asarray(self.transformer_.transform(features), dtype=float)
+        self._check_finite(features, matrix, fitting=False)
+        return matrix
+
+    def _check_finite(self, features: pd.DataFrame, matrix: np.ndarray, fitting: bool) -> None:
+        """Refuse numbers the numeric transformers cannot handle, naming their columns.
+
+        A value like ``1e308`` overflows a scaler's variance: the learned
+        statistics become NaN or inf, and so does (or silently zero) the whole
+        column. A number that went in must also come out finite and within
+        float32, which scikit-learn's trees compute in.
+        """
+        columns = self.numeric_columns_
+        overflowed = np.zeros(len(columns), dtype=bool)
+        if fitting:
+            overflowed = overflowed_statistics(self.transformer_.named_transformers_["numeric"], len(columns))
+        too_large = np.zeros(len(columns), dtype=bool)
+        block = matrix[:, self.transformer_.output_indices_["numeric"]]
+        if block.shape[1] == len(columns):  # one output column per input column: comparable
+            given = features[columns].notna().to_numpy()
+            too_large = ((~np.isfinite(block) | (np.abs(block) > FLOAT32_MAX)) & given).any(axis=0)
+        bad = overflowed | too_large
+        if not bad.any():
+            return
+        names = [columns[i] for i in np.flatnonzero(bad)]
+        largest = ", ".join(f"{np.nanmax(np.abs(features[c].to_numpy())):.3g}" for c in names)
+        cause = "statistics overflow" if overflowed.any() else "beyond the float32 range"
+        raise DataError(
+            f"column(s) {', '.join(repr(c) for c in names)}: values too large for preprocessing.numeric "
+            f"({cause}, max |value| {largest}); remove or rescale them"
+        )
 
     def align(self, features: pd.DataFrame) -> pd.DataFrame:
         """Select the training columns in training order; drop extras with a warning."""
@@ -121,7 +162,7 @@ class DataPreprocessor:
         return features.set_axis(columns, axis=1)[self.feature_names_in_]
 
     def _coerce(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Numbers as float64 (numeric strings accepted), categories as text; other columns untouched."""
+        """Numbers as float64 (numeric strings accepted, inf as NaN), categories as text; others untouched."""
         coerced = {}
         for column in self.numeric_columns_:
             values = features[column]
@@ -140,12 +181,11 @@ class DataPreprocessor:
             coerced[column] = numbers.astype("float64")
         for column in self.categorical_columns_:
             coerced[column] = as_text(features[column])
-        if not coerced:
-            return features
-        features = features.copy(deep=False)  # copy-on-write: only replaced columns are new
-        for column, values in coerced.items():
-            features[column] = values
-        return features
+        if coerced:
+            features = features.copy(deep=False)  # copy-on-write: only replaced columns are new
+            for column, values in coerced.items():
+                features[column] = values
+        return infinite_as_missing(features, self.numeric_columns_)
 
     def input_schema(self) -> list[dict[str, str]]:
         """Column names and kinds the fitted preprocessor expects."""
@@ -153,6 +193,48 @@ class DataPreprocessor:
             {"name": c, "kind": "numeric" if c in self.numeric_columns_ else "categorical"}
             for c in self.feature_names_in_
         ]
+
+
+def infinite_as_missing(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``inf`` and ``-inf`` in float ``columns`` as NaN, imputed like any missing value.
+
+    scikit-learn refuses infinity outright, while to a user it is a failed
+    division, an empty cell. One warning names the columns and counts.
+    """
+    counts = {}
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values):
+            infinite = int(np.isinf(values.to_numpy(dtype="float64", na_value=np.nan)).sum())
+            if infinite:
+                counts[column] = infinite
+    if not counts:
+        return frame
+    log.warning(
+        "column(s) %s: infinite values treated as missing (imputed like empty cells)",
+        ", ".join(f"{column} ({count})" for column, count in counts.items()),
+    )
+    frame = frame.copy(deep=False)
+    for column in counts:
+        frame[column] = frame[column].replace([np.inf, -np.inf], np.nan)
+    return frame
+
+
+def overflowed_statistics(steps: Any, width: int) -> np.ndarray:
+    """Per input column: did a fitted step learn a NaN or inf (a variance that overflowed)?
+
+    Read from each step's learned per-column float arrays (``statistics_``,
+    ``mean_``, ``var_``, ``scale_``...) while the steps still see ``width`` columns.
+    """
+    overflowed = np.zeros(width, dtype=bool)
+    for _, step in getattr(steps, "steps", []):
+        if getattr(step, "n_features_in_", None) != width:
+            break
+        for name, learned in vars(step).items():
+            per_column = isinstance(learned, np.ndarray) and learned.shape == (width,)
+            if name.endswith("_") and per_column and learned.dtype.kind == "f":
+                overflowed |= ~np.isfinite(learned)
+    return overflowed
 
 
 def as_text(values: pd.Series) -> pd.Series:

@@ -18,6 +18,7 @@ from omegaconf.errors import InterpolationKeyError, InterpolationResolutionError
 from easy_mlops.config.instantiate import instantiate_node
 from easy_mlops.errors import ConfigError, DataError
 from easy_mlops.preprocessing import DataPreprocessor
+from easy_mlops.preprocessing.preprocessor import infinite_as_missing
 from easy_mlops.versions import library_versions
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,8 @@ def train(
     """
     problem_type = trainer_cfg.problem_type
     estimator = build_estimator(trainer_cfg, trusted)
+    # Once for the whole table, so the warning counts the file, not each split or fold.
+    frame = infinite_as_missing(frame, [c for c in frame.columns if c != target_column])
     train_rows, test_rows = split(
         frame, target_column, problem_type, trainer_cfg.test_size, trainer_cfg.random_state
     )
