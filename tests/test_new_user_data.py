@@ -6,6 +6,7 @@ Latin-1 byte, one absurd value, ``data.path`` without ``data=csv``).
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -190,3 +191,114 @@ def test_a_value_that_overflows_when_scaled_at_predict_time_is_named(cli, tmp_pa
     result = cli("predict", tmp_path / "new.csv", deployment)
     assert_one_line_error(result, "new.csv", "'discount'", "max |value| 1e+308")
     assert result.stdout == ""
+
+
+# --------------------------------------------------------------------------- identifiers and wide categories
+
+
+def fitted_preprocessor(deployment: Path):
+    from easy_mlops.deployment.loading import load_deployment
+
+    model_data, preprocessor, metadata = load_deployment(deployment)
+    return model_data["model"], preprocessor, metadata
+
+
+def encoded_width(preprocessor, column: str) -> int:
+    """How many model inputs a category column became."""
+    return sum(name.startswith(f"{column}_") for name in preprocessor.transformer_.get_feature_names_out())
+
+
+@pytest.fixture(scope="module")
+def churn_with_ids(tmp_path_factory) -> Path:
+    """5,000 rows with a text id, an integer account number (all distinct) and an integer income (not)."""
+    frame = make_churn_frame()
+    rng = np.random.default_rng(1)
+    frame.insert(1, "account_number", rng.permutation(len(frame)) + 7_000_000)
+    frame.insert(2, "income", rng.integers(20_000, 200_000, len(frame)))
+    assert frame["income"].nunique() < len(frame)
+    path = tmp_path_factory.mktemp("ids") / "churn.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_identifier_columns_are_left_out_with_one_warning(cli, churn_with_ids, tmp_path, models_dir):
+    result = cli("train", churn_with_ids, "trainer.model.n_estimators=5", "--target", "churn")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: leaving out identifier-like column(s) customer_id (5000 distinct values in 5000 rows), "
+        "account_number (5000 distinct values in 5000 rows); "
+        "keep them with preprocessing.keep_columns=[customer_id,account_number]"
+    ]
+    [deployment] = deployments(models_dir)
+    model, preprocessor, metadata = fitted_preprocessor(deployment)
+    assert preprocessor.dropped_columns_ == ["customer_id", "account_number"]
+    features = ["income", "tenure_months", "monthly_charges", "total_charges", "contract", "payment", "city"]
+    assert preprocessor.feature_names_in_ == features
+    assert [column["name"] for column in metadata["input_schema"]] == features
+    # 4 numbers, 3 contracts, 4 payments, 50 of the 300 cities (the standard preset's bound).
+    assert encoded_width(preprocessor, "city") == 50
+    assert model.n_features_in_ == 4 + 3 + 4 + 50
+    assert (deployment / "model.joblib").stat().st_size < 2_000_000
+    assert (deployment / "preprocessor.joblib").stat().st_size < 50_000
+
+    new = pd.read_csv(churn_with_ids).drop(columns=["churn"]).head(25)
+    new.drop(columns=["customer_id", "account_number"]).to_csv(tmp_path / "no_ids.csv", index=False)
+    without = cli("predict", tmp_path / "no_ids.csv", deployment, "--no-log")
+    assert without.returncode == 0, without.stderr
+    new.assign(city="city_not_seen").to_csv(tmp_path / "with_ids.csv", index=False)
+    with_ids = cli("predict", tmp_path / "with_ids.csv", deployment, "--no-log")
+    assert with_ids.returncode == 0, with_ids.stderr
+    assert with_ids.stderr == ""  # the ids are expected, an unseen city is one of the rare ones
+    assert len(json.loads(with_ids.stdout)["predictions"]) == 25
+
+
+def test_keep_columns_keeps_an_identifier(cli, churn_with_ids, tmp_path, models_dir):
+    result = cli(
+        "train",
+        churn_with_ids,
+        "trainer.model.n_estimators=5",
+        "preprocessing.keep_columns=[customer_id]",
+        "preprocessing.categorical.encoder.max_categories=20",
+        "--target",
+        "churn",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "customer_id" not in result.stderr and "account_number" in result.stderr
+    [deployment] = deployments(models_dir)
+    _, preprocessor, metadata = fitted_preprocessor(deployment)
+    assert preprocessor.dropped_columns_ == ["account_number"]
+    assert "customer_id" in [column["name"] for column in metadata["input_schema"]]
+    assert encoded_width(preprocessor, "customer_id") == encoded_width(preprocessor, "city") == 20
+
+    pd.read_csv(churn_with_ids).drop(columns=["churn", "customer_id"]).head(5).to_csv(
+        tmp_path / "no_id.csv", index=False
+    )
+    assert_one_line_error(cli("predict", tmp_path / "no_id.csv", deployment), "customer_id")
+
+
+def test_drop_identifiers_off_and_an_unknown_keep_column(cli, churn_with_ids, models_dir):
+    off = cli(
+        "train",
+        churn_with_ids,
+        "trainer.model.n_estimators=5",
+        "preprocessing.drop_identifiers=false",
+        "--no-deploy",
+        "--target",
+        "churn",
+    )
+    assert off.returncode == 0, off.stderr
+    assert off.stderr == ""
+    typo = cli("train", churn_with_ids, "preprocessing.keep_columns=[customer]", "--target", "churn")
+    assert_one_line_error(typo, "preprocessing.keep_columns", "customer")
+    assert_nothing_deployed(models_dir)
+
+
+def test_tree_preset_also_leaves_identifiers_out(cli, churn_with_ids, models_dir):
+    result = cli(
+        "train", churn_with_ids, "preprocessing=tree", "trainer.model.n_estimators=5", "--target", "churn"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "leaving out identifier-like column(s) customer_id" in result.stderr
+    [deployment] = deployments(models_dir)
+    model, preprocessor, _ = fitted_preprocessor(deployment)
+    assert model.n_features_in_ == 7  # one ordinal code per category column

@@ -28,10 +28,16 @@ class DataConfig:
 
 @dataclass
 class PreprocessingConfig:
-    """scikit-learn transformers applied per column kind, in order, keyed by name."""
+    """scikit-learn transformers applied per column kind, in order, keyed by name.
+
+    Identifier-like columns (nearly every value distinct: a customer id) are
+    left out of the features, with a warning, unless listed in ``keep_columns``.
+    """
 
     numeric: dict[str, Any] = field(default_factory=dict)
     categorical: dict[str, Any] = field(default_factory=dict)
+    drop_identifiers: bool = True
+    keep_columns: list[str] = field(default_factory=list)  # never left out as identifiers
 
 
 @dataclass

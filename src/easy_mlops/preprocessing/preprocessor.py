@@ -7,7 +7,8 @@ reconciles the incoming frame with the training schema: missing columns are an
 error naming them, extra columns are dropped with a warning, columns are
 reordered, types are coerced and no row is ever dropped. ``inf`` in a numeric
 column is a missing value (imputed), said in one warning; a number too large
-for the numeric transformers is an error naming its column.
+for the numeric transformers is an error naming its column. Identifier-like
+columns (a customer id) are left out at fit time and not asked for later.
 """
 
 import logging
@@ -20,19 +21,27 @@ import pandas as pd
 
 from easy_mlops.config.instantiate import as_container, instantiate_steps
 from easy_mlops.data.loaders import load_table
-from easy_mlops.errors import DataError
+from easy_mlops.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 # The largest number scikit-learn's tree models can split on (they compute in float32).
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Identifier-like: a text column with at least this share of distinct values, or an
+# integer column whose values are all distinct, in at least IDENTIFIER_MIN_ROWS rows.
+# Never a float column: measurements are often all distinct.
+IDENTIFIER_SHARE = 0.95
+IDENTIFIER_MIN_ROWS = 20
 
 
 class DataPreprocessor:
     """Impute, encode and scale a table the way it was done at train time.
 
     Learned state ends in ``_``: ``numeric_columns_``, ``categorical_columns_``,
-    ``feature_names_in_`` and the fitted ``transformer_``.
+    ``feature_names_in_``, the fitted ``transformer_`` and ``dropped_columns_``
+    (identifier-like columns left out, unless ``drop_identifiers`` is off or
+    they are in ``keep_columns``). Fitting does not warn about them: the caller
+    reports them once, as the trainer does for a whole run of folds and splits.
     """
 
     def __init__(
@@ -40,16 +49,26 @@ class DataPreprocessor:
         numeric: dict[str, Any] | None = None,
         categorical: dict[str, Any] | None = None,
         trusted_modules: Iterable[str] = (),
+        drop_identifiers: bool = True,
+        keep_columns: Iterable[str] = (),
     ) -> None:
         self.numeric = dict(numeric or {})
         self.categorical = dict(categorical or {})
         self.trusted_modules = tuple(trusted_modules)
+        self.drop_identifiers = drop_identifiers
+        self.keep_columns = [str(column) for column in keep_columns]
 
     @classmethod
     def from_config(cls, cfg: Any, trusted_modules: Iterable[str] = ()) -> "DataPreprocessor":
         """Build from a ``preprocessing`` node (DictConfig, dataclass or dict)."""
         container = as_container(cfg)
-        return cls(container.get("numeric"), container.get("categorical"), trusted_modules)
+        return cls(
+            container.get("numeric"),
+            container.get("categorical"),
+            trusted_modules,
+            drop_identifiers=container.get("drop_identifiers", True),
+            keep_columns=container.get("keep_columns") or (),
+        )
 
     def load_data(self, path: str | Path) -> pd.DataFrame:
         """Read a CSV, JSON, JSON Lines or Parquet file."""
@@ -74,6 +93,7 @@ class DataPreprocessor:
         return self.transform(df), target
 
     def _fit_transform(self, features: pd.DataFrame) -> np.ndarray:
+        features = self._leave_out_identifiers(features)
         self.feature_names_in_ = [str(column) for column in features.columns]
         self.numeric_columns_ = [
             c
@@ -100,6 +120,24 @@ class DataPreprocessor:
             matrix = np.asarray(self.transformer_.fit_transform(features), dtype=float)
         self._check_finite(features, matrix, fitting=True)
         return matrix
+
+    def _leave_out_identifiers(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Learn ``dropped_columns_`` and return the other columns."""
+        unknown = [c for c in self.keep_columns if c not in features.columns]
+        if unknown:
+            raise ConfigError(
+                f"config key 'preprocessing.keep_columns': no feature column(s) {', '.join(unknown)} "
+                "in the data"
+            )
+        self.dropped_columns_ = []
+        if self.drop_identifiers:
+            self.dropped_columns_ = identifier_columns(features.drop(columns=self.keep_columns))
+        if self.dropped_columns_ and len(self.dropped_columns_) == len(features.columns):
+            raise DataError(
+                f"every feature column looks like an identifier ({', '.join(self.dropped_columns_)}); "
+                f"keep them with {keep_columns_override(self.dropped_columns_)}"
+            )
+        return features.drop(columns=self.dropped_columns_)
 
     def _pipeline(self, steps: dict[str, Any], kind: str) -> Any:
         from sklearn.pipeline import Pipeline
@@ -151,7 +189,9 @@ class DataPreprocessor:
         missing = [c for c in self.feature_names_in_ if c not in columns]
         if missing:
             raise DataError(f"missing feature column(s): {', '.join(missing)}")
-        extra = [c for c in columns if c not in self.feature_names_in_]
+        # Identifiers left out at fit time are expected to come along: no warning for them.
+        left_out = getattr(self, "dropped_columns_", [])  # absent from deployments made before
+        extra = [c for c in columns if c not in self.feature_names_in_ and c not in left_out]
         if extra:
             log.warning("ignoring column(s) not seen in training: %s", ", ".join(extra))
         if len(set(columns)) != len(columns):
@@ -218,6 +258,33 @@ def infinite_as_missing(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataF
     for column in counts:
         frame[column] = frame[column].replace([np.inf, -np.inf], np.nan)
     return frame
+
+
+def identifier_columns(features: pd.DataFrame) -> list[str]:
+    """Columns whose values (nearly) all differ: ids, not features.
+
+    One-hot encoding one costs a column per row, slows training, bloats the
+    model and makes every later prediction ask for it, for no signal.
+    """
+    rows = len(features)
+    if rows < IDENTIFIER_MIN_ROWS:
+        return []
+    found = []
+    for column in features.columns:
+        values = features[column]
+        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_float_dtype(values):
+            continue
+        if pd.api.types.is_integer_dtype(values):
+            if values.nunique() == rows:
+                found.append(str(column))
+        elif values.nunique() >= IDENTIFIER_SHARE * rows:
+            found.append(str(column))
+    return found
+
+
+def keep_columns_override(columns: Iterable[str]) -> str:
+    """The override that keeps ``columns`` as features."""
+    return f"preprocessing.keep_columns=[{','.join(columns)}]"
 
 
 def overflowed_statistics(steps: Any, width: int) -> np.ndarray:
