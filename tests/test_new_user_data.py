@@ -6,6 +6,7 @@ Latin-1 byte, one absurd value, ``data.path`` without ``data=csv``).
 """
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,13 @@ def test_data_path_without_data_csv_says_what_to_add(hydra_app, tmp_path, models
 # --------------------------------------------------------------------------- huge and infinite numbers
 
 
+def huge_values_csv(tmp_path: Path, huge: float) -> Path:
+    frame = make_churn_frame(rows=600).drop(columns=["customer_id"])
+    frame.loc[frame.index[::50], "monthly_charges"] = huge  # in the training split whatever the shuffle
+    frame.to_csv(tmp_path / "huge.csv", index=False)
+    return tmp_path / "huge.csv"
+
+
 @pytest.mark.parametrize(
     ("huge", "overrides"),
     [
@@ -143,23 +151,28 @@ def test_data_path_without_data_csv_says_what_to_add(hydra_app, tmp_path, models
         pytest.param(1e39, ["preprocessing=tree"], id="beyond-float32-for-trees"),
     ],
 )
-def test_a_huge_value_is_one_error_naming_its_column(huge, overrides, cli_process, tmp_path, models_dir):
-    frame = make_churn_frame(rows=600).drop(columns=["customer_id"])
-    frame.loc[frame.index[::50], "monthly_charges"] = huge  # in the training split whatever the shuffle
-    frame.to_csv(tmp_path / "huge.csv", index=False)
-    result = cli_process("train", tmp_path / "huge.csv", *overrides, "--target", "churn")
+def test_a_huge_value_is_one_error_naming_its_column(huge, overrides, cli, tmp_path, models_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's overflow warnings fail the run
+        result = cli("train", huge_values_csv(tmp_path, huge), *overrides, "--target", "churn")
     message = assert_one_line_error(result, "huge.csv", "'monthly_charges'", f"max |value| {huge:.3g}")
-    assert "total_charges" not in message and "RuntimeWarning" not in result.stderr
-    assert "remove or rescale" in message
+    assert "total_charges" not in message and "remove or rescale" in message
     assert_nothing_deployed(models_dir)
 
 
-def test_infinity_is_a_missing_value_said_once_at_train_and_predict(cli_process, tmp_path, models_dir):
+def test_a_huge_value_shows_no_numpy_warning_in_a_real_run(cli_process, tmp_path, models_dir):
+    result = cli_process("train", huge_values_csv(tmp_path, 1e308), "--target", "churn")
+    assert_one_line_error(result, "'monthly_charges'")
+    assert "RuntimeWarning" not in result.stderr
+    assert_nothing_deployed(models_dir)
+
+
+def test_infinity_is_a_missing_value_said_once_at_train_and_predict(cli, tmp_path, models_dir):
     frame = make_churn_frame(rows=600).drop(columns=["customer_id"])
     frame.loc[frame.index[[3, 300]], "monthly_charges"] = np.inf
     frame.loc[frame.index[7], "total_charges"] = -np.inf
     frame.to_csv(tmp_path / "inf.csv", index=False)
-    trained = cli_process("train", tmp_path / "inf.csv", "trainer.model.n_estimators=5", "--target", "churn")
+    trained = cli("train", tmp_path / "inf.csv", "trainer.model.n_estimators=5", "--target", "churn")
     assert trained.returncode == 0, trained.stderr
     assert trained.stderr.splitlines() == [
         "warning: column(s) monthly_charges (2), total_charges (1): "
@@ -168,7 +181,7 @@ def test_infinity_is_a_missing_value_said_once_at_train_and_predict(cli_process,
     [deployment] = deployments(models_dir)
 
     frame.head(10).drop(columns=["churn"]).to_csv(tmp_path / "new.csv", index=False)
-    predicted = cli_process("predict", tmp_path / "new.csv", deployment)
+    predicted = cli("predict", tmp_path / "new.csv", deployment)
     assert predicted.returncode == 0, predicted.stderr
     assert len(json.loads(predicted.stdout)["predictions"]) == 10
     assert predicted.stderr.splitlines() == [
