@@ -106,6 +106,8 @@ def test_a_wrong_separator_says_which_one_the_file_uses(cli, tmp_path, models_di
     make_churn_frame(rows=60).to_csv(tmp_path / "semi.csv", sep=";", index=False)
     result = cli("train", tmp_path / "semi.csv", "data.sep=','", "--target", "churn")
     assert_one_line_error(result, "semi.csv", "'churn' not found", "separated by ';'", "\"data.sep=';'\"")
+    no_target = cli("train", tmp_path / "semi.csv", "data.sep=','")  # the one column is the target
+    assert_one_line_error(no_target, "semi.csv", "needs at least one feature column", "data.sep=';'")
     assert_nothing_deployed(models_dir)
 
 
