@@ -23,14 +23,21 @@ class DataConfig:
     dataset: str | None = None  # a scikit-learn bundled dataset: iris, wine, breast_cancer, diabetes
     path: str | None = None  # a CSV, JSON, JSON Lines or Parquet file
     target: str | None = None  # defaults to the last column
+    sep: str | None = None  # a CSV file's separator; null: detected among , ; tab |
 
 
 @dataclass
 class PreprocessingConfig:
-    """scikit-learn transformers applied per column kind, in order, keyed by name."""
+    """scikit-learn transformers applied per column kind, in order, keyed by name.
+
+    Identifier-like columns (nearly every value distinct: a customer id) are
+    left out of the features, with a warning, unless listed in ``keep_columns``.
+    """
 
     numeric: dict[str, Any] = field(default_factory=dict)
     categorical: dict[str, Any] = field(default_factory=dict)
+    drop_identifiers: bool = True
+    keep_columns: list[str] = field(default_factory=list)  # never left out as identifiers
 
 
 @dataclass

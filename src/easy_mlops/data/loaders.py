@@ -4,6 +4,8 @@ Every failure is a :class:`DataError` naming the file, so the CLI can print one
 line; nothing here writes anything.
 """
 
+import codecs
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,9 @@ from easy_mlops.files import file_fingerprint
 
 BUNDLED_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
 FILE_FORMATS = {".csv": "CSV", ".json": "JSON", ".jsonl": "JSON Lines", ".parquet": "Parquet"}
+# Separators a CSV file is sniffed for, and how many bytes of it are read to decide.
+SEPARATORS = ",;\t|"
+SNIFF_BYTES = 64 * 1024
 
 
 def check_data_file(path: str | Path) -> None:
@@ -33,19 +38,25 @@ def check_data_file(path: str | Path) -> None:
         raise DataError(f"{path}: data file is empty")
 
 
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, JSON (records or lines), JSON Lines or Parquet file by its extension."""
+def load_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
+    """Read a CSV, JSON (records or lines), JSON Lines or Parquet file by its extension.
+
+    A CSV file's separator is ``sep``, or else detected among ``, ; tab |``
+    (a comma when undecided); other formats ignore ``sep``.
+    """
     check_data_file(path)
     path = Path(path)
     suffix = path.suffix.lower()
     try:
-        frame = _read(path, suffix)
+        frame = _read(path, suffix, sep)
     except DataError:
         raise
     except PermissionError as exc:
         raise DataError(f"{path}: cannot read data file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 text (byte {exc.start}); re-save it as UTF-8") from exc
+        where = first_invalid_utf8(path)
+        position = f" (byte {where[0]}, line {where[1]})" if where else ""
+        raise DataError(f"{path}: not valid UTF-8 text{position}; re-save it as UTF-8") from exc
     except ImportError as exc:
         raise DataError(
             f"{path}: reading {FILE_FORMATS[suffix]} needs pyarrow (pip install pyarrow)"
@@ -62,14 +73,16 @@ def load_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _read(path: Path, suffix: str) -> pd.DataFrame:
+def _read(path: Path, suffix: str, sep: str | None) -> pd.DataFrame:
     if suffix == ".csv":
+        # data.sep='\t' from a shell arrives as backslash-t: pandas would take it for a regex.
+        sep = "\t" if sep == "\\t" else sep or sniff_separator(path)
         # pandas renames repeated headers to "a.1"; catch them from the raw header.
-        header = pd.read_csv(path, nrows=1, header=None, encoding="utf-8").iloc[0].astype(str)
+        header = pd.read_csv(path, sep=sep, nrows=1, header=None, encoding="utf-8").iloc[0].astype(str)
         repeated = sorted(set(header[header.duplicated()]))
         if repeated:
             raise DataError(f"{path}: duplicate column names: {', '.join(repeated)}")
-        return pd.read_csv(path, encoding="utf-8")
+        return pd.read_csv(path, sep=sep, encoding="utf-8")
     if suffix == ".jsonl":
         return pd.read_json(path, lines=True, encoding="utf-8")
     if suffix == ".json":
@@ -79,6 +92,46 @@ def _read(path: Path, suffix: str) -> pd.DataFrame:
                 first = handle.read(1)
         return pd.read_json(path, lines=first != b"[", encoding="utf-8")
     return pd.read_parquet(path)
+
+
+def sniff_separator(path: Path) -> str:
+    """The separator of a CSV file, from its first complete lines; a comma when undecided.
+
+    Only the sample is sniffed (by :class:`csv.Sniffer`), so pandas keeps its
+    fast C parser for the whole file.
+    """
+    with path.open("rb") as handle:
+        sample = handle.read(SNIFF_BYTES)
+    if len(sample) == SNIFF_BYTES and b"\n" in sample:
+        sample = sample[: sample.rindex(b"\n")]  # no half line at the end
+    try:
+        return csv.Sniffer().sniff(sample.decode("utf-8", errors="replace"), delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        return ","
+
+
+def first_invalid_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int] | None:
+    """``(byte offset, line number)`` of the first byte that is not UTF-8, or None.
+
+    Only called once reading failed: pandas reports positions within its own
+    read buffer, not within the file.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = newlines = 0
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(chunk_size)
+            # Bytes of an unfinished character, held back from the last chunk (never a newline).
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                position = offset - pending + exc.start
+                return position, newlines + chunk[: max(position - offset, 0)].count(b"\n") + 1
+            if not chunk:
+                return None
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
 
 
 def load_bundled(name: str) -> pd.DataFrame:
@@ -110,19 +163,40 @@ def load_dataset(data_cfg: Any) -> tuple[pd.DataFrame, str, dict[str, Any]]:
             "config key 'data.path' is required: data=csv data.path=FILE (or a bundled dataset: data=iris)"
         )
     if dataset and path:
-        raise ConfigError("config keys 'data.dataset' and 'data.path': set only one of them")
+        # Usually data.path given without data=csv, over the default preset's dataset.
+        raise ConfigError(
+            f"config key 'data.path' is set but the data preset is the bundled dataset '{dataset}' "
+            f"(data.dataset={dataset}): add data=csv to train on data.path"
+        )
     if dataset:
         frame = load_bundled(dataset)
         source: dict[str, Any] = {"dataset": dataset}
     else:
-        frame = load_table(path)
+        sep = data_cfg.get("sep")
+        if sep is not None and len(sep) != 1 and sep != "\\t":
+            raise ConfigError(f"config key 'data.sep': {sep!r} must be one character, e.g. ';' or '\\t'")
+        frame = load_table(path, sep)
         source = {"path": str(Path(path).resolve()), **file_fingerprint(path)}
     target = data_cfg.get("target") or frame.columns[-1]
     if target not in frame.columns:
         where = path or dataset
         raise DataError(
             f"{where}: target column '{target}' not found; columns are {', '.join(map(str, frame.columns))}"
+            + separator_hint(frame.columns)
         )
     if len(frame.columns) < 2:
-        raise DataError(f"{path or dataset}: needs at least one feature column besides '{target}'")
+        raise DataError(
+            f"{path or dataset}: needs at least one feature column besides '{target}'"
+            + separator_hint(frame.columns)
+        )
     return frame, str(target), source
+
+
+def separator_hint(columns: Any) -> str:
+    """Advice when a column name still holds a separator: the file was split on the wrong one."""
+    for sep in SEPARATORS.replace(",", ""):
+        if any(sep in str(column) for column in columns):
+            shown = "\\t" if sep == "\t" else sep
+            # Quoted twice: Hydra needs the value quoted, the shell the whole override.
+            return f" — the file looks separated by '{shown}': add \"data.sep='{shown}'\""
+    return ""

@@ -18,6 +18,7 @@ from omegaconf.errors import InterpolationKeyError, InterpolationResolutionError
 from easy_mlops.config.instantiate import instantiate_node
 from easy_mlops.errors import ConfigError, DataError
 from easy_mlops.preprocessing import DataPreprocessor
+from easy_mlops.preprocessing.preprocessor import infinite_as_missing, keep_columns_override
 from easy_mlops.versions import library_versions
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,16 @@ def cross_validate(
     return {f"cv_{headline}_mean": float(np.mean(scores)), f"cv_{headline}_std": float(np.std(scores))}
 
 
+def report_left_out(columns: list[str], frame: pd.DataFrame) -> None:
+    """One warning for the identifier-like columns the fitted preprocessor left out, counted in ``frame``."""
+    if columns:
+        log.warning(
+            "leaving out identifier-like column(s) %s; keep them with %s",
+            ", ".join(f"{c} ({frame[c].nunique()} distinct values in {len(frame)} rows)" for c in columns),
+            keep_columns_override(columns),
+        )
+
+
 def train(
     frame: pd.DataFrame,
     target_column: str,
@@ -188,6 +199,8 @@ def train(
     """
     problem_type = trainer_cfg.problem_type
     estimator = build_estimator(trainer_cfg, trusted)
+    # Once for the whole table, so the warning counts the file, not each split or fold.
+    frame = infinite_as_missing(frame, [c for c in frame.columns if c != target_column])
     train_rows, test_rows = split(
         frame, target_column, problem_type, trainer_cfg.test_size, trainer_cfg.random_state
     )
@@ -198,6 +211,7 @@ def train(
         )
     preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
     x_train, y_train = preprocessor.prepare_data(train_rows, target_column, fit=True)
+    report_left_out(preprocessor.dropped_columns_, frame)
     x_test, y_test = preprocessor.prepare_data(test_rows, target_column)
     log.info("fitting %s on %d rows", type(estimator).__name__, len(train_rows))
     estimator.fit(x_train, y_train)
