@@ -17,7 +17,9 @@ from easy_mlops.config.compose import config_dir
 from easy_mlops.config.config import register_configs
 from easy_mlops.config.secrets import task_overrides
 from easy_mlops.console import print_results, reporting_errors
+from easy_mlops.errors import ConfigError
 from easy_mlops.files import write_json_atomic
+from easy_mlops.sweeps.launchers import LauncherUnavailable
 from easy_mlops.sweeps.leaderboard import RESULT_FILE
 
 register_configs()
@@ -69,7 +71,10 @@ def main() -> None:
     # Let composition errors reach reporting_errors instead of Hydra's multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     with reporting_errors(show_tracebacks):
-        app()
+        try:
+            app()
+        except LauncherUnavailable as refusal:
+            raise ConfigError(str(refusal)) from refusal
 
 
 if __name__ == "__main__":
