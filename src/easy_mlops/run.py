@@ -16,11 +16,11 @@ from omegaconf import DictConfig
 from easy_mlops.config.compose import config_dir
 from easy_mlops.config.config import register_configs
 from easy_mlops.config.secrets import task_overrides
-from easy_mlops.console import print_results, reporting_errors
+from easy_mlops.console import USER_ERROR_EXIT, print_results, reporting_errors
 from easy_mlops.errors import ConfigError
 from easy_mlops.files import write_json_atomic
 from easy_mlops.sweeps.launchers import LauncherUnavailable
-from easy_mlops.sweeps.leaderboard import RESULT_FILE
+from easy_mlops.sweeps.leaderboard import RESULT_FILE, JobFailed, print_failed_sweep
 
 register_configs()
 
@@ -75,6 +75,12 @@ def main() -> None:
             app()
         except LauncherUnavailable as refusal:
             raise ConfigError(str(refusal)) from refusal
+        except JobFailed as failure:
+            # Hydra skipped on_multirun_end: show the leaderboard and every failed job here.
+            print_failed_sweep(failure.sweep_dir)
+            if show_tracebacks:
+                raise
+            sys.exit(USER_ERROR_EXIT)
 
 
 if __name__ == "__main__":
