@@ -1,16 +1,20 @@
 """What a new user meets first: launcher errors, failed sweeps, the output and its noise.
 
-Every test runs the real app or console script in a subprocess, as a user does.
+Every test runs the real app or console script as a user does: in a subprocess, or
+in this process through the ``cli`` fixture where start-up time would dominate.
 """
 
 import os
+import queue
 import shutil
+import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from conftest import run_process
+from conftest import CLI, run_process
 
 APP = [sys.executable, "-m", "easy_mlops.run"]
 FAST = ["data=breast_cancer", "trainer.model.n_estimators=5"]
@@ -70,3 +74,82 @@ def test_a_failed_job_still_prints_the_leaderboard_then_the_failure(tmp_path, la
         "ConfigError: config key 'trainer.test_size': 1.5 must be between 0 and 1"
     ]
     assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- the output
+
+
+GATE_STEP = """
+import time
+from pathlib import Path
+
+from easy_mlops.deployment.steps import DeploymentStep
+
+
+class WaitForFile(DeploymentStep):
+    name = "wait_for_file"
+
+    def __init__(self, path, enabled=True):
+        super().__init__(enabled)
+        self.path = Path(path)
+
+    def run(self, context):
+        while not self.path.exists():
+            time.sleep(0.05)
+"""
+
+
+def test_phases_reach_a_pipe_as_they_start(tmp_path, classification_csv):
+    """Piped, ``train`` shows each phase when it starts: here deploying waits until the test says go."""
+    (tmp_path / "gate_step.py").write_text(GATE_STEP)
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen(
+        [
+            CLI,
+            "train",
+            str(classification_csv),
+            "trainer.model.n_estimators=5",
+            "+deployment.steps.wait._target_=gate_step.WaitForFile",
+            f"+deployment.steps.wait.path={go}",
+            "trusted_modules=[gate_step]",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line.rstrip("\n")) for line in process.stdout], daemon=True
+    ).start()
+    before_go = []
+    try:
+        while "Deploying" not in before_go:
+            before_go.append(lines.get(timeout=30))
+        still_deploying = process.poll() is None
+    finally:
+        go.touch()
+        process.wait(timeout=60)
+    assert before_go == [
+        "Loading data",
+        "target: churn (the last column; choose another with data.target=... or --target)",
+        "Training on 240 rows",
+        "Deploying",
+    ]
+    assert still_deploying
+    assert process.returncode == 0, process.stderr.read()
+    assert process.stderr.read() == ""  # stderr is for warnings and errors
+
+
+def test_the_target_line_only_when_the_target_was_not_given(cli, classification_csv):
+    guessed = cli("train", classification_csv, "trainer.model.n_estimators=5")
+    assert guessed.returncode == 0, guessed.stderr
+    assert (
+        "target: churn (the last column; choose another with data.target=... or --target)"
+        in guessed.stdout.splitlines()
+    )
+    given = cli("train", classification_csv, "trainer.model.n_estimators=5", "--target", "churn")
+    assert given.returncode == 0, given.stderr
+    assert not [line for line in given.stdout.splitlines() if line.startswith("target:")]

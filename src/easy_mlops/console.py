@@ -43,13 +43,24 @@ def log_to_stderr(level: int = logging.WARNING) -> None:
 
 @contextmanager
 def phase(description: str) -> Iterator[None]:
-    """Show a spinner for one phase of a run on a terminal; log it otherwise."""
+    """A spinner for one phase of a run on a terminal; a plain line on stdout otherwise.
+
+    Piped or redirected output (``| tee``, CI logs) shows each phase as it
+    starts, not only the results at the end; stderr stays for warnings and
+    errors. The phase is logged too (the Hydra job's log file keeps it).
+    """
     log.info("%s", description)
-    if not stderr.is_terminal:
+    if not (stdout.is_terminal and stderr.is_terminal):
+        say(description)
         yield
         return
     with stderr.status(f"{description}..."):
         yield
+
+
+def say(message: str) -> None:
+    """One plain line for the person running the command, on stdout (flushed at once)."""
+    stdout.print(message, markup=False)
 
 
 def print_results(results: Mapping[str, Any]) -> None:
