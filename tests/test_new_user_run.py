@@ -153,3 +153,19 @@ def test_the_target_line_only_when_the_target_was_not_given(cli, classification_
     given = cli("train", classification_csv, "trainer.model.n_estimators=5", "--target", "churn")
     assert given.returncode == 0, given.stderr
     assert not [line for line in given.stdout.splitlines() if line.startswith("target:")]
+
+
+# --------------------------------------------------------------------------- the noise
+
+
+def test_a_library_warning_is_one_line_naming_the_key(tmp_path, cli, classification_csv):
+    expected = "warning: MLPClassifier did not converge in 5 iterations; raise trainer.model.max_iter"
+    # Three cross-validation folds and the final fit warn alike: one line.
+    app = run_process([*APP, "trainer=mlp", "trainer.model.max_iter=5", "trainer.cv_folds=3"], tmp_path)
+    assert app.returncode == 0, app.stderr
+    assert app.stderr.splitlines() == [expected]
+    console_script = cli(
+        "train", classification_csv, "trainer=mlp", "trainer.model.max_iter=5", "trainer.cv_folds=3"
+    )
+    assert console_script.returncode == 0, console_script.stderr
+    assert console_script.stderr.splitlines() == [expected]
