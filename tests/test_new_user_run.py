@@ -158,6 +158,18 @@ def test_the_target_line_only_when_the_target_was_not_given(cli, classification_
 # --------------------------------------------------------------------------- the noise
 
 
+@pytest.mark.parametrize("storage", [True, False], ids=["sqlite", "in-memory"])
+def test_optuna_search_prints_no_library_chatter(tmp_path, storage):
+    store = [f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db", "hydra.sweeper.study_name=x"]
+    result, _ = sweep(
+        tmp_path, "search=logistic_regression", "hydra.sweeper.n_trials=1", *(store if storage else [])
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Sweep leaderboard" in result.stdout
+    assert "alembic" not in result.stdout + result.stderr
+    assert result.stderr == ""  # optuna's "A new study created" is INFO, not a warning
+
+
 def test_a_library_warning_is_one_line_naming_the_key(tmp_path, cli, classification_csv):
     expected = "warning: MLPClassifier did not converge in 5 iterations; raise trainer.model.max_iter"
     # Three cross-validation folds and the final fit warn alike: one line.

@@ -2,5 +2,6 @@
 
 from easy_mlops.sweeps.launchers import LauncherCheckCallback
 from easy_mlops.sweeps.leaderboard import LeaderboardCallback, read_leaderboard
+from easy_mlops.sweeps.quiet import QuietOptunaCallback
 
-__all__ = ["LauncherCheckCallback", "LeaderboardCallback", "read_leaderboard"]
+__all__ = ["LauncherCheckCallback", "LeaderboardCallback", "QuietOptunaCallback", "read_leaderboard"]
