@@ -6,6 +6,8 @@ in this process through the ``cli`` fixture where start-up time would dominate.
 
 import os
 import queue
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI, run_process
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 APP = [sys.executable, "-m", "easy_mlops.run"]
 FAST = ["data=breast_cancer", "trainer.model.n_estimators=5"]
@@ -74,9 +78,41 @@ def test_a_failed_job_still_prints_the_leaderboard_then_the_failure(tmp_path, la
         "ConfigError: config key 'trainer.test_size': 1.5 must be between 0 and 1"
     ]
     assert "Traceback" not in result.stderr
+    # The good job's table says whose it is, whichever order the jobs printed in.
+    assert (
+        "Hold-out metrics (classification), job 0: "
+        "data=breast_cancer trainer.model.n_estimators=5 trainer.test_size=0.25"
+    ) in result.stdout
 
 
 # --------------------------------------------------------------------------- the output
+
+
+def readme_command(pattern: str) -> list[str]:
+    """The arguments of the README's command line matching ``pattern`` (it may appear twice), as written."""
+    commands = {
+        line.split("#")[0].strip()
+        for line in README.read_text().splitlines()
+        if re.fullmatch(pattern, line.split("#")[0].strip())
+    }
+    [command] = commands
+    return shlex.split(command)
+
+
+def test_readme_sweep_names_the_job_of_every_table(tmp_path):
+    command = readme_command(r"python -m easy_mlops\.run -m trainer=random_forest,\S+ trainer\.test_size=\S+")
+    assert command[:3] == ["python", "-m", "easy_mlops.run"]
+    result = run_process([sys.executable, *command[1:]], tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    titles = sorted(line for line in result.stdout.splitlines() if line.startswith("Hold-out metrics"))
+    assert titles == [
+        "Hold-out metrics (classification), job 0: trainer=random_forest trainer.test_size=0.2",
+        "Hold-out metrics (classification), job 1: trainer=random_forest trainer.test_size=0.3",
+        "Hold-out metrics (classification), job 2: trainer=hist_gradient_boosting trainer.test_size=0.2",
+        "Hold-out metrics (classification), job 3: trainer=hist_gradient_boosting trainer.test_size=0.3",
+    ]
+    assert "Sweep leaderboard (by accuracy" in result.stdout
+    assert result.stderr == ""
 
 
 GATE_STEP = """

@@ -63,22 +63,29 @@ def say(message: str) -> None:
     stdout.print(message, markup=False)
 
 
-def print_results(results: Mapping[str, Any]) -> None:
-    """The hold-out metrics as a table, then where the deployment went."""
+def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
+    """The hold-out metrics as a table, then where the deployment went.
+
+    ``job`` names a sweep's job in the title (``job 3: trainer=mlp``): parallel
+    jobs print their tables in whatever order they finish. The block is
+    written at once, so it does not interleave with another job's.
+    """
     from rich.table import Table
 
     training = results["training"]
-    table = Table(title=f"Hold-out metrics ({training['problem_type']})", title_justify="left")
+    title = f"Hold-out metrics ({training['problem_type']})" + (f", {job}" if job else "")
+    table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in training["metrics"].items():
         table.add_row(name, f"{value:.4f}")
-    stdout.print(table)
-    deployment = results.get("deployment") or {}
-    if deployment.get("deployment_dir"):
-        stdout.print(f"Deployment: {deployment['deployment_dir']}")
-    for alert in results.get("alerts", []):
-        stdout.print(f"ALERT: {alert['metric']} = {alert['value']:.4f} (threshold {alert['threshold']})")
+    with stdout:  # one buffered write
+        stdout.print(table)
+        deployment = results.get("deployment") or {}
+        if deployment.get("deployment_dir"):
+            stdout.print(f"Deployment: {deployment['deployment_dir']}")
+        for alert in results.get("alerts", []):
+            stdout.print(f"ALERT: {alert['metric']} = {alert['value']:.4f} (threshold {alert['threshold']})")
 
 
 def fail(message: str, code: int = USER_ERROR_EXIT) -> None:
