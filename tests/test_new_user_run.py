@@ -85,6 +85,16 @@ def test_a_failed_job_still_prints_the_leaderboard_then_the_failure(tmp_path, la
     ) in result.stdout
 
 
+def test_a_sweep_where_every_job_failed(tmp_path):
+    result, _ = sweep(tmp_path, *FAST, "trainer.test_size=1.5")
+    assert result.returncode == 2, result.stderr
+    assert "Sweep leaderboard (no job has finished)" in result.stdout  # not "(by None ↑)"
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        "error: job 0 (data=breast_cancer trainer.model.n_estimators=5 trainer.test_size=1.5) failed: "
+        "ConfigError: config key 'trainer.test_size': 1.5 must be between 0 and 1"
+    ]
+
+
 # --------------------------------------------------------------------------- the output
 
 

@@ -196,7 +196,8 @@ def leaderboard_table(board: dict[str, Any]) -> Any:
 
     metric = board.get("metric")
     arrow = "↑" if board.get("direction") == "higher" else "↓"
-    table = Table(title=f"Sweep leaderboard (by {metric} {arrow})", title_justify="left")
+    ranking = f" (by {metric} {arrow})" if metric else " (no job has finished)"
+    table = Table(title=f"Sweep leaderboard{ranking}", title_justify="left")
     for column in ("rank", "job", "status", "overrides", metric or "metric", "deployment"):
         table.add_column(str(column))
     for row in board["rows"]:
