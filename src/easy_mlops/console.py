@@ -43,31 +43,49 @@ def log_to_stderr(level: int = logging.WARNING) -> None:
 
 @contextmanager
 def phase(description: str) -> Iterator[None]:
-    """Show a spinner for one phase of a run on a terminal; log it otherwise."""
+    """A spinner for one phase of a run on a terminal; a plain line on stdout otherwise.
+
+    Piped or redirected output (``| tee``, CI logs) shows each phase as it
+    starts, not only the results at the end; stderr stays for warnings and
+    errors. The phase is logged too (the Hydra job's log file keeps it).
+    """
     log.info("%s", description)
-    if not stderr.is_terminal:
+    if not (stdout.is_terminal and stderr.is_terminal):
+        say(description)
         yield
         return
     with stderr.status(f"{description}..."):
         yield
 
 
-def print_results(results: Mapping[str, Any]) -> None:
-    """The hold-out metrics as a table, then where the deployment went."""
+def say(message: str) -> None:
+    """One plain line for the person running the command, on stdout (flushed at once)."""
+    stdout.print(message, markup=False)
+
+
+def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
+    """The hold-out metrics as a table, then where the deployment went.
+
+    ``job`` names a sweep's job in the title (``job 3: trainer=mlp``): parallel
+    jobs print their tables in whatever order they finish. The block is
+    written at once, so it does not interleave with another job's.
+    """
     from rich.table import Table
 
     training = results["training"]
-    table = Table(title=f"Hold-out metrics ({training['problem_type']})", title_justify="left")
+    title = f"Hold-out metrics ({training['problem_type']})" + (f", {job}" if job else "")
+    table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in training["metrics"].items():
         table.add_row(name, f"{value:.4f}")
-    stdout.print(table)
-    deployment = results.get("deployment") or {}
-    if deployment.get("deployment_dir"):
-        stdout.print(f"Deployment: {deployment['deployment_dir']}")
-    for alert in results.get("alerts", []):
-        stdout.print(f"ALERT: {alert['metric']} = {alert['value']:.4f} (threshold {alert['threshold']})")
+    with stdout:  # one buffered write
+        stdout.print(table)
+        deployment = results.get("deployment") or {}
+        if deployment.get("deployment_dir"):
+            stdout.print(f"Deployment: {deployment['deployment_dir']}")
+        for alert in results.get("alerts", []):
+            stdout.print(f"ALERT: {alert['metric']} = {alert['value']:.4f} (threshold {alert['threshold']})")
 
 
 def fail(message: str, code: int = USER_ERROR_EXIT) -> None:

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from easy_mlops.config.compose import compose_config
 from easy_mlops.config.secrets import mask_overrides, safe_snapshot
-from easy_mlops.console import phase
+from easy_mlops.console import phase, say
 from easy_mlops.data.loaders import load_dataset
 from easy_mlops.deployment.deployer import ModelDeployer
 from easy_mlops.deployment.steps import utc_now
@@ -40,6 +40,8 @@ def run_experiment(
     trusted = tuple(cfg.trusted_modules)
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
+    if not cfg.data.get("target"):
+        say(f"target: {target} (the last column; choose another with data.target=... or --target)")
     with naming_the_data(source):
         cfg.trainer.problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
     deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None

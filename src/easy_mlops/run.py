@@ -15,10 +15,12 @@ from omegaconf import DictConfig
 
 from easy_mlops.config.compose import config_dir
 from easy_mlops.config.config import register_configs
-from easy_mlops.config.secrets import task_overrides
-from easy_mlops.console import print_results, reporting_errors
+from easy_mlops.config.secrets import mask_overrides, task_overrides
+from easy_mlops.console import USER_ERROR_EXIT, print_results, reporting_errors
+from easy_mlops.errors import ConfigError
 from easy_mlops.files import write_json_atomic
-from easy_mlops.sweeps.leaderboard import RESULT_FILE
+from easy_mlops.sweeps.launchers import LauncherUnavailable
+from easy_mlops.sweeps.leaderboard import RESULT_FILE, JobFailed, print_failed_sweep
 
 register_configs()
 
@@ -38,6 +40,15 @@ def hydra_run_info() -> dict:
     return info
 
 
+def job_name(cfg: DictConfig) -> str | None:
+    """``job 3: trainer=mlp trainer.test_size=0.3`` in a sweep (secrets masked); None in a single run."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    overrides = " ".join(mask_overrides(task_overrides(hydra_cfg), cfg))
+    return f"job {hydra_cfg.job.num}" + (f": {overrides}" if overrides else "")
+
+
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def app(cfg: DictConfig) -> float | None:
     from easy_mlops.pipeline import run_experiment
@@ -47,7 +58,7 @@ def app(cfg: DictConfig) -> float | None:
     single_run = HydraConfig.get().mode == RunMode.RUN
     with reporting_errors(show_tracebacks or not single_run):
         results = run_experiment(cfg, run_info=hydra_run_info())
-    print_results(results)
+    print_results(results, job=job_name(cfg))
     metrics = results["training"]["metrics"]
     # The sweep leaderboard reads this from the job's own output directory.
     write_json_atomic(
@@ -69,7 +80,16 @@ def main() -> None:
     # Let composition errors reach reporting_errors instead of Hydra's multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     with reporting_errors(show_tracebacks, overrides=sys.argv[1:]):
-        app()
+        try:
+            app()
+        except LauncherUnavailable as refusal:
+            raise ConfigError(str(refusal)) from refusal
+        except JobFailed as failure:
+            # Hydra skipped on_multirun_end: show the leaderboard and every failed job here.
+            print_failed_sweep(failure.sweep_dir)
+            if show_tracebacks:
+                raise
+            sys.exit(USER_ERROR_EXIT)
 
 
 if __name__ == "__main__":

@@ -143,10 +143,7 @@ def _merge_safe(
 def _mask(value: Any, inside_secret: bool) -> Any:
     """A resolved value with every secret leaf replaced by ``***``."""
     if isinstance(value, dict):
-        return {
-            key: _mask(item, _is_secret_child(key, item, inside_secret))
-            for key, item in value.items()
-        }
+        return {key: _mask(item, _is_secret_child(key, item, inside_secret)) for key, item in value.items()}
     if isinstance(value, list):
         return [_mask(item, inside_secret) for item in value]
     return MASK if inside_secret and value is not None else value

@@ -6,6 +6,10 @@ Each job appends its row (overrides, metrics, deployment, ok/failed) to
 metric. Rows are written in ``on_job_end`` because Hydra skips
 ``on_multirun_end`` when a job fails; parallel jobs (joblib, submitit, Ray)
 append and never overwrite each other.
+
+A failed job's error is replaced by a :class:`JobFailed` that names the sweep
+directory: it is what the sweeper raises, so the app can still print the
+leaderboard and the failed jobs.
 """
 
 import csv
@@ -20,6 +24,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from easy_mlops.config.secrets import mask_overrides
+from easy_mlops.errors import MLOpsError
 from easy_mlops.files import write_json_atomic, write_text_atomic
 from easy_mlops.observability.jsonl import append_lines, locked, read_records
 from easy_mlops.observability.steps import metric_direction
@@ -29,6 +34,22 @@ SUMMARY_CSV = "sweep_summary.csv"
 SUMMARY_JSON = "sweep_summary.json"
 RESULT_FILE = "result.json"  # written by each job into its own output directory
 DEFAULT_METRICS = ("accuracy", "r2_score")
+
+
+class JobFailed(MLOpsError):
+    """A sweep job failed; raised by the sweep in place of the job's own error.
+
+    Hydra stops at a failed job and skips ``on_multirun_end``; this carries the
+    sweep directory to the app, which prints the leaderboard and the failures.
+    The job's exception is its ``__cause__`` when the job ran in this process.
+    """
+
+    def __init__(self, sweep_dir: str, job: int, overrides: str, error: str) -> None:
+        super().__init__(sweep_dir, job, overrides, error)  # the arguments, so it pickles back from workers
+        self.sweep_dir, self.job, self.overrides, self.error = sweep_dir, job, overrides, error
+
+    def __str__(self) -> str:
+        return f"job {self.job} ({self.overrides}) failed: {self.error}"
 
 
 class LeaderboardCallback(Callback):
@@ -52,14 +73,15 @@ class LeaderboardCallback(Callback):
             append_lines(rows_path, [json.dumps(row, default=str) + "\n"])
             rows = list(read_records(rows_path))
             write_summary(sweep_dir, rank(rows, self.metric, self.direction))
+        if row["status"] == "failed":
+            failure = JobFailed(str(sweep_dir), row["job"], row["overrides"], row["error"])
+            failure.__cause__ = job_return._return_value
+            job_return.return_value = failure
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if (sweep_dir / SUMMARY_JSON).exists():
-            from easy_mlops.console import stdout
-
-            stdout.print(leaderboard_table(read_leaderboard(sweep_dir)))
-            stdout.print(f"Leaderboard: {sweep_dir / SUMMARY_CSV}")
+            print_leaderboard(sweep_dir)
 
 
 def job_row(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
@@ -137,8 +159,6 @@ def write_summary(sweep_dir: Path, board: dict[str, Any]) -> None:
 
 
 def read_leaderboard(sweep_dir: str | Path) -> dict[str, Any]:
-    from easy_mlops.errors import MLOpsError
-
     path = Path(sweep_dir) / SUMMARY_JSON
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -150,12 +170,34 @@ def read_leaderboard(sweep_dir: str | Path) -> dict[str, Any]:
         raise MLOpsError(f"{path}: not valid JSON ({exc})") from exc
 
 
+def print_leaderboard(sweep_dir: str | Path) -> dict[str, Any]:
+    """The ranked table on stdout, and where its CSV is; returns the leaderboard."""
+    from easy_mlops.console import stdout
+
+    board = read_leaderboard(sweep_dir)
+    stdout.print(leaderboard_table(board))
+    stdout.print(f"Leaderboard: {Path(sweep_dir) / SUMMARY_CSV}")
+    return board
+
+
+def print_failed_sweep(sweep_dir: str | Path) -> None:
+    """After a job failed: the leaderboard, then one ``error:`` line per failed job on stderr."""
+    from easy_mlops.console import stderr
+
+    board = print_leaderboard(sweep_dir)
+    for row in sorted(board["rows"], key=lambda row: row["job"]):
+        if row["status"] == "failed":
+            error = (row.get("error") or "unknown error").strip().splitlines()[0]
+            stderr.print(f"error: job {row['job']} ({row['overrides']}) failed: {error}", markup=False)
+
+
 def leaderboard_table(board: dict[str, Any]) -> Any:
     from rich.table import Table
 
     metric = board.get("metric")
     arrow = "↑" if board.get("direction") == "higher" else "↓"
-    table = Table(title=f"Sweep leaderboard (by {metric} {arrow})", title_justify="left")
+    ranking = f" (by {metric} {arrow})" if metric else " (no job has finished)"
+    table = Table(title=f"Sweep leaderboard{ranking}", title_justify="left")
     for column in ("rank", "job", "status", "overrides", metric or "metric", "deployment"):
         table.add_column(str(column))
     for row in board["rows"]:

@@ -19,6 +19,7 @@ from easy_mlops.config.instantiate import instantiate_node
 from easy_mlops.errors import ConfigError, DataError
 from easy_mlops.preprocessing import DataPreprocessor
 from easy_mlops.preprocessing.preprocessor import infinite_as_missing, keep_columns_override
+from easy_mlops.training.library_warnings import relaying_warnings
 from easy_mlops.versions import library_versions
 
 log = logging.getLogger(__name__)
@@ -201,21 +202,22 @@ def train(
     estimator = build_estimator(trainer_cfg, trusted)
     # Once for the whole table, so the warning counts the file, not each split or fold.
     frame = infinite_as_missing(frame, [c for c in frame.columns if c != target_column])
-    train_rows, test_rows = split(
-        frame, target_column, problem_type, trainer_cfg.test_size, trainer_cfg.random_state
-    )
-    cv_scores = {}
-    if trainer_cfg.cv_folds:
-        cv_scores = cross_validate(
-            train_rows, target_column, problem_type, preprocessing, trainer_cfg, trusted
+    with relaying_warnings(estimator):  # one line per distinct warning, not one per fold
+        train_rows, test_rows = split(
+            frame, target_column, problem_type, trainer_cfg.test_size, trainer_cfg.random_state
         )
-    preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
-    x_train, y_train = preprocessor.prepare_data(train_rows, target_column, fit=True)
-    report_left_out(preprocessor.dropped_columns_, frame)
-    x_test, y_test = preprocessor.prepare_data(test_rows, target_column)
-    log.info("fitting %s on %d rows", type(estimator).__name__, len(train_rows))
-    estimator.fit(x_train, y_train)
-    metrics = {**evaluate(problem_type, y_test, estimator.predict(x_test)), **cv_scores}
+        cv_scores = {}
+        if trainer_cfg.cv_folds:
+            cv_scores = cross_validate(
+                train_rows, target_column, problem_type, preprocessing, trainer_cfg, trusted
+            )
+        preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
+        x_train, y_train = preprocessor.prepare_data(train_rows, target_column, fit=True)
+        report_left_out(preprocessor.dropped_columns_, frame)
+        x_test, y_test = preprocessor.prepare_data(test_rows, target_column)
+        log.info("fitting %s on %d rows", type(estimator).__name__, len(train_rows))
+        estimator.fit(x_train, y_train)
+        metrics = {**evaluate(problem_type, y_test, estimator.predict(x_test)), **cv_scores}
     model = TrainedModel(estimator, problem_type, target_column, metrics)
     results = {
         "metrics": metrics,
