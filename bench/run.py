@@ -494,7 +494,7 @@ class Bench:
         """Append ``count`` class predictions to a deployment's log in batches, in this process."""
         import numpy as np
 
-        from easy_mlops.observability.monitor import deployment_monitor
+        from easy_mlops.inference import deployment_monitor
 
         monitor = deployment_monitor(deployment)
         generator = np.random.default_rng(0)

@@ -24,8 +24,8 @@ import pytest
 
 from easy_mlops.inference import predict_file
 from easy_mlops.observability import ModelMonitor, ObservabilityStep
-from easy_mlops.observability.status import deployment_status
 from easy_mlops.pipeline import data_overrides, run_experiment
+from easy_mlops.status import deployment_status
 
 from conftest import deployments
 
@@ -253,9 +253,9 @@ def test_a_per_row_hook_sees_every_row_of_a_batch(tmp_path):
     ids=["ints", "floats", "text"],
 )
 def test_a_batch_written_in_several_pieces_reads_back_whole(tmp_path, monkeypatch, batch):
-    from easy_mlops.observability import steps
+    from easy_mlops.observability import prediction_index
 
-    monkeypatch.setattr(steps, "LINES_PER_WRITE", 3)  # 7 rows: pieces of 3, 3 and 1
+    monkeypatch.setattr(prediction_index, "LINES_PER_WRITE", 3)  # 7 rows: pieces of 3, 3 and 1
     monitor = ModelMonitor(log_dir=tmp_path)
     monitor.log_predictions(np.array(batch), "1.0.0")
     monitor.log_predictions(np.array(batch[:2]), "1.0.0")
@@ -631,7 +631,7 @@ def test_observe_writes_the_report_it_prints(cli, compose, classification_csv, t
     assert "total predictions: 240" in observed.stdout
     assert "total logs:  1" in observed.stdout
     # The same report body as ModelMonitor.generate_report() on the deployment's logs.
-    from easy_mlops.observability.monitor import deployment_monitor
+    from easy_mlops.inference import deployment_monitor
 
     programmatic = deployment_monitor(deployment).generate_report()
     assert observed.stdout.splitlines()[2:] == programmatic.splitlines()[2:]
@@ -725,7 +725,7 @@ def test_regression_predictions_summary_is_a_numeric_distribution(compose, regre
     ordered = sorted(predictions)
     assert ordered[119] <= quantiles["p50"] <= ordered[120]
     assert ordered[0] <= quantiles["p5"] <= ordered[24] and ordered[215] <= quantiles["p95"] <= ordered[-1]
-    from easy_mlops.observability.monitor import deployment_monitor
+    from easy_mlops.inference import deployment_monitor
 
     assert "predicted values: mean" in deployment_monitor(deployment).generate_report()
 

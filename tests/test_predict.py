@@ -123,7 +123,7 @@ def test_columns_named_like_python_parameters_are_coerced():
 
 
 def test_prediction_values_are_json_scalars_or_text():
-    from easy_mlops.observability.steps import json_values
+    from easy_mlops.jsonsafe import json_values
 
     assert json_values(np.array([1.5, np.nan, -np.inf])) == [1.5, "nan", "-inf"]
     assert json_values(np.array([3, 1], dtype=np.int64)) == [3, 1]
@@ -136,7 +136,7 @@ def test_prediction_values_are_json_scalars_or_text():
 
 
 def test_the_index_summarises_only_finite_numbers():
-    from easy_mlops.observability.steps import json_values, numeric_values
+    from easy_mlops.jsonsafe import json_values, numeric_values
 
     for predictions, expected in [
         (np.array([3, 1, 2]), [3.0, 1.0, 2.0]),

@@ -169,7 +169,7 @@ def test_trusted_modules_opt_in(compose):
     with pytest.raises(ConfigError, match="'collections.OrderedDict' is not in a trusted module"):
         run_experiment(compose("+deployment.steps.odd._target_=collections.OrderedDict"))
     # Trusted, it is instantiated, and then refused for not being a step.
-    with pytest.raises(DeploymentError, match="OrderedDict is not a DeploymentStep"):
+    with pytest.raises(ConfigError, match="OrderedDict is not a DeploymentStep"):
         run_experiment(
             compose("+deployment.steps.odd._target_=collections.OrderedDict", "trusted_modules=[collections]")
         )

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from easy_mlops.deployment import ModelDeployer
-from easy_mlops.deployment.remote import filesystem
+from easy_mlops.deployment.storage import filesystem
 
 from conftest import CLI, deployments, run_process
 

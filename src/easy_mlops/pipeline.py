@@ -82,6 +82,14 @@ def naming_the_data(source: Mapping[str, Any]) -> Iterator[None]:
         raise DataError(f"{where}: {exc}") from exc
 
 
+def compose_experiment(
+    overrides: Sequence[str] = (), config_file: str | Path | None = None, config: Any = None
+) -> DictConfig:
+    """:func:`compose_config` knowing the registered steps, so a guide file's unknown step names the file."""
+    step_names = {"deployment": ModelDeployer.STEP_REGISTRY, "observability": ModelMonitor.STEP_REGISTRY}
+    return compose_config(overrides, config_file, config, step_names)
+
+
 def quote_override(value: str) -> str:
     """A value safe to put after ``key=`` in a Hydra override."""
     escaped = str(value).replace("\\", "\\\\").replace("'", "\\'")
@@ -117,7 +125,7 @@ class MLOpsPipeline:
         self.config = self._compose(self.overrides)
 
     def _compose(self, overrides: list[str]) -> DictConfig:
-        return compose_config(overrides, config_file=self.config_path, config=self.config_source)
+        return compose_experiment(overrides, config_file=self.config_path, config=self.config_source)
 
     def run(
         self, data_path: str | Path | None = None, target_column: str | None = None, deploy: bool = True

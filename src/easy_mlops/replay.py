@@ -17,7 +17,8 @@ from omegaconf.errors import OmegaConfBaseException
 from easy_mlops.config.config import Config
 from easy_mlops.config.instantiate import first_line
 from easy_mlops.data.loaders import load_dataset
-from easy_mlops.deployment.loading import load_deployment
+from easy_mlops.deployment.loading import Deployment
+from easy_mlops.deployment.metadata import SNAPSHOT
 from easy_mlops.errors import DeploymentError
 from easy_mlops.files import file_fingerprint
 from easy_mlops.training.trainer import split, train
@@ -38,17 +39,16 @@ class ReplayReport:
         return not self.differences
 
 
-def snapshot_config(deployment_dir: Path) -> Any:
+def snapshot_config(deployment: Deployment) -> Any:
     """The deployment's ``config.yaml``, validated against today's schema."""
-    path = deployment_dir / "config.yaml"
-    if not path.is_file():
+    path = deployment.directory / SNAPSHOT
+    snapshot = deployment.snapshot()
+    if snapshot is None:
         raise DeploymentError(f"{path}: missing; replay needs the config snapshot of the run")
     try:
-        return OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
+        return OmegaConf.merge(OmegaConf.structured(Config), snapshot)
     except OmegaConfBaseException as exc:
         raise DeploymentError(f"{path}: does not fit the current config schema ({first_line(exc)})") from exc
-    except Exception as exc:  # YAML errors come in several types
-        raise DeploymentError(f"{path}: cannot read the config snapshot ({exc})") from exc
 
 
 def data_changes(recorded: dict[str, Any], path: str | None) -> list[str]:
@@ -68,9 +68,9 @@ def data_changes(recorded: dict[str, Any], path: str | None) -> list[str]:
 
 def replay(deployment_dir: str | Path, data_path: str | Path | None = None) -> ReplayReport:
     """Retrain from the snapshot and compare with the stored model."""
-    directory = Path(deployment_dir)
-    model_data, stored_preprocessor, metadata = load_deployment(directory)
-    cfg = snapshot_config(directory)
+    deployment = Deployment.load(deployment_dir)
+    metadata = deployment.metadata
+    cfg = snapshot_config(deployment)
     if data_path is not None:
         cfg.data.path, cfg.data.dataset = str(data_path), None
     report = ReplayReport()
@@ -93,7 +93,7 @@ def replay(deployment_dir: str | Path, data_path: str | Path | None = None) -> R
         frame, target, cfg.trainer.problem_type, cfg.trainer.test_size, cfg.trainer.random_state
     )
     features = hold_out.drop(columns=[target])
-    stored = model_data["model"].predict(stored_preprocessor.prepare_data(features)[0])
+    stored = deployment.predict(features)
     retrained = model.predict(preprocessor.prepare_data(features)[0])
     report.compared_predictions = len(stored)
     mismatched = int(np.sum(np.asarray(stored) != np.asarray(retrained)))

@@ -123,25 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_output_dir() -> str:
-    from easy_mlops.config.compose import compose_config
+    from easy_mlops.config.config import DeploymentConfig
 
-    return compose_config().deployment.output_dir
-
-
-def deployment_dir(reference: str) -> Path:
-    """A local deployment directory from a path, ``latest`` or a URL (fetched into the cache)."""
-    from easy_mlops.deployment.catalog import LATEST, resolve_deployment
-
-    return resolve_deployment(reference, default_output_dir() if reference == LATEST else ".")
+    return DeploymentConfig.output_dir
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from easy_mlops.config.compose import compose_config
     from easy_mlops.console import print_results
-    from easy_mlops.pipeline import data_overrides, run_experiment
+    from easy_mlops.pipeline import compose_experiment, data_overrides, run_experiment
 
     overrides = data_overrides(args.data, args.target) + list(args.overrides)
-    cfg = compose_config(overrides, config_file=args.config)
+    cfg = compose_experiment(overrides, config_file=args.config)
     run_info = {
         "overrides": overrides,
         "config_file": str(Path(args.config).resolve()) if args.config else None,
@@ -157,40 +149,41 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from easy_mlops.data.loaders import check_data_file
-    from easy_mlops.deployment.remote import is_remote
     from easy_mlops.inference import check_output_file, predict_file
 
     check_data_file(args.data)  # the cheap checks before `latest` is resolved or a model loaded
     if args.output:
         check_output_file(args.output)
-    reference = args.model_dir if is_remote(args.model_dir) else deployment_dir(args.model_dir)
     output = args.output or sys.stdout
-    predictions = predict_file(args.data, reference, not args.no_log, not args.skip_verify, output)
+    predictions = predict_file(args.data, args.model_dir, not args.no_log, not args.skip_verify, output)
     if args.output:
         sys.stderr.write(f"wrote {len(predictions):,} predictions to {args.output}\n")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from easy_mlops.observability.status import deployment_status
+    from easy_mlops.observability.report import status_view
+    from easy_mlops.status import deployment_status
 
-    status = deployment_status(deployment_dir(args.model_dir), verify=not args.skip_verify)
+    status = deployment_status(args.model_dir, verify=not args.skip_verify)
     if args.json:
         sys.stdout.write(json.dumps(status, indent=2, default=str) + "\n")
     else:
-        print_status(status)
+        for part in status_view(status):
+            stdout.print(part)
     if args.fail_on_alert and status["alerts"].get("active_alerts"):
         return ALERT_EXIT
     return 0
 
 
 def cmd_observe(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.catalog import resolve_deployment
     from easy_mlops.deployment.metadata import read_metadata
     from easy_mlops.files import write_text_atomic
-    from easy_mlops.observability.monitor import deployment_monitor
+    from easy_mlops.inference import deployment_monitor
     from easy_mlops.observability.report import render_report
 
-    directory = deployment_dir(args.model_dir)
+    directory = resolve_deployment(args.model_dir)
     metadata = read_metadata(directory)
     title = f"Model monitoring report: {directory.name} (version {metadata.get('version')})"
     report = render_report(deployment_monitor(directory).summary(), title)
@@ -202,8 +195,9 @@ def cmd_observe(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from easy_mlops.deployment.catalog import list_deployments
-    from easy_mlops.deployment.remote import is_remote, list_remote
-    from easy_mlops.observability.status import deployment_row, remote_row
+    from easy_mlops.deployment.storage import is_remote, list_remote
+    from easy_mlops.observability.report import deployments_table
+    from easy_mlops.status import deployment_row, remote_row
 
     output_dir = args.output_dir or default_output_dir()
     if is_remote(output_dir):
@@ -213,24 +207,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return 0
-    from rich.table import Table
-
-    table = Table(title=f"Deployments in {output_dir}", title_justify="left")
-    for column in ("name", "time", "version", "problem", "metric", "status", "alerts", "predictions"):
-        table.add_column(column)
-    for row in rows:
-        headline = row["headline_metric"]
-        table.add_row(
-            row["name"],
-            str(row["deployment_time"])[:19].replace("T", " "),
-            str(row["version"]),
-            str(row["problem_type"]),
-            f"{headline['name']} {headline['value']:.4f}" if headline else "-",
-            str(row["status"]),
-            "-" if row["active_alerts"] is None else str(row["active_alerts"] or "ok"),
-            str(row["total_predictions"]) if row["total_predictions"] is not None else "-",
-        )
-    stdout.print(table)
+    stdout.print(deployments_table(rows, f"Deployments in {output_dir}"))
     if not rows:
         stdout.print("no deployments yet: run `make-mlops-easy train DATA`")
     return 0
@@ -265,18 +242,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from easy_mlops.deployment.remote import push_deployment, upload_settings
+    from easy_mlops.deployment.catalog import resolve_deployment
+    from easy_mlops.deployment.storage import push_deployment, upload_settings
 
-    directory = deployment_dir(args.model_dir)
+    directory = resolve_deployment(args.model_dir)
     uri, storage_options = upload_settings(directory, args.uri)
     stdout.print(f"Uploaded to {push_deployment(directory, uri, storage_options)}", markup=False)
     return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.catalog import resolve_deployment
     from easy_mlops.replay import replay
 
-    directory = deployment_dir(args.model_dir)
+    directory = resolve_deployment(args.model_dir)
     stdout.print(f"Replaying {directory}")
     report = replay(directory, args.data)
     for change in report.changes:
@@ -315,73 +294,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     write_text_atomic(path, default_guide_yaml())
     stdout.print(f"Wrote {path}: use it with `make-mlops-easy train DATA -c {path}`")
     return 0
-
-
-def print_status(status: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    deployment = status["deployment"]
-    table = Table(title=f"Deployment {deployment['name']}", title_justify="left", show_header=False)
-    for key in (
-        "directory",
-        "status",
-        "version",
-        "deployment_time",
-        "problem_type",
-        "target_column",
-        "integrity",
-    ):
-        table.add_row(key, str(deployment.get(key)))
-    remote = deployment.get("remote")
-    if remote:
-        table.add_row(
-            "remote",
-            f"{remote.get('uri')} ({remote.get('status')}"
-            + (f": {remote['error']})" if remote.get("error") else ")"),
-        )
-    stdout.print(table)
-
-    metrics = status["metrics"]
-    table = Table(title="Metrics", title_justify="left")
-    for column in ("metric", "latest", "mean", "std", "min", "max"):
-        table.add_column(column, justify="right" if column != "metric" else "left")
-    trends = metrics.get("trends", {})
-    for name, value in (metrics.get("latest_metrics") or {}).items():
-        trend = trends.get(name)
-        cells = [f"{trend[k]:.4f}" for k in ("mean", "std", "min", "max")] if trend else ["-"] * 4
-        table.add_row(name, f"{value:.4f}", *cells)
-    stdout.print(table)
-    stdout.print(
-        f"metric logs: {metrics.get('total_logs', 0)} (first {metrics.get('first_log') or '-'}, "
-        f"last {metrics.get('last_log') or '-'})"
-    )
-
-    predictions = status["predictions"]
-    if predictions.get("enabled") is False:
-        stdout.print(predictions["message"])
-    else:
-        stdout.print(
-            f"predictions logged: {predictions['total_predictions']} "
-            f"(first {predictions['first_prediction'] or '-'}, last {predictions['last_prediction'] or '-'})"
-        )
-        distribution = predictions.get("distribution") or {}
-        if distribution.get("kind") == "classes":
-            stdout.print(
-                "predicted classes: " + ", ".join(f"{k}: {v}" for k, v in distribution["counts"].items())
-            )
-        elif distribution.get("kind") == "numeric":
-            stdout.print(
-                f"predicted values: mean {distribution['mean']:.4g}, std {distribution['std']:.4g}, "
-                + ", ".join(f"{q} {v:.4g}" for q, v in distribution["quantiles"].items())
-            )
-    alerts = status["alerts"].get("active_alerts", [])
-    if not alerts:
-        stdout.print("alerts: none active")
-    for alert in alerts:
-        comparison = "<" if alert["direction"] == "higher" else ">"
-        stdout.print(
-            f"[bold red]ALERT[/] {alert['metric']} = {alert['value']:.4f} {comparison} {alert['threshold']}"
-        )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

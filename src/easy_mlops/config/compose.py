@@ -7,20 +7,21 @@ value overrides, so ``-c file.yaml deployment.version=3`` means the command
 line wins.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from easy_mlops.config.config import register_configs
-from easy_mlops.config.guide_format import apply_guide_config, read_config_file
+from easy_mlops.config.guide_format import read_config_file, to_hydra
 from easy_mlops.config.instantiate import as_container, first_line
 from easy_mlops.errors import ConfigError
 
@@ -59,31 +60,32 @@ def _hydra() -> Iterator[None]:
 
 
 def describe_config_error(exc: BaseException, overrides: Sequence[str] = ()) -> str:
-    """One line out of Hydra's and OmegaConf's multi-line composition errors.
+    """One line out of Hydra's and OmegaConf's composition errors, read from their types.
 
     ``overrides`` are the run's; a misspelt key is answered with the closest
     key of the config they compose, not with Hydra's hint to add the typo.
     """
-    text = str(exc)
+    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
+        missing = exc.missing_cfg_file
+        extra = next((extra for name, extra in PLUGIN_EXTRAS.items() if missing.startswith(name)), None)
+        if extra:
+            return f"Could not find '{missing}': pip install 'make-mlops-easy[{extra}]'"
+        options = [option for option in exc.options or [] if not option.startswith("base_")]
+        return f"Could not find '{missing}'; available: {', '.join(options)}"
     message = first_line(exc)
-    extra = next((extra for name, extra in PLUGIN_EXTRAS.items() if f"'{name}" in message), None)
-    if extra:
-        return f"{message.removeprefix('In ').rstrip('.')}: pip install 'make-mlops-easy[{extra}]'"
-    if "Could not find" in text and "Available options" in text:
-        listing = text.split("Available options", 1)[1].split("Config search path")[0].splitlines()[1:]
-        options = [o.strip() for o in listing if o.strip() and not o.strip().startswith("base_")]
-        return f"{message.split(': ', 1)[-1].rstrip('.')}; available: {', '.join(options)}"
-    hint = next((line.strip() for line in text.splitlines() if line.startswith("To append")), None)
-    cause = exc.__cause__
-    if isinstance(cause, OmegaConfBaseException):
-        key = getattr(cause, "full_key", None)
-        message = f"{message} {first_line(cause)}" + (f" (key: {key})" if key and key not in message else "")
-    if hint:
-        misspelt = hint.split("+", 1)[1].split("=", 1)[0]
-        suggestion = closest_key(misspelt, overrides)
+    cause = exc.__cause__ or exc.__context__
+    if not isinstance(cause, OmegaConfBaseException):
+        return message
+    key = getattr(cause, "full_key", None)
+    message = f"{message} {first_line(cause)}" + (f" (key: {key})" if key and key not in message else "")
+    unknown_key = isinstance(cause, (ConfigKeyError, ConfigAttributeError))
+    if isinstance(exc, ConfigCompositionException) and unknown_key and key:
+        suggestion = closest_key(key, overrides)
         if suggestion:
             return f"{message}; did you mean '{suggestion}'?"
-        return f"{message}; to add it as a new key use {hint.split('use ', 1)[1]}"
+        typed = next((o for o in overrides if o.split("=", 1)[0].startswith(key)), None)
+        if typed:
+            return f"{message}; to add it as a new key use +{typed}"
     return message
 
 
@@ -91,7 +93,8 @@ def closest_key(key: str, overrides: Sequence[str] = ()) -> str | None:
     """The existing config key that ``key`` most likely meant, or None.
 
     The same leaf under another node wins (``trainer.n_estimators`` ->
-    ``trainer.model.n_estimators``); otherwise the closest spelling.
+    ``trainer.model.n_estimators``); otherwise the closest spelling among the
+    key's siblings.
     """
     import difflib
 
@@ -107,12 +110,13 @@ def closest_key(key: str, overrides: Sequence[str] = ()) -> str | None:
     except (HydraException, OmegaConfBaseException):
         return None
     keys = _key_paths(OmegaConf.to_container(cfg, resolve=False))
-    leaf = key.rsplit(".", 1)[-1]
-    same_leaf = [k for k in keys if k.rsplit(".", 1)[-1] == leaf and k != key]
+    parent, _, leaf = key.rpartition(".")
+    same_leaf = [k for k in keys if k.rpartition(".")[2] == leaf and k != key]
     if same_leaf:
         return same_leaf[0]
-    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.8)
-    return close[0] if close else None
+    siblings = [k.rpartition(".")[2] for k in keys if k.rpartition(".")[0] == parent]
+    close = difflib.get_close_matches(leaf, siblings, n=1, cutoff=0.75)
+    return f"{parent}.{close[0]}".lstrip(".") if close else None
 
 
 def _key_paths(node: Any, prefix: str = "") -> list[str]:
@@ -130,36 +134,52 @@ def compose_config(
     overrides: Sequence[str] = (),
     config_file: str | Path | None = None,
     config: Mapping[str, Any] | DictConfig | Any | None = None,
+    step_names: Mapping[str, Iterable[str]] | None = None,
 ) -> DictConfig:
-    """The composed experiment config; every problem is a one-line :class:`ConfigError`."""
+    """The composed experiment config; every problem is a one-line :class:`ConfigError`.
+
+    A guide-format ``config_file`` (then ``config``) is one more config in the
+    defaults list, after every preset: Hydra composes it once with the rest,
+    and the value overrides, applied last, win over it. ``step_names`` (the
+    registered step names per section) lets an unknown step in a file be
+    named with the file.
+    """
     overrides = list(overrides)
+    given: dict[str, Any] = {}
+    if config_file is not None:
+        given = to_hydra(read_config_file(config_file), str(config_file), step_names)
+    if config is not None:
+        given = _deep_merge(given, to_hydra(as_container(config, resolve=False), "config", step_names))
     try:
         with _hydra():
-            if config_file is None and config is None:
+            if not given:
                 return compose("config", overrides=overrides)
-            groups, values = _split_overrides(overrides)
-            cfg = compose("config", overrides=groups)
-            if config_file is not None:
-                cfg = apply_guide_config(cfg, read_config_file(config_file), str(config_file))
-            if config is not None:
-                cfg = apply_guide_config(cfg, as_container(config, resolve=False), "config")
-            _apply_value_overrides(values, cfg)
-            return cfg
+            with _given_config(given) as choice:
+                return compose("config", overrides=[*overrides, choice])
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(describe_config_error(exc, overrides)) from exc
 
 
-def _split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
-    """Preset choices (``trainer=mlp``) apart from value overrides (``trainer.test_size=0.3``)."""
-    choices = compose("config", overrides=overrides, return_hydra_config=True).hydra.runtime.choices
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    groups = [o.input_line for o in parsed if o.key_or_group in choices]
-    values = [o.input_line for o in parsed if o.key_or_group not in choices]
-    return groups, values
+GIVEN_GROUP = "easy_mlops_given"
 
 
-def _apply_value_overrides(overrides: list[str], cfg: DictConfig) -> None:
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+@contextmanager
+def _given_config(given: dict[str, Any]) -> Iterator[str]:
+    """``given`` stored as a config of its own for the time of one composition; yields its override."""
+    store = ConfigStore.instance()
+    name = f"given_{uuid.uuid4().hex}"
+    store.store(group=GIVEN_GROUP, name=name, node=given, package="_global_")
+    try:
+        yield f"+{GIVEN_GROUP}={name}"
+    finally:
+        store.repo.get(GIVEN_GROUP, {}).pop(f"{name}.yaml", None)
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    ConfigLoaderImpl._apply_overrides_to_config(parsed, cfg)
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -86,7 +86,7 @@ def default_deployment_steps() -> dict[str, Any]:
             "template": "${...endpoint_template}",
         },
         "upload": {
-            "_target_": "easy_mlops.deployment.remote.UploadStep",
+            "_target_": f"{STEPS}.UploadStep",
             "uri": "${...upload.uri}",
             "storage_options": "${...upload.storage_options}",
         },

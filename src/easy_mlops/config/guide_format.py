@@ -1,13 +1,17 @@
-"""Apply configuration written in the guide's YAML format to a composed config.
+"""Read configuration written in the guide's YAML format as Hydra config nodes.
 
 The guide's files (``-c config.yaml``, ``MLOpsPipeline(config={...})``,
 ``ModelDeployer({...})``) use flat keys and ``steps:`` lists of names or
-``{type, params}`` entries. Lists become the name-keyed ``_target_`` mappings
-of the Hydra config; a given ``steps`` replaces the default sequence, as the
-guide promises. Unknown keys are errors naming the key and the source.
+``{type, params}`` entries. :func:`to_hydra` turns them into the name-keyed
+``_target_`` mappings of the Hydra config: a listed built-in step becomes its
+default node, a custom name an entry its stage resolves through its registry,
+and every default step left out of the list becomes ``null`` (switched off),
+so a given ``steps`` replaces the default sequence, as the guide promises.
+Unknown keys are errors naming the key and the source.
 """
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +19,20 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from easy_mlops.config.config import (
+    Config,
+    DeploymentConfig,
+    ObservabilityConfig,
+    TrainerConfig,
+    default_deployment_steps,
+    default_observability_steps,
+    schema_node,
+)
 from easy_mlops.config.instantiate import first_line
-from easy_mlops.config.registry import StepRegistry
 from easy_mlops.errors import ConfigError
 
-
-def registries() -> dict[str, StepRegistry]:
-    """The step registries by config section (imported late: they live with their stage)."""
-    from easy_mlops.deployment.deployer import ModelDeployer
-    from easy_mlops.observability.monitor import ModelMonitor
-
-    return {"deployment": ModelDeployer.STEP_REGISTRY, "observability": ModelMonitor.STEP_REGISTRY}
+# The sections that hold a step pipeline, and their default steps.
+DEFAULT_STEPS = {"deployment": default_deployment_steps, "observability": default_observability_steps}
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -50,19 +57,19 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def steps_mapping(
-    steps: Any, key: str, registry: StepRegistry, section: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def steps_mapping(steps: Any, key: str, section: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The guide's ``steps`` list (names or ``{type, params}``) as a name-keyed mapping.
 
-    A mapping param whose default reads a flat key of ``section`` (such as
-    ``metric_thresholds``) is merged over that key's value rather than
-    replacing it, so per-step params refine the section's settings.
+    Default steps left out of the list map to ``None``. A mapping param whose
+    default reads a flat key of ``section`` (such as ``metric_thresholds``) is
+    merged over that key's value rather than replacing it, so per-step params
+    refine the section's settings.
     """
     if isinstance(steps, (Mapping, DictConfig)):
         return {str(name): node for name, node in steps.items()}
     if not isinstance(steps, (list, tuple)):
         raise ConfigError(f"config key '{key}' must be a list of steps or a mapping, got {steps!r}")
+    defaults = DEFAULT_STEPS[key.split(".", 1)[0]]()
     mapping: dict[str, Any] = {}
     for index, entry in enumerate(steps):
         if isinstance(entry, str):
@@ -79,10 +86,9 @@ def steps_mapping(
             raise ConfigError(
                 f"config key '{key}[{index}]': a step is a name or a mapping with 'type', got {entry!r}"
             )
-        try:
-            node = registry.node(name)
-        except ConfigError as exc:
-            raise ConfigError(f"config key '{key}[{index}]': {exc}") from exc
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"config key '{key}[{index}]': a step name must be an identifier, got {name!r}")
+        node = dict(defaults.get(name, {}))
         for param, value in params.items():
             flat_key = _flat_key_read_by(node.get(param))
             if (
@@ -92,7 +98,7 @@ def steps_mapping(
             ):
                 params[param] = {**section[flat_key], **value}
         mapping[name] = {**node, **params}
-    return mapping
+    return {**mapping, **{name: None for name in defaults if name not in mapping}}
 
 
 def _flat_key_read_by(default: Any) -> str | None:
@@ -102,24 +108,66 @@ def _flat_key_read_by(default: Any) -> str | None:
     return None
 
 
-def merge_section(section: DictConfig, given: Mapping[str, Any], key: str, source: str) -> DictConfig:
-    """``section`` updated with ``given``; a given ``steps`` replaces the default sequence."""
-    given = dict(given)
-    registry = registries().get(key)
-    steps = given.pop("steps") if "steps" in given and registry is not None else None
-    try:
-        merged = OmegaConf.merge(section, given)
-    except OmegaConfBaseException as exc:
-        inner = getattr(exc, "full_key", None) or ""
-        full_key = inner if inner.startswith(f"{key}.") else f"{key}.{inner}".rstrip(".")
-        raise ConfigError(f"{source}: config key '{full_key}': {first_line(exc)}") from exc
-    if steps is not None:
-        flat = OmegaConf.to_container(merged, resolve=False)
+def section_to_hydra(given: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
+    """One guide-format section with its ``steps`` list as a mapping (other keys as given)."""
+    section = dict(given)
+    if key in DEFAULT_STEPS and "steps" in section:
+        flat = {k: v for k, v in section.items() if k != "steps"}
+        defaults = OmegaConf.to_container(schema_node(SECTION_SCHEMAS[key]), resolve=False)
         try:
-            merged.steps = steps_mapping(steps, f"{key}.steps", registry, flat)
+            section["steps"] = steps_mapping(section["steps"], f"{key}.steps", {**defaults, **flat})
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
-    return merged
+    return section
+
+
+SECTION_SCHEMAS = {"deployment": DeploymentConfig, "observability": ObservabilityConfig}
+
+
+def to_hydra(
+    given: Mapping[str, Any], source: str, step_names: Mapping[str, Iterable[str]] | None = None
+) -> dict[str, Any]:
+    """A whole guide-format config as a node to merge over the composed config.
+
+    Checked against the schema first, so a misspelt key, a wrong type or (with
+    ``step_names``, the registered names per section) an unknown step is one
+    line naming ``source`` and the key.
+    """
+    schemas = {field.name: field.type for field in dataclasses.fields(Config)}
+    converted: dict[str, Any] = {}
+    for key, value in given.items():
+        if key not in schemas:
+            raise ConfigError(f"{source}: unknown config section '{key}'; sections are {', '.join(schemas)}")
+        if value is None:
+            continue
+        schema = schemas[key]
+        if not dataclasses.is_dataclass(schema):
+            _check(OmegaConf.structured(Config), {key: value}, "", source)
+            converted[key] = value
+            continue
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: config key '{key}' must be a mapping, got {value!r}")
+        section = section_to_hydra(value, key, source)
+        _check(schema_node(schema), section, key, source)
+        known = None if step_names is None else set(step_names.get(key, ()))
+        for name, node in (section.get("steps") or {}).items():
+            if known is not None and node is not None and "_target_" not in node and name not in known:
+                raise ConfigError(
+                    f"{source}: config key '{key}.steps': unknown {key} step '{name}'; "
+                    f"known steps: {', '.join(sorted(known))}"
+                )
+        converted[key] = section
+    return converted
+
+
+def _check(schema: DictConfig, value: Any, key: str, source: str) -> None:
+    """Merge ``value`` into ``schema`` only to see whether it fits; one line naming the key if not."""
+    try:
+        OmegaConf.merge(schema, value)
+    except OmegaConfBaseException as exc:
+        inner = getattr(exc, "full_key", None) or ""
+        full_key = f"{key}.{inner}".strip(".") if key and not inner.startswith(f"{key}.") else inner
+        raise ConfigError(f"{source}: config key '{full_key}': {first_line(exc)}") from exc
 
 
 def section_config(schema: type, config: Any, key: str) -> DictConfig:
@@ -129,8 +177,6 @@ def section_config(schema: type, config: Any, key: str) -> DictConfig:
     an instance of ``schema``; this is how ``ModelDeployer({...})`` and
     ``ModelMonitor({...})`` read their argument.
     """
-    from easy_mlops.config.config import schema_node
-
     if isinstance(config, schema):
         return OmegaConf.structured(config)
     base = schema_node(schema)
@@ -144,34 +190,17 @@ def section_config(schema: type, config: Any, key: str) -> DictConfig:
             raise ConfigError(f"config key '{where}': {first_line(exc)}") from exc
     if not isinstance(config, Mapping):
         raise ConfigError(f"{key} config must be a mapping, got {type(config).__name__}")
-    return merge_section(base, config, key, f"{key} config")
-
-
-def apply_guide_config(cfg: DictConfig, given: Mapping[str, Any], source: str) -> DictConfig:
-    """Apply a whole guide-format config (sections keyed like the primary config)."""
-    cfg = cfg.copy()
-    for key, value in given.items():
-        if key not in cfg:
-            raise ConfigError(
-                f"{source}: unknown config section '{key}'; sections are {', '.join(map(str, cfg))}"
-            )
-        if isinstance(cfg[key], DictConfig):
-            if value is None:
-                continue
-            if not isinstance(value, (Mapping, DictConfig)):
-                raise ConfigError(f"{source}: config key '{key}' must be a mapping, got {value!r}")
-            cfg[key] = merge_section(cfg[key], value, key, source)
-        else:
-            try:
-                cfg[key] = value
-            except OmegaConfBaseException as exc:
-                raise ConfigError(f"{source}: config key '{key}': {first_line(exc)}") from exc
-    return cfg
+    source = f"{key} config"
+    section = section_to_hydra(config, key, source)
+    _check(base, section, key, source)
+    merged = OmegaConf.merge(base, section)
+    if "steps" in section:
+        merged.steps = section["steps"]  # a given pipeline replaces the default one, it is not merged into it
+    return merged
 
 
 def default_guide_yaml() -> str:
     """The defaults as a guide-format YAML file (what ``make-mlops-easy init`` writes)."""
-    from easy_mlops.config.config import DeploymentConfig, ObservabilityConfig, TrainerConfig
 
     def flat(schema: type, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
         values = OmegaConf.to_container(OmegaConf.structured(schema))

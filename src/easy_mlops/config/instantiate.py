@@ -3,10 +3,12 @@
 A config file must not be able to call ``os.system``: every ``_target_`` (at any
 depth) is checked against the trusted module prefixes before Hydra imports it.
 Pipelines of steps are mappings keyed by name; :func:`instantiate_steps` serves
-deployment, observability and preprocessing alike.
+deployment, observability and preprocessing alike, each stage passing the
+registry of its step classes (kept beside them, see :func:`register`).
 """
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -15,6 +17,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from easy_mlops.errors import ConfigError, MLOpsError
+
+log = logging.getLogger(__name__)
 
 TRUSTED_MODULES: tuple[str, ...] = ("easy_mlops.", "sklearn.")
 
@@ -71,42 +75,98 @@ def instantiate_node(
         raise ConfigError(f"config key '{key}': {first_line(exc)}") from exc
 
 
+def register(registry: MutableMapping[str, type], base: type, step_cls: type) -> type:
+    """Add ``step_cls`` to ``registry`` under its ``name``; returns it, so it serves as a decorator.
+
+    Any subclass of ``base`` is accepted, one defined inside a function too:
+    a registered name is built from the class itself, never imported by path.
+    """
+    if not (isinstance(step_cls, type) and issubclass(step_cls, base)):
+        raise TypeError(f"{step_cls!r} is not a subclass of {base.__name__}")
+    name = getattr(step_cls, "name", "")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"{step_cls.__name__}.name must be an identifier, got {name!r}")
+    registry[name] = step_cls
+    return step_cls
+
+
+def target_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def instantiate_steps(
     steps: Mapping[str, Any] | DictConfig,
     key: str,
+    registry: Mapping[str, type],
+    base: type,
     trusted: Iterable[str] = (),
-    registry: Any = None,
+    strict: bool = True,
 ) -> list[tuple[str, Any]]:
     """Instantiate a name-keyed mapping of steps, in order.
 
     ``null`` entries and entries with ``enabled: false`` are switched off and
-    skipped. An entry without ``_target_`` takes it from ``registry`` (a
-    :class:`~easy_mlops.config.registry.StepRegistry`) by its name; one that
-    has neither is an error, so no key is ever silently ignored.
+    skipped. An entry without ``_target_`` is the step registered under its
+    name (built from the class, with the entry's other keys as arguments);
+    an entry with one is built by Hydra once the allowlist accepts it
+    (registered classes are trusted by their path). Each result must be a
+    ``base``. With ``strict=False`` a step that cannot be built here (a custom
+    class this process does not have) is left out with a warning instead.
     """
     built = []
-    defaults = registry.nodes() if registry is not None else {}
-    trusted_targets = registry.trusted_targets() if registry is not None else ()
+    trusted_targets = [target_path(cls) for cls in registry.values()]
+    kind = key.split(".", 1)[0]
     for name, node in steps.items():
         if node is None:
             continue
         node_key = f"{key}.{name}"
-        if isinstance(node, DictConfig):
-            node = OmegaConf.to_container(node, resolve=True)
-        if not isinstance(node, Mapping):
-            raise ConfigError(f"config key '{node_key}' must be a mapping with _target_, got {node!r}")
-        node = dict(node)
-        if "_target_" not in node:
-            if name not in defaults:
-                raise ConfigError(
-                    f"config key '{node_key}' has no _target_ and '{name}' is not a "
-                    f"registered step (known: {', '.join(sorted(defaults))})"
-                )
-            node = {**defaults[name], **node}
-        if node.get("enabled", True) is False:
+        try:
+            step = _instantiate_step(str(name), node, node_key, registry, kind, trusted, trusted_targets)
+        except ConfigError as exc:
+            if strict:
+                raise
+            log.warning("%s step '%s' left out: %s", kind, name, exc)
             continue
-        built.append((str(name), instantiate_node(node, node_key, trusted, trusted_targets)))
+        if step is None:
+            continue
+        if not isinstance(step, base):
+            raise ConfigError(f"config key '{node_key}': {type(step).__name__} is not a {base.__name__}")
+        built.append((str(name), step))
     return built
+
+
+def _instantiate_step(
+    name: str,
+    node: Any,
+    node_key: str,
+    registry: Mapping[str, type],
+    kind: str,
+    trusted: Iterable[str],
+    trusted_targets: list[str],
+) -> Any:
+    if isinstance(node, DictConfig):
+        try:
+            node = OmegaConf.to_container(node, resolve=True)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"config key '{node_key}': {first_line(exc)}") from exc
+    if not isinstance(node, Mapping):
+        raise ConfigError(f"config key '{node_key}' must be a mapping with _target_, got {node!r}")
+    node = dict(node)
+    if node.get("enabled", True) is False:
+        return None
+    if "_target_" in node:
+        return instantiate_node(node, node_key, trusted, trusted_targets)
+    if name not in registry:
+        if not registry:
+            raise ConfigError(f"config key '{node_key}' has no _target_")
+        known = ", ".join(sorted(registry))
+        raise ConfigError(f"config key '{node_key}': unknown {kind} step '{name}'; known steps: {known}")
+    arguments = instantiate_node(node, node_key, trusted, trusted_targets, _convert_="all") if node else {}
+    try:
+        return registry[name](**arguments)
+    except MLOpsError:
+        raise
+    except TypeError as exc:
+        raise ConfigError(f"config key '{node_key}': {type(exc).__name__}: {exc}") from exc
 
 
 def as_container(cfg: Any, resolve: bool = True) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Turning a trained model into a versioned deployment directory, and back."""
 
 from easy_mlops.deployment.deployer import ModelDeployer
-from easy_mlops.deployment.loading import load_deployment
+from easy_mlops.deployment.loading import Deployment, load_deployment
 from easy_mlops.deployment.metadata import read_metadata
 from easy_mlops.deployment.steps import (
     CreateDeploymentDirectoryStep,
@@ -11,10 +11,13 @@ from easy_mlops.deployment.steps import (
     SaveMetadataStep,
     SaveModelStep,
     SavePreprocessorStep,
+    UploadStep,
+    register_step,
 )
 
 __all__ = [
     "CreateDeploymentDirectoryStep",
+    "Deployment",
     "DeploymentContext",
     "DeploymentStep",
     "EndpointScriptStep",
@@ -22,6 +25,8 @@ __all__ = [
     "SaveMetadataStep",
     "SaveModelStep",
     "SavePreprocessorStep",
+    "UploadStep",
     "load_deployment",
     "read_metadata",
+    "register_step",
 ]

@@ -5,12 +5,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from easy_mlops.config.config import DeploymentConfig
 from easy_mlops.deployment.metadata import creation_order, read_metadata
-from easy_mlops.deployment.steps import STAGING_SUFFIX
+from easy_mlops.deployment.storage import fetch_deployment, is_remote
 from easy_mlops.errors import DeploymentError
+from easy_mlops.metrics import headline_metric, metric_direction
 
 LATEST = "latest"
+STAGING_SUFFIX = ".partial"  # .<name>.partial/<name>: a deployment being assembled
 REMOVING_SUFFIX = ".removing"  # a deployment being pruned: hidden before its files go
+
+
+def staging_root(output_dir: Path, name: str) -> Path:
+    """The hidden folder that claims ``name`` while its deployment is assembled inside."""
+    return output_dir / f".{name}{STAGING_SUFFIX}"
 
 
 def list_deployments(output_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -39,15 +47,15 @@ def list_deployments(output_dir: str | Path) -> list[tuple[Path, dict[str, Any]]
     return found
 
 
-def resolve_deployment(reference: str | Path, output_dir: str | Path = ".") -> Path:
-    """A local deployment directory from a path, a remote URL (fetched into the cache)
-    or ``latest`` (the newest finished deployment under ``output_dir``)."""
-    from easy_mlops.deployment.remote import fetch_deployment, is_remote
-
+def resolve_deployment(reference: str | Path, output_dir: str | Path | None = None) -> Path:
+    """The one answer to "which deployment": a local directory for a path, for a remote URL
+    (fetched into the cache) or for ``latest`` (the newest finished deployment under
+    ``output_dir``, by default ``deployment.output_dir``'s default)."""
     if is_remote(reference):
         return fetch_deployment(str(reference))
     if str(reference) != LATEST:
         return Path(reference)
+    output_dir = output_dir or DeploymentConfig.output_dir
     deployments = list_deployments(output_dir)
     if not deployments:
         raise DeploymentError(f"{output_dir}: no finished deployments to take as 'latest'")
@@ -110,8 +118,6 @@ def prune_plan(
     deployments made by sweeps. ``latest`` and every deployment a sweep's
     leaderboard ranks first are kept unless ``include_protected``.
     """
-    from easy_mlops.observability.steps import metric_direction
-
     if keep is None and keep_best is None:
         raise DeploymentError("say what to keep: --keep N (newest) and/or --keep-best K (per sweep)")
     if (keep is not None and keep < 0) or (keep_best is not None and keep_best < 0):
@@ -127,7 +133,7 @@ def prune_plan(
             sweeps.setdefault(str(sweep_dir), []).append((directory, metadata))
     if keep_best is not None:
         for jobs in sweeps.values():
-            name = metric or _headline_name(jobs[0][1])
+            name = headline_metric(jobs[0][1].get("metrics", {}), metric)
             sign = -1 if name and metric_direction(name) == "higher" else 1
 
             def score(item: tuple[Path, dict[str, Any]], name: str | None = name, sign: int = sign) -> tuple:
@@ -163,11 +169,6 @@ def protected(
         if best.get("deployment_dir"):
             keep.add(Path(best["deployment_dir"]).resolve())
     return keep
-
-
-def _headline_name(metadata: dict[str, Any]) -> str | None:
-    metrics = metadata.get("metrics", {})
-    return next((name for name in ("accuracy", "r2_score") if name in metrics), None)
 
 
 def remove_deployment(directory: Path) -> None:

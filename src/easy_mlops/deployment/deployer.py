@@ -9,12 +9,11 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from easy_mlops.config.config import DeploymentConfig, default_deployment_steps
+from easy_mlops.config.config import DeploymentConfig
 from easy_mlops.config.guide_format import section_config
-from easy_mlops.config.instantiate import instantiate_steps
-from easy_mlops.config.registry import StepRegistry
+from easy_mlops.config.instantiate import instantiate_steps, register
 from easy_mlops.deployment import steps as builtin
-from easy_mlops.deployment.loading import load_deployment
+from easy_mlops.deployment.loading import Deployment
 from easy_mlops.deployment.metadata import DEFAULT_METADATA, build_metadata
 from easy_mlops.errors import DeploymentError, MLOpsError
 from easy_mlops.files import write_json_atomic
@@ -30,7 +29,7 @@ class ModelDeployer:
     ``STEP_REGISTRY``; :meth:`register_step` adds custom steps to it.
     """
 
-    STEP_REGISTRY = StepRegistry("deployment", builtin.DeploymentStep, default_deployment_steps)
+    STEP_REGISTRY = builtin.STEP_REGISTRY  # name -> class, kept beside the steps
 
     def __init__(
         self,
@@ -46,20 +45,16 @@ class ModelDeployer:
     @classmethod
     def register_step(cls, step_cls: type) -> type:
         """Make a :class:`DeploymentStep` subclass nameable in ``deployment.steps``."""
-        return cls.STEP_REGISTRY.register(step_cls)
+        return register(cls.STEP_REGISTRY, builtin.DeploymentStep, step_cls)
 
     def _initialize_steps(self) -> list[builtin.DeploymentStep]:
         built = instantiate_steps(
             self.config.steps,
             "deployment.steps",
+            type(self).STEP_REGISTRY,
+            builtin.DeploymentStep,
             self.trusted_modules,
-            self.STEP_REGISTRY,
         )
-        for key, step in built:
-            if not isinstance(step, builtin.DeploymentStep):
-                raise DeploymentError(
-                    f"config key 'deployment.steps.{key}': {type(step).__name__} is not a DeploymentStep"
-                )
         steps = [step for _, step in built if step.enabled]
         return self._with_endpoint_step(steps) if self.config.create_endpoint else steps
 
@@ -192,17 +187,5 @@ class ModelDeployer:
     def load_deployed_model(
         self, deployment_dir: str | Path, verify: bool = True
     ) -> tuple[Any, Any, dict[str, Any]]:
-        """``(model_data, preprocessor, metadata)`` of a deployment directory or URL (``s3://...``)."""
-        from easy_mlops.deployment.catalog import resolve_deployment
-
-        return load_deployment(resolve_deployment(deployment_dir, self.config.output_dir), verify=verify)
-
-
-for _step in (
-    builtin.CreateDeploymentDirectoryStep,
-    builtin.SaveModelStep,
-    builtin.SavePreprocessorStep,
-    builtin.SaveMetadataStep,
-    builtin.EndpointScriptStep,
-):
-    ModelDeployer.register_step(_step)
+        """``(model_data, preprocessor, metadata)`` of a deployment directory, ``latest`` or a URL."""
+        return Deployment.load(deployment_dir, verify, self.config.output_dir).as_tuple()

@@ -1,8 +1,9 @@
-"""The metadata file that makes a directory a deployment: where it is, what it says.
+"""What a deployment says about itself: its metadata file and its config snapshot.
 
 A deployment's metadata file carries the ``easy_mlops_metadata`` marker; it is
 ``metadata.json`` unless ``deployment.metadata_filename`` renamed it, and is
-found by that marker the same way on disk and in object storage.
+found by that marker the same way on disk and in object storage. Its
+``config.yaml`` is the run's resolved config, read here and nowhere else.
 """
 
 import json
@@ -18,6 +19,7 @@ from easy_mlops.versions import library_versions
 MARKER = "easy_mlops_metadata"
 FORMAT = 1
 DEFAULT_METADATA = "metadata.json"
+SNAPSHOT = "config.yaml"
 HEAD_BYTES = 4096  # the marker is the first key written
 
 
@@ -133,3 +135,37 @@ def build_metadata(
         "versions": library_versions(),
         "run": {k: v for k, v in run_info.items() if k != "config"},
     }
+
+
+def read_snapshot(deployment_dir: str | Path) -> Any:
+    """The deployment's ``config.yaml`` as a DictConfig, or None when it has none.
+
+    A snapshot that is not valid YAML is one line naming it.
+    """
+    from omegaconf import OmegaConf
+
+    path = Path(deployment_dir) / SNAPSHOT
+    if not path.is_file():
+        return None
+    try:
+        return OmegaConf.load(path)
+    except Exception as exc:  # YAML errors come in several types
+        raise DeploymentError(f"{path}: cannot read the config snapshot ({exc})") from exc
+
+
+def verify_files(deployment_dir: str | Path, metadata: dict[str, Any]) -> None:
+    """Refuse any artifact whose size or SHA-256 differs from the metadata's record."""
+    directory = Path(deployment_dir)
+    for relative, expected in metadata.get("files", {}).items():
+        path = directory / relative
+        if not path.is_file():
+            raise DeploymentError(f"{path}: artifact listed in the metadata is missing")
+        if path.stat().st_size != expected.get("size"):
+            raise DeploymentError(
+                f"{path}: size {path.stat().st_size} differs from the recorded {expected.get('size')} "
+                "(truncated or modified); refusing to load it"
+            )
+        if file_fingerprint(path)["sha256"] != expected.get("sha256"):
+            raise DeploymentError(
+                f"{path}: checksum differs from the metadata (modified); refusing to load it"
+            )

@@ -16,16 +16,20 @@ from typing import Any, ClassVar
 
 from omegaconf import OmegaConf
 
-from easy_mlops.deployment.serialization import FORMATS, check_format, dump
+from easy_mlops.config.instantiate import register
+from easy_mlops.deployment.catalog import collect_garbage, staging_root
+from easy_mlops.deployment.storage import filesystem, push_deployment
 from easy_mlops.errors import ConfigError, StepPrerequisiteError
 from easy_mlops.files import write_text_atomic
+from easy_mlops.serialization import FORMATS, check_format, dump
 
-STAGING_SUFFIX = ".partial"
+# name -> step class: what a bare name in ``deployment.steps`` stands for.
+STEP_REGISTRY: dict[str, type["DeploymentStep"]] = {}
 
 
-def staging_root(output_dir: Path, name: str) -> Path:
-    """The hidden folder that claims ``name`` while its deployment is assembled inside."""
-    return output_dir / f".{name}{STAGING_SUFFIX}"
+def register_step(step_cls: type) -> type:
+    """Make a :class:`DeploymentStep` subclass nameable in ``deployment.steps`` (a decorator too)."""
+    return register(STEP_REGISTRY, DeploymentStep, step_cls)
 
 
 def utc_now() -> datetime:
@@ -111,6 +115,7 @@ class DeploymentStep:
         raise NotImplementedError
 
 
+@register_step
 class CreateDeploymentDirectoryStep(DeploymentStep):
     """Claim ``<prefix>_<YYYYmmdd_HHMMSS>[_N]`` and open its staging directory.
 
@@ -127,8 +132,6 @@ class CreateDeploymentDirectoryStep(DeploymentStep):
         self.prefix = safe_filename(prefix, "deployment.deployment_prefix")
 
     def run(self, context: DeploymentContext) -> None:
-        from easy_mlops.deployment.catalog import collect_garbage
-
         context.output_dir.mkdir(parents=True, exist_ok=True)
         collect_garbage(context.output_dir)  # leftovers of killed runs, past the grace period
         stamp = context.clock().astimezone().strftime("%Y%m%d_%H%M%S")  # local time, as people read it
@@ -153,6 +156,7 @@ class CreateDeploymentDirectoryStep(DeploymentStep):
         context.artifacts["deployment_name"] = name
 
 
+@register_step
 class SaveModelStep(DeploymentStep):
     """Persist the model through its trainer backend's ``save_model``.
 
@@ -174,6 +178,7 @@ class SaveModelStep(DeploymentStep):
         context.artifacts["model_path"] = str(context.published_path(path))
 
 
+@register_step
 class SavePreprocessorStep(DeploymentStep):
     """Persist the fitted preprocessor so prediction transforms exactly as training did."""
 
@@ -192,6 +197,7 @@ class SavePreprocessorStep(DeploymentStep):
         context.artifacts["preprocessor_path"] = str(context.published_path(path))
 
 
+@register_step
 class SaveMetadataStep(DeploymentStep):
     """Write the config snapshot and name the metadata file describing the deployment.
 
@@ -237,6 +243,7 @@ if __name__ == "__main__":
 '''
 
 
+@register_step
 class EndpointScriptStep(DeploymentStep):
     """Write an executable helper script that scores new data with this deployment."""
 
@@ -257,3 +264,34 @@ class EndpointScriptStep(DeploymentStep):
         path.write_text(text, encoding="utf-8")
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         context.artifacts["endpoint_script"] = str(context.published_path(path))
+
+
+@register_step
+class UploadStep(DeploymentStep):
+    """Copy the published deployment to object storage (``deployment.upload.uri``).
+
+    Runs after the deployment is published, so a failed upload leaves a
+    complete local deployment marked ``upload_failed``. Off when ``uri`` is null.
+    """
+
+    name = "upload"
+    after_publish = True
+
+    def __init__(
+        self, uri: str | None = None, storage_options: dict[str, Any] | None = None, enabled: bool = True
+    ):
+        super().__init__(enabled and bool(uri))
+        self.uri = uri
+        self.storage_options = dict(storage_options or {})
+        if self.enabled:
+            if "://" not in uri:
+                raise ConfigError(
+                    f"config key 'deployment.upload.uri': {uri!r} is not a URL (e.g. s3://bucket/prefix)"
+                )
+            filesystem(uri, self.storage_options)  # a missing driver fails before training
+
+    def run(self, context: DeploymentContext) -> None:
+        remote_uri = push_deployment(context.require_directory(self.name), self.uri, self.storage_options)
+        context.artifacts["remote_uri"] = remote_uri
+        if remote_uri.startswith(("s3://", "s3a://")):
+            context.artifacts["s3_uri"] = remote_uri

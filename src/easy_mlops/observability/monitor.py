@@ -6,10 +6,9 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from easy_mlops.config.config import ObservabilityConfig, default_observability_steps
+from easy_mlops.config.config import ObservabilityConfig
 from easy_mlops.config.guide_format import section_config
-from easy_mlops.config.instantiate import instantiate_steps
-from easy_mlops.config.registry import StepRegistry
+from easy_mlops.config.instantiate import instantiate_steps, register
 from easy_mlops.errors import ConfigError
 from easy_mlops.observability import steps as builtin
 
@@ -22,24 +21,26 @@ class ModelMonitor:
     :meth:`save_logs`.
     """
 
-    STEP_REGISTRY = StepRegistry("observability", builtin.ObservabilityStep, default_observability_steps)
+    STEP_REGISTRY = builtin.STEP_REGISTRY  # name -> class, kept beside the steps
 
     def __init__(
-        self, config: Any = None, log_dir: str | Path | None = None, trusted_modules: Iterable[str] = ()
+        self,
+        config: Any = None,
+        log_dir: str | Path | None = None,
+        trusted_modules: Iterable[str] = (),
+        strict: bool = True,
     ) -> None:
+        """``strict=False`` leaves out, with a warning, steps this process cannot build
+        (a custom class of the run that wrote the logs): reading logs should not need it."""
         self.config = section_config(ObservabilityConfig, config, "observability")
         built = instantiate_steps(
             self.config.steps,
             "observability.steps",
+            type(self).STEP_REGISTRY,
+            builtin.ObservabilityStep,
             tuple(trusted_modules),
-            self.STEP_REGISTRY,
+            strict,
         )
-        for key, step in built:
-            if not isinstance(step, builtin.ObservabilityStep):
-                raise ConfigError(
-                    f"config key 'observability.steps.{key}': "
-                    f"{type(step).__name__} is not an ObservabilityStep"
-                )
         self.steps = [step for _, step in built]
         self.log_dir: Path | None = None
         if log_dir is not None:
@@ -48,7 +49,7 @@ class ModelMonitor:
     @classmethod
     def register_step(cls, step_cls: type) -> type:
         """Make an :class:`ObservabilityStep` subclass nameable in ``observability.steps``."""
-        return cls.STEP_REGISTRY.register(step_cls)
+        return register(cls.STEP_REGISTRY, builtin.ObservabilityStep, step_cls)
 
     def _step(self, kind: type) -> Any:
         return next((step for step in self.steps if isinstance(step, kind)), None)
@@ -161,21 +162,9 @@ class ModelMonitor:
 
         return render_report(self.summary())
 
-
-for _step in (builtin.MetricsLoggerStep, builtin.PredictionsLoggerStep, builtin.MetricThresholdStep):
-    ModelMonitor.register_step(_step)
-
-
-def deployment_monitor(deployment_dir: str | Path) -> ModelMonitor:
-    """A monitor for a deployment, configured as it was deployed (its ``config.yaml``)."""
-    directory = Path(deployment_dir)
-    snapshot = directory / "config.yaml"
-    observability, trusted = None, ()
-    if snapshot.is_file():
-        try:
-            saved = OmegaConf.load(snapshot)
-        except Exception as exc:  # YAML errors come in several types
-            raise ConfigError(f"{snapshot}: cannot read the config snapshot ({exc})") from exc
-        observability = saved.get("observability")
-        trusted = tuple(saved.get("trusted_modules") or ())
-    return ModelMonitor(observability, log_dir=directory / "logs", trusted_modules=trusted)
+    @classmethod
+    def from_snapshot(cls, snapshot: Any, log_dir: str | Path, strict: bool = False) -> "ModelMonitor":
+        """A monitor configured as a run's config ``snapshot`` says (None: defaults), bound to ``log_dir``."""
+        observability = snapshot.get("observability") if snapshot is not None else None
+        trusted = tuple(snapshot.get("trusted_modules") or ()) if snapshot is not None else ()
+        return cls(observability, log_dir=log_dir, trusted_modules=trusted, strict=strict)

@@ -1,10 +1,23 @@
-"""The plain-text monitoring report shared by ``observe`` and ``generate_report()``."""
+"""How monitoring is shown: the plain-text report, ``status``'s tables and ``list``'s table.
+
+``observe`` and ``ModelMonitor.generate_report()`` print :func:`render_report`;
+the CLI prints :func:`status_view` and :func:`deployments_table`. One place
+says how an alert reads.
+"""
 
 from typing import Any
 
 
 def _number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def alert_text(alert: dict[str, Any]) -> str:
+    """``accuracy = 0.7 < 0.8``: the metric, its value and the threshold it misses."""
+    comparison = "<" if alert["direction"] == "higher" else ">"
+    return (
+        f"{alert['metric']} = {_number(alert['value'])} {comparison} threshold {_number(alert['threshold'])}"
+    )
 
 
 def render_report(summary: dict[str, Any], title: str = "Model monitoring report") -> str:
@@ -36,17 +49,9 @@ def render_report(summary: dict[str, Any], title: str = "Model monitoring report
             f"  first prediction:  {predictions['first_prediction'] or '-'}",
             f"  last prediction:   {predictions['last_prediction'] or '-'}",
         ]
-        distribution = predictions.get("distribution") or {}
-        if distribution.get("kind") == "classes":
-            counts = ", ".join(f"{label}: {count}" for label, count in distribution["counts"].items())
-            lines.append(f"  predicted classes: {counts}")
-        elif distribution.get("kind") == "numeric":
-            quantiles = ", ".join(f"{q} {_number(v)}" for q, v in distribution["quantiles"].items())
-            lines.append(
-                f"  predicted values: mean {_number(distribution['mean'])}, "
-                f"std {_number(distribution['std'])}, min {_number(distribution['min'])}, "
-                f"max {_number(distribution['max'])}; {quantiles}"
-            )
+        distribution = distribution_text(predictions.get("distribution") or {})
+        if distribution:
+            lines.append(f"  {distribution}")
         for record in predictions.get("recent_predictions", []):
             lines.append(f"  recent: {record.get('timestamp')}  {record.get('prediction')!r}")
     lines += ["", "Alerts"]
@@ -56,10 +61,94 @@ def render_report(summary: dict[str, Any], title: str = "Model monitoring report
     elif not alerts.get("active_alerts"):
         lines.append("  no active alerts")
     else:
-        for alert in alerts["active_alerts"]:
-            comparison = "<" if alert["direction"] == "higher" else ">"
-            lines.append(
-                f"  ALERT {alert['metric']} = {_number(alert['value'])} {comparison} "
-                f"threshold {_number(alert['threshold'])}"
-            )
+        lines += [f"  ALERT {alert_text(alert)}" for alert in alerts["active_alerts"]]
     return "\n".join(lines) + "\n"
+
+
+def distribution_text(distribution: dict[str, Any]) -> str | None:
+    """One line for the predicted classes, or the predicted values' statistics."""
+    if distribution.get("kind") == "classes":
+        return "predicted classes: " + ", ".join(f"{k}: {v}" for k, v in distribution["counts"].items())
+    if distribution.get("kind") == "numeric":
+        quantiles = ", ".join(f"{q} {_number(v)}" for q, v in distribution["quantiles"].items())
+        return (
+            f"predicted values: mean {_number(distribution['mean'])}, std {_number(distribution['std'])}, "
+            f"min {_number(distribution['min'])}, max {_number(distribution['max'])}; {quantiles}"
+        )
+    return None
+
+
+def status_view(status: dict[str, Any]) -> list[Any]:
+    """What ``status`` prints for a person: rich tables and lines, from ``status --json``'s object."""
+    from rich.table import Table
+
+    view: list[Any] = []
+    deployment = status["deployment"]
+    table = Table(title=f"Deployment {deployment['name']}", title_justify="left", show_header=False)
+    for key in (
+        "directory",
+        "status",
+        "version",
+        "deployment_time",
+        "problem_type",
+        "target_column",
+        "integrity",
+    ):
+        table.add_row(key, str(deployment.get(key)))
+    remote = deployment.get("remote")
+    if remote:
+        error = f": {remote['error']}" if remote.get("error") else ""
+        table.add_row("remote", f"{remote.get('uri')} ({remote.get('status')}{error})")
+    view.append(table)
+
+    metrics = status["metrics"]
+    table = Table(title="Metrics", title_justify="left")
+    for column in ("metric", "latest", "mean", "std", "min", "max"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    trends = metrics.get("trends", {})
+    for name, value in (metrics.get("latest_metrics") or {}).items():
+        trend = trends.get(name)
+        cells = [f"{trend[k]:.4f}" for k in ("mean", "std", "min", "max")] if trend else ["-"] * 4
+        table.add_row(name, f"{value:.4f}", *cells)
+    view.append(table)
+    view.append(
+        f"metric logs: {metrics.get('total_logs', 0)} (first {metrics.get('first_log') or '-'}, "
+        f"last {metrics.get('last_log') or '-'})"
+    )
+
+    predictions = status["predictions"]
+    if predictions.get("enabled") is False:
+        view.append(predictions["message"])
+    else:
+        view.append(
+            f"predictions logged: {predictions['total_predictions']} "
+            f"(first {predictions['first_prediction'] or '-'}, last {predictions['last_prediction'] or '-'})"
+        )
+        distribution = distribution_text(predictions.get("distribution") or {})
+        if distribution:
+            view.append(distribution)
+    alerts = status["alerts"].get("active_alerts", [])
+    view += [f"[bold red]ALERT[/] {alert_text(alert)}" for alert in alerts] or ["alerts: none active"]
+    return view
+
+
+def deployments_table(rows: list[dict[str, Any]], title: str) -> Any:
+    """``list``'s table: one row per deployment, as ``list --json`` describes it."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("name", "time", "version", "problem", "metric", "status", "alerts", "predictions"):
+        table.add_column(column)
+    for row in rows:
+        headline = row["headline_metric"]
+        table.add_row(
+            row["name"],
+            str(row["deployment_time"])[:19].replace("T", " "),
+            str(row["version"]),
+            str(row["problem_type"]),
+            f"{headline['name']} {headline['value']:.4f}" if headline else "-",
+            str(row["status"]),
+            "-" if row["active_alerts"] is None else str(row["active_alerts"] or "ok"),
+            str(row["total_predictions"]) if row["total_predictions"] is not None else "-",
+        )
+    return table

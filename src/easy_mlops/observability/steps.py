@@ -7,24 +7,16 @@ is bound to one (``save``); until then it keeps records in memory, so a
 
 import json
 import logging
-import math
-from collections import Counter
-from collections.abc import Iterator, Mapping
-from datetime import UTC
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
+from easy_mlops.config.instantiate import register
 from easy_mlops.files import write_json_atomic
-from easy_mlops.observability.jsonl import (
-    append_lines,
-    append_records,
-    locked,
-    read_lines,
-    read_records,
-    tail_fingerprint,
-)
+from easy_mlops.jsonl import append_lines, append_records, locked, read_lines, read_records, tail_fingerprint
+from easy_mlops.jsonsafe import now
+from easy_mlops.metrics import BOUNDED_METRICS, metric_direction
+from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex, RunningStats
 
 log = logging.getLogger(__name__)
 
@@ -32,35 +24,15 @@ METRICS_LOG = "metrics_history.jsonl"
 PREDICTIONS_LOG = "predictions_log.jsonl"
 PREDICTIONS_INDEX = "predictions_log.index.json"
 ALERTS_LOG = "alerts.jsonl"
+CATCH_UP_CHUNK = 10_000  # records folded into the index at a time when it catches up with the log
 
-HIGHER_IS_BETTER = {
-    "accuracy",
-    "f1",
-    "f1_score",
-    "precision",
-    "recall",
-    "r2",
-    "r2_score",
-    "roc_auc",
-    "balanced_accuracy",
-}
-LOWER_IS_BETTER = {"mse", "rmse", "mae", "mape", "log_loss", "loss", "error"}
-# Metrics bounded by [0, 1]: compared with the global alert_threshold when no
-# per-metric threshold is set. Scale-dependent errors (rmse...) need their own.
-BOUNDED_METRICS = HIGHER_IS_BETTER
+# name -> step class: what a bare name in ``observability.steps`` stands for.
+STEP_REGISTRY: dict[str, type["ObservabilityStep"]] = {}
 
 
-def metric_direction(name: str, overrides: Mapping[str, str] | None = None) -> str:
-    """``higher`` or ``lower``: which way is better for ``name``."""
-    if overrides and name in overrides:
-        direction = str(overrides[name]).lower()
-        if direction not in ("higher", "lower"):
-            raise ValueError(f"metric direction for '{name}' must be 'higher' or 'lower', got {direction!r}")
-        return direction
-    lowered = name.lower()
-    if lowered in LOWER_IS_BETTER or lowered.endswith(("_error", "_loss")):
-        return "lower"
-    return "higher"
+def register_step(step_cls: type) -> type:
+    """Make an :class:`ObservabilityStep` subclass nameable in ``observability.steps`` (a decorator too)."""
+    return register(STEP_REGISTRY, ObservabilityStep, step_cls)
 
 
 class ObservabilityStep:
@@ -129,6 +101,7 @@ class _JsonlStep(ObservabilityStep):
         yield from self.pending
 
 
+@register_step
 class MetricsLoggerStep(_JsonlStep):
     """Every metrics payload with its timestamp and model version (``metrics_history.jsonl``)."""
 
@@ -156,13 +129,11 @@ class MetricsLoggerStep(_JsonlStep):
             "latest_metrics": latest,
         }
         if total > 1:
-            summary["trends"] = {
-                name: _stats(_merge_stats(empty_index()["numeric"], np.array(values)))
-                for name, values in stats.items()
-            }
+            summary["trends"] = {name: RunningStats.of(values).summary() for name, values in stats.items()}
         return summary
 
 
+@register_step
 class PredictionsLoggerStep(_JsonlStep):
     """One record per scored row (``predictions_log.jsonl``) plus a small running index.
 
@@ -192,14 +163,14 @@ class PredictionsLoggerStep(_JsonlStep):
             self._append_and_index(batch)
         self.pending = []
 
-    def _append_and_index(self, batch: "PredictionBatch") -> None:
+    def _append_and_index(self, batch: PredictionBatch) -> None:
         with locked(self.path):
             index = self._current_index()
-            if self.path.exists() and self.path.stat().st_size > index["log_bytes"]:
+            if self.path.exists() and self.path.stat().st_size > index.log_bytes:
                 # A writer died mid-line; append_lines closes that line first.
-                index["lines"] += 1
-                log.warning("%s line %d: incomplete record, skipped", self.path, index["lines"])
-            index["log_bytes"] = append_lines(self.path, batch.chunks())
+                index.lines += 1
+                log.warning("%s line %d: incomplete record, skipped", self.path, index.lines)
+            index.log_bytes = append_lines(self.path, batch.chunks())
             batch.add_to(index)
             self._write_index(index)
 
@@ -207,39 +178,38 @@ class PredictionsLoggerStep(_JsonlStep):
     def index_path(self) -> Path:
         return self.log_dir / PREDICTIONS_INDEX
 
-    def _write_index(self, index: dict[str, Any]) -> None:
-        index["log_tail"] = tail_fingerprint(self.path, index["log_bytes"])
-        write_json_atomic(self.index_path, index)
+    def _write_index(self, index: PredictionIndex) -> None:
+        index.log_tail = tail_fingerprint(self.path, index.log_bytes)
+        write_json_atomic(self.index_path, index.to_json())
 
-    def _read_index(self) -> dict[str, Any]:
+    def _read_index(self) -> PredictionIndex:
         """The stored index if it still describes a prefix of the log, else an empty one."""
         try:
-            index = json.loads(self.index_path.read_text(encoding="utf-8"))
+            index = PredictionIndex.from_json(json.loads(self.index_path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
-            return empty_index()
+            index = None
         size = self.path.stat().st_size if self.path.exists() else 0
         if (
-            not isinstance(index, dict)
-            or index.get("version") != INDEX_VERSION
-            or index.get("log_bytes", 0) > size
-            or index.get("log_tail") != tail_fingerprint(self.path, index["log_bytes"])
+            index is None
+            or index.log_bytes > size
+            or index.log_tail != tail_fingerprint(self.path, index.log_bytes)
         ):
             log.warning("%s does not match %s; rebuilding it", self.index_path, self.path)
-            return empty_index()
+            return PredictionIndex()
         return index
 
-    def _current_index(self) -> dict[str, Any]:
+    def _current_index(self) -> PredictionIndex:
         """The index brought up to date with the log: only the unindexed tail is read."""
-        index = self._read_index() if self.index_path.exists() else empty_index()
+        index = self._read_index() if self.index_path.exists() else PredictionIndex()
         chunk: list[dict[str, Any]] = []
-        for end, line, record in read_lines(self.path, index["log_bytes"], index["lines"] + 1):
+        for end, line, record in read_lines(self.path, index.log_bytes, index.lines + 1):
             if record is not None:
                 chunk.append(record)
             if len(chunk) == CATCH_UP_CHUNK:
-                add_records(index, chunk)
+                index.add_records(chunk)
                 chunk = []
-            index["log_bytes"], index["lines"] = end, line
-        add_records(index, chunk)
+            index.log_bytes, index.lines = end, line
+        index.add_records(chunk)
         return index
 
     def summary(self) -> dict[str, Any]:
@@ -247,18 +217,13 @@ class PredictionsLoggerStep(_JsonlStep):
             with locked(self.path):
                 index = self._current_index()
         else:
-            index = empty_index()
+            index = PredictionIndex()
         for batch in self.pending:
             batch.add_to(index)
-        return {
-            "total_predictions": index["total"],
-            "first_prediction": index["first"],
-            "last_prediction": index["last"],
-            "recent_predictions": index["recent"],
-            "distribution": distribution(index),
-        }
+        return index.summary()
 
 
+@register_step
 class MetricThresholdStep(ObservabilityStep):
     """Decide whether a metric value should raise an alert; record alerts per metrics log.
 
@@ -334,214 +299,3 @@ class MetricThresholdStep(ObservabilityStep):
             "active_alerts": list(latest.get("alerts", [])) if latest else [],
             "last_evaluation": latest.get("timestamp") if latest else None,
         }
-
-
-def now() -> str:
-    from datetime import datetime
-
-    return datetime.now(UTC).isoformat()
-
-
-def json_safe(value: Any) -> Any:
-    """Scalars as JSON scalars; anything else (arrays, objects) as a string."""
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    return str(value)
-
-
-def json_values(values: Any) -> list:
-    """``json_safe`` for a whole batch: a 1-D array of numbers, booleans or text converts in bulk."""
-    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "biufU":
-        converted = values.tolist()
-        if values.dtype.kind == "f":
-            for position in np.flatnonzero(~np.isfinite(values)).tolist():
-                converted[position] = str(converted[position])
-        return converted
-    items = values.tolist() if hasattr(values, "tolist") else list(values)
-    return [json_safe(value) for value in items]
-
-
-def numeric_values(predictions: Any, values: list) -> np.ndarray:
-    """The finite numbers among JSON-ready ``values`` as floats (booleans and text left out).
-
-    Taken straight from ``predictions`` when it is a 1-D integer or float array.
-    """
-    if isinstance(predictions, np.ndarray) and predictions.ndim == 1 and predictions.dtype.kind in "iuf":
-        numbers = predictions.astype(float)
-        return numbers[np.isfinite(numbers)] if predictions.dtype.kind == "f" else numbers
-    return np.array([v for v in values if type(v) in (int, float)], dtype=float)
-
-
-INDEX_VERSION = 1
-CATCH_UP_CHUNK = 10_000
-LINES_PER_WRITE = 50_000
-RESERVOIR_SIZE = 2048
-MAX_CLASSES = 100
-
-
-class PredictionBatch:
-    """Predictions logged together: one timestamp, version and metadata for all rows."""
-
-    def __init__(
-        self,
-        predictions: Any,
-        model_version: str,
-        metadata: dict | None = None,
-        timestamp: str | None = None,
-        first_row: int = 0,
-    ) -> None:
-        self.values = json_values(predictions)
-        self.numbers = numeric_values(predictions, self.values)
-        self.model_version = str(model_version)
-        self.metadata = metadata or None
-        self.timestamp = timestamp or now()
-        self.first_row = first_row
-
-    def record(self, position: int) -> dict[str, Any]:
-        record = {
-            "timestamp": self.timestamp,
-            "model_version": self.model_version,
-            "row": self.first_row + position,
-            "prediction": self.values[position],
-        }
-        if self.metadata:
-            record["metadata"] = self.metadata
-        return record
-
-    def chunks(self) -> Iterator[str]:
-        """The JSON Lines text of the batch, ``LINES_PER_WRITE`` lines at a time.
-
-        Values are encoded with one ``json.dumps`` per chunk when they are all
-        numbers, else one per value; only the row number varies per line.
-        """
-        stamp, version = json.dumps(self.timestamp), json.dumps(self.model_version)
-        head = f'{{"timestamp": {stamp}, "model_version": {version}, "row": '
-        tail = f', "metadata": {json.dumps(self.metadata, default=str)}}}\n' if self.metadata else "}\n"
-        numbers_only = self.numbers.size == len(self.values)
-        for start in range(0, len(self.values), LINES_PER_WRITE):
-            values = self.values[start : start + LINES_PER_WRITE]
-            encoded = json.dumps(values)[1:-1].split(", ") if numbers_only else map(json.dumps, values)
-            first = self.first_row + start
-            yield "".join(f'{head}{first + i}, "prediction": {v}{tail}' for i, v in enumerate(encoded))
-
-    def add_to(self, index: dict[str, Any]) -> None:
-        """Fold this batch into a predictions index (the lines are counted as written)."""
-        if self.values:
-            recent = [self.record(i) for i in range(max(0, len(self.values) - 5), len(self.values))]
-            add_values(index, self.values, self.timestamp, self.timestamp, recent, self.numbers)
-            index["lines"] += len(self.values)
-
-
-def add_records(index: dict[str, Any], records: list[dict[str, Any]]) -> None:
-    """Fold records read back from the log into an index (lines are counted by the reader)."""
-    if records:
-        values = [record.get("prediction") for record in records]
-        add_values(index, values, records[0].get("timestamp"), records[-1].get("timestamp"), records[-5:])
-
-
-def add_values(
-    index: dict[str, Any],
-    values: list,
-    first: Any,
-    last: Any,
-    recent: list,
-    numbers: np.ndarray | None = None,
-) -> None:
-    """Update totals, timestamps, recent entries and distribution in time proportional to ``values``.
-
-    ``numbers`` are the numeric ones among ``values`` when the caller has them already.
-    """
-    index["total"] += len(values)
-    index["first"] = index["first"] or first
-    index["last"] = last
-    index["recent"] = (index["recent"] + recent)[-5:]
-    if index["counts"] is not None:
-        counts = index["counts"]
-        # Count raw values, then encode each distinct one: one json.dumps per class, not per row.
-        for value, count in Counter(values).items():
-            key = value if isinstance(value, str) else json.dumps(value)
-            counts[key] = counts.get(key, 0) + count
-        if len(counts) > MAX_CLASSES:
-            index["counts"] = None  # too many distinct values to be classes
-    if numbers is None:
-        numbers = numeric_values(None, values)
-    if numbers.size:
-        index["numeric"] = _merge_stats(index["numeric"], numbers)
-        index["reservoir"] = _merge_sample(index["reservoir"], numbers, index["total"])
-
-
-def empty_index() -> dict[str, Any]:
-    return {
-        "version": INDEX_VERSION,
-        "log_bytes": 0,
-        "lines": 0,
-        "total": 0,
-        "first": None,
-        "last": None,
-        "recent": [],
-        "counts": {},
-        "numeric": [0, 0.0, 0.0, None, None],
-        "reservoir": [],
-    }
-
-
-def _merge_stats(state: list, values: np.ndarray) -> list:
-    """Chan et al.'s parallel update of count, mean, M2, min and max."""
-    count, mean, m2, low, high = state
-    n, batch_mean = values.size, float(values.mean())
-    batch_m2 = float(((values - batch_mean) ** 2).sum())
-    total = count + n
-    delta = batch_mean - mean
-    return [
-        total,
-        mean + delta * n / total,
-        m2 + batch_m2 + delta * delta * count * n / total,
-        float(values.min()) if low is None else min(low, float(values.min())),
-        float(values.max()) if high is None else max(high, float(values.max())),
-    ]
-
-
-def _merge_sample(sample: list, values: np.ndarray, seed: int) -> list:
-    """A uniform sample of every value seen: keep the values with the smallest random keys."""
-    keys = np.random.default_rng(seed).random(values.size)
-    if values.size > RESERVOIR_SIZE:
-        keep = np.argpartition(keys, RESERVOIR_SIZE)[:RESERVOIR_SIZE]
-        keys, values = keys[keep], values[keep]
-    merged = sample + [[float(k), float(v)] for k, v in zip(keys, values, strict=True)]
-    merged.sort(key=lambda pair: pair[0])
-    return merged[:RESERVOIR_SIZE]
-
-
-def _stats(state: list) -> dict[str, float]:
-    count, mean, m2, low, high = state
-    return {
-        "count": count,
-        "mean": mean,
-        "std": math.sqrt(m2 / count) if count else 0.0,
-        "min": low,
-        "max": high,
-    }
-
-
-def distribution(index: dict[str, Any]) -> dict[str, Any]:
-    """Class counts when predictions look like classes, else mean, std and quantiles."""
-    if index["total"] == 0:
-        return {}
-    if index["counts"] is not None and (index["numeric"][0] == 0 or len(index["counts"]) <= 20):
-        counts = sorted(index["counts"].items(), key=lambda kv: -kv[1])
-        return {"kind": "classes", "counts": dict(counts)}
-    sample = sorted(value for _, value in index["reservoir"])
-    quantiles = {
-        f"p{round(q * 100)}": sample[min(len(sample) - 1, round(q * (len(sample) - 1)))]
-        for q in (0.05, 0.25, 0.5, 0.75, 0.95)
-    }
-    return {
-        "kind": "numeric",
-        **_stats(index["numeric"]),
-        "quantiles": quantiles,
-        "quantiles_exact": index["numeric"][0] <= RESERVOIR_SIZE,
-    }

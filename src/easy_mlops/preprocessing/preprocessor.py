@@ -142,7 +142,7 @@ class DataPreprocessor:
     def _pipeline(self, steps: dict[str, Any], kind: str) -> Any:
         from sklearn.pipeline import Pipeline
 
-        built = instantiate_steps(steps, f"preprocessing.{kind}", self.trusted_modules)
+        built = instantiate_steps(steps, f"preprocessing.{kind}", {}, object, self.trusted_modules)
         return Pipeline(built) if built else "passthrough"
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:

@@ -26,8 +26,8 @@ from omegaconf import DictConfig
 from easy_mlops.config.secrets import mask_overrides
 from easy_mlops.errors import MLOpsError
 from easy_mlops.files import write_json_atomic, write_text_atomic
-from easy_mlops.observability.jsonl import append_lines, locked, read_records
-from easy_mlops.observability.steps import metric_direction
+from easy_mlops.jsonl import append_lines, locked, read_records
+from easy_mlops.metrics import metric_direction
 
 ROWS = "sweep_rows.jsonl"
 SUMMARY_CSV = "sweep_summary.csv"

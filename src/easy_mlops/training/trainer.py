@@ -53,7 +53,7 @@ class TrainedModel:
 
     def save_model(self, path: str | Path) -> None:
         """Write the estimator and its metadata as one dict (key ``model``); ``.skops`` or joblib."""
-        from easy_mlops.deployment.serialization import dump
+        from easy_mlops.serialization import dump
 
         dump(self.model_data(), Path(path))
 

@@ -17,7 +17,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from easy_mlops.deployment.loading import verify_files
 from easy_mlops.deployment.metadata import (
     DEFAULT_METADATA,
     HEAD_BYTES,
@@ -26,8 +25,9 @@ from easy_mlops.deployment.metadata import (
     find_metadata_name,
     parse_metadata,
     read_metadata,
+    read_snapshot,
+    verify_files,
 )
-from easy_mlops.deployment.steps import DeploymentContext, DeploymentStep
 from easy_mlops.errors import ConfigError, DeploymentError
 from easy_mlops.files import write_json_atomic
 
@@ -145,36 +145,6 @@ def push_deployment(
     return remote_uri
 
 
-class UploadStep(DeploymentStep):
-    """Copy the published deployment to object storage (``deployment.upload.uri``).
-
-    Runs after the deployment is published, so a failed upload leaves a
-    complete local deployment marked ``upload_failed``. Off when ``uri`` is null.
-    """
-
-    name = "upload"
-    after_publish = True
-
-    def __init__(
-        self, uri: str | None = None, storage_options: dict[str, Any] | None = None, enabled: bool = True
-    ):
-        super().__init__(enabled and bool(uri))
-        self.uri = uri
-        self.storage_options = dict(storage_options or {})
-        if self.enabled:
-            if "://" not in uri:
-                raise ConfigError(
-                    f"config key 'deployment.upload.uri': {uri!r} is not a URL (e.g. s3://bucket/prefix)"
-                )
-            filesystem(uri, self.storage_options)  # a missing driver fails before training
-
-    def run(self, context: DeploymentContext) -> None:
-        remote_uri = push_deployment(context.require_directory(self.name), self.uri, self.storage_options)
-        context.artifacts["remote_uri"] = remote_uri
-        if remote_uri.startswith(("s3://", "s3a://")):
-            context.artifacts["s3_uri"] = remote_uri
-
-
 def upload_settings(directory: Path, uri: str | None = None) -> tuple[str, dict[str, Any]]:
     """Where ``push`` sends a deployment: ``uri``, or the run's ``deployment.upload`` settings.
 
@@ -183,8 +153,8 @@ def upload_settings(directory: Path, uri: str | None = None) -> tuple[str, dict[
     """
     from omegaconf import OmegaConf
 
-    snapshot = directory / "config.yaml"
-    upload = OmegaConf.select(OmegaConf.load(snapshot), "deployment.upload") if snapshot.is_file() else None
+    snapshot = read_snapshot(directory)
+    upload = OmegaConf.select(snapshot, "deployment.upload") if snapshot is not None else None
     options = OmegaConf.to_container(upload.storage_options, resolve=True) if upload is not None else {}
     uri = uri or (upload.uri if upload is not None else None)
     if not uri:

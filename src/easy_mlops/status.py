@@ -1,20 +1,23 @@
-"""What ``status`` and ``list`` report about a deployment."""
+"""What ``status`` and ``list`` report about a deployment (``status --json`` is built here).
+
+Status reads the metadata, checks the checksums and summarises the logs; it
+never unpickles the model.
+"""
 
 from pathlib import Path
 from typing import Any
 
-from easy_mlops.deployment.loading import verify_files
-from easy_mlops.deployment.metadata import read_metadata
-from easy_mlops.observability.monitor import deployment_monitor
-
-HEADLINE_METRICS = ("accuracy", "r2_score")
+from easy_mlops.deployment.catalog import resolve_deployment
+from easy_mlops.deployment.metadata import read_metadata, verify_files
+from easy_mlops.inference import deployment_monitor
+from easy_mlops.metrics import headline_metric
 
 DEPLOYMENT_KEYS = ("name", "status", "version", "deployment_time", "problem_type", "target_column")
 
 
-def deployment_status(deployment_dir: str | Path, verify: bool = True) -> dict[str, Any]:
+def deployment_status(reference: str | Path, verify: bool = True) -> dict[str, Any]:
     """Deployment metadata, metrics, predictions and alerts summaries (the guide's keys)."""
-    directory = Path(deployment_dir)
+    directory = resolve_deployment(reference)
     metadata = read_metadata(directory)
     if verify:
         verify_files(directory, metadata)
@@ -25,13 +28,6 @@ def deployment_status(deployment_dir: str | Path, verify: bool = True) -> dict[s
     deployment["integrity"] = "verified" if verify else "not checked"
     deployment["remote"] = metadata.get("remote")
     return {"deployment": deployment, **summary}
-
-
-def headline_metric(metrics: dict[str, float]) -> tuple[str, float] | None:
-    for name in HEADLINE_METRICS:
-        if name in metrics:
-            return name, metrics[name]
-    return next(iter(metrics.items()), None)
 
 
 def deployment_row(deployment_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +57,8 @@ def _list_row(name: Any, directory: Any, metadata: dict[str, Any], logs_of: Path
         monitor = deployment_monitor(logs_of)
         active_alerts = len(monitor.active_alerts())
         total_predictions = monitor.get_predictions_summary().get("total_predictions", 0)
-    headline = headline_metric(metadata.get("metrics", {}))
+    metrics = metadata.get("metrics", {})
+    headline = headline_metric(metrics)
     return {
         "name": name,
         "directory": directory,
@@ -69,7 +66,7 @@ def _list_row(name: Any, directory: Any, metadata: dict[str, Any], logs_of: Path
         "version": metadata.get("version"),
         "problem_type": metadata.get("problem_type"),
         "status": metadata.get("status"),
-        "headline_metric": {"name": headline[0], "value": headline[1]} if headline else None,
+        "headline_metric": {"name": headline, "value": metrics.get(headline)} if headline else None,
         "active_alerts": active_alerts,
         "total_predictions": total_predictions,
     }

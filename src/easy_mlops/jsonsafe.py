@@ -1,0 +1,49 @@
+"""Predictions as JSON values: what ``predict`` prints and the logs record.
+
+Kept apart from the observability steps so that scoring can import it alone.
+"""
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+
+def now() -> str:
+    """The current time as an ISO 8601 string in UTC, as every log record carries it."""
+    return datetime.now(UTC).isoformat()
+
+
+def json_safe(value: Any) -> Any:
+    """Scalars as JSON scalars; anything else (arrays, objects) as a string."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def json_values(values: Any) -> list:
+    """``json_safe`` for a whole batch: a 1-D array of numbers, booleans or text converts in bulk."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "biufU":
+        converted = values.tolist()
+        if values.dtype.kind == "f":
+            for position in np.flatnonzero(~np.isfinite(values)).tolist():
+                converted[position] = str(converted[position])
+        return converted
+    items = values.tolist() if hasattr(values, "tolist") else list(values)
+    return [json_safe(value) for value in items]
+
+
+def numeric_values(predictions: Any, values: list) -> np.ndarray:
+    """The finite numbers among JSON-ready ``values`` as floats (booleans and text left out).
+
+    Taken straight from ``predictions`` when it is a 1-D integer or float array.
+    """
+    if isinstance(predictions, np.ndarray) and predictions.ndim == 1 and predictions.dtype.kind in "iuf":
+        numbers = predictions.astype(float)
+        return numbers[np.isfinite(numbers)] if predictions.dtype.kind == "f" else numbers
+    return np.array([v for v in values if type(v) in (int, float)], dtype=float)
