@@ -11,12 +11,13 @@ DEV_STAMP := $(VENV)/.dev-installed
 run: $(RUN_STAMP)
 	$(BIN)/python -m easy_mlops.run
 
-test: $(DEV_STAMP)
-	$(BIN)/ruff check src tests
+test: lint
 	$(BIN)/python -m pytest -n 2 -q
 
+# ruff, and import-linter's contracts in pyproject.toml (layers, no import cycles).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports --no-cache
 
 # Benchmarks against plain scikit-learn scripts; writes bench/RESULTS.md (see bench/README.md).
 bench: $(DEV_STAMP)
