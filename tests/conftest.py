@@ -37,6 +37,19 @@ def run_process(
     )
 
 
+@pytest.fixture(autouse=True)
+def step_registries():
+    """Steps a test registers are gone after it: each registry is restored as it was."""
+    from easy_mlops.deployment import ModelDeployer
+    from easy_mlops.observability import ModelMonitor
+
+    saved = {owner: dict(owner.STEP_REGISTRY) for owner in (ModelDeployer, ModelMonitor)}
+    yield
+    for owner, registry in saved.items():
+        owner.STEP_REGISTRY.clear()
+        owner.STEP_REGISTRY.update(registry)
+
+
 @pytest.fixture
 def cli(tmp_path, capsys, monkeypatch):
     """Run ``make-mlops-easy ARGS`` in ``tmp_path``, in this process (no start-up cost).

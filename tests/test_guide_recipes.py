@@ -203,3 +203,18 @@ def test_init_writes_defaults_that_train_accepts(cli, tmp_path, classification_c
     again = cli("init")
     assert again.returncode == 2 and "already exists" in again.stderr
     assert cli("train", classification_csv, "-c", "mlops-config.yaml").returncode == 0
+
+
+def test_every_default_step_can_be_named_in_a_steps_list(cli, tmp_path, classification_csv, models_dir):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (tmp_path / "c.yaml").write_text(
+        "deployment:\n"
+        f"  upload: {{uri: 'file://{shared}'}}\n"
+        "  steps: [create_directory, save_model, save_preprocessor, save_metadata, endpoint_script, upload]\n"
+    )
+    result = cli("train", classification_csv, "-c", "c.yaml", "trainer.model.n_estimators=5")
+    assert result.returncode == 0, result.stderr
+    [deployment] = deployments(models_dir)
+    assert (shared / deployment.name / "metadata.json").is_file()  # upload ran: it was not dropped
+    assert (deployment / "predict.py").is_file()

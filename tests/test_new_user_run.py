@@ -46,7 +46,7 @@ def test_slurm_launcher_without_slurm_is_one_line(tmp_path):
     assert not (tmp_path / "outputs").exists()  # refused before any job or sweep directory
 
     debug = run_process(
-        [*APP, "-m", "hydra/launcher=slurm", "trainer=random_forest,mlp", "--debug"],
+        [*APP, "-m", "hydra/launcher=slurm", "trainer=random_forest,mlp", "debug=true"],
         tmp_path,
         env=without_slurm(),
     )

@@ -64,6 +64,14 @@ def test_wrong_type_names_the_key(hydra_app, tmp_path):
 
 
 def test_debug_shows_the_traceback(hydra_app):
-    result = hydra_app("trainer=nope", "--debug")
+    result = hydra_app("trainer=nope", "debug=true")
     assert result.returncode != 0
     assert "Traceback" in result.stderr
+
+
+def test_debug_is_a_config_key_for_the_app(hydra_app):
+    result = hydra_app("--debug")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: python -m easy_mlops.run takes debug=true (a config key), not --debug"
+    )

@@ -267,3 +267,18 @@ def test_any_fsspec_url_works_the_same_way(cli, tmp_path, classification_csv, mo
     ).read_bytes()
     metadata = json.loads((deployment / "metadata.json").read_text())
     assert metadata["artifacts"]["remote_uri"] == f"file://{copy}" and "s3_uri" not in metadata["artifacts"]
+
+
+def test_a_renamed_metadata_file_uploads_fetches_and_lists(cli, s3, prefix, classification_csv, models_dir):
+    result, _ = train_to_s3(cli, classification_csv, s3, prefix, "deployment.metadata_filename=manifest.json")
+    assert result.returncode == 0, result.stderr
+    [deployment] = [p for p in models_dir.iterdir() if (p / "manifest.json").is_file()]
+    uri = f"s3://{s3['bucket']}/{prefix}/{deployment.name}"
+    assert "manifest.json" in remote_files(uri) and "metadata.json" not in remote_files(uri)
+    remote = cli("predict", classification_csv, uri, "--no-log")
+    assert remote.returncode == 0, remote.stderr
+    assert len(json.loads(remote.stdout)["predictions"]) == 240
+    status = cli("status", uri, "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)["deployment"]["name"] == deployment.name
+    [row] = json.loads(cli("list", f"s3://{s3['bucket']}/{prefix}", "--json").stdout)
+    assert (row["name"], row["directory"]) == (deployment.name, uri)

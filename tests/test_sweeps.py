@@ -43,7 +43,7 @@ def check_one_deployment_per_job(tmp_path, sweep_dir, jobs):
     for deployment in found:
         metadata = json.loads((deployment / "metadata.json").read_text())
         hydra = metadata["run"]["hydra"]
-        assert hydra["mode"] == "MULTIRUN" and hydra["sweep_dir"] == str(sweep_dir.relative_to(tmp_path))
+        assert hydra["mode"] == "MULTIRUN" and hydra["sweep_dir"] == str(sweep_dir)
         assert yaml.safe_load((deployment / "overrides.yaml").read_text()) == metadata["run"]["overrides"]
         [row] = [r for r in rows if r["deployment_dir"] == str(deployment)]
         assert int(row["job"]) == hydra["job_num"] and row["overrides"] == " ".join(

@@ -21,6 +21,11 @@ LOWER_IS_BETTER = {"mse", "rmse", "mae", "mape", "log_loss", "loss", "error"}
 # Scores bounded by [0, 1]: compared with the global alert_threshold when no
 # per-metric threshold is set. Scale-dependent errors (rmse...) need their own.
 BOUNDED_METRICS = HIGHER_IS_BETTER
+# The hold-out metrics of each problem type, in the order they are reported.
+METRIC_NAMES = {
+    "classification": ("accuracy", "f1_score", "precision", "recall"),
+    "regression": ("mse", "rmse", "mae", "r2_score"),
+}
 # What a run is judged by when nothing else is said (optimized_metric: null).
 DEFAULT_OPTIMIZED = {"classification": "accuracy", "regression": "r2_score"}
 
@@ -46,3 +51,16 @@ def headline_metric(metrics: Mapping[str, float], configured: str | None = None)
         if name in metrics:
             return name
     return next(iter(metrics), None)
+
+
+def optimized_metric(configured: str | None, problem_type: str) -> str:
+    """The metric a run of ``problem_type`` is judged by; a name it does not compute is an error."""
+    from easy_mlops.errors import ConfigError
+
+    name = configured or DEFAULT_OPTIMIZED[problem_type]
+    if name not in METRIC_NAMES[problem_type]:
+        raise ConfigError(
+            f"config key 'optimized_metric': '{name}' is not a {problem_type} metric; "
+            f"use one of {', '.join(METRIC_NAMES[problem_type])}"
+        )
+    return name

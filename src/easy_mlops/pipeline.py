@@ -13,12 +13,14 @@ from typing import Any
 from omegaconf import DictConfig
 
 from easy_mlops.config.compose import compose_config
+from easy_mlops.config.config import check_values
 from easy_mlops.config.secrets import mask_overrides, safe_snapshot
 from easy_mlops.console import phase, say
 from easy_mlops.data.loaders import load_dataset
 from easy_mlops.deployment.deployer import ModelDeployer
 from easy_mlops.deployment.steps import utc_now
 from easy_mlops.errors import DataError
+from easy_mlops.metrics import optimized_metric
 from easy_mlops.observability.monitor import ModelMonitor
 from easy_mlops.training.trainer import resolve_problem_type, train
 
@@ -38,16 +40,20 @@ def run_experiment(
     """
     deploy = cfg.deploy if deploy is None else deploy
     trusted = tuple(cfg.trusted_modules)
+    check_values(cfg)
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
     if not cfg.data.get("target"):
         say(f"target: {target} (the last column; choose another with data.target=... or --target)")
     with naming_the_data(source):
         cfg.trainer.problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
+    optimized_metric(cfg.optimized_metric, cfg.trainer.problem_type)  # a metric this run computes
     deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None
     ModelMonitor(cfg.observability, trusted_modules=trusted)  # fail on a bad step before training
     with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
-        model, preprocessor, training = train(frame, target, cfg.preprocessing, cfg.trainer, trusted)
+        model, preprocessor, training = train(
+            frame, target, cfg.preprocessing, cfg.trainer, trusted, cfg.optimized_metric
+        )
     results: dict[str, Any] = {"training": training, "deployment": {}, "alerts": []}
     if deployer is None:
         return results

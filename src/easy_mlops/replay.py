@@ -82,7 +82,9 @@ def replay(deployment_dir: str | Path, data_path: str | Path | None = None) -> R
     ]
     trusted = tuple(cfg.trusted_modules)
     frame, target, _ = load_dataset(cfg.data)
-    model, preprocessor, training = train(frame, target, cfg.preprocessing, cfg.trainer, trusted)
+    model, preprocessor, training = train(
+        frame, target, cfg.preprocessing, cfg.trainer, trusted, cfg.optimized_metric
+    )
     report.metrics = training["metrics"]
     stored_metrics = metadata.get("metrics", {})
     for name in sorted(set(stored_metrics) | set(training["metrics"])):

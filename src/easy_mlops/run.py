@@ -1,7 +1,7 @@
 """The Hydra app: ``python -m easy_mlops.run [group=preset] [key=value] [-m]``.
 
 Composes ``conf/`` and runs :func:`easy_mlops.pipeline.run_experiment`. Add
-``--debug`` to see tracebacks of user errors.
+``debug=true`` (or ``hydra.verbose=true``) to see tracebacks of user errors.
 """
 
 import os
@@ -24,8 +24,7 @@ from easy_mlops.sweeps.leaderboard import RESULT_FILE, JobFailed, print_failed_s
 
 register_configs()
 
-# Set by main(): show tracebacks of user errors (--debug or hydra.verbose=...).
-show_tracebacks = False
+TRUE = ("true", "yes", "on", "1")
 
 
 def hydra_run_info() -> dict:
@@ -33,10 +32,13 @@ def hydra_run_info() -> dict:
     hydra_cfg = HydraConfig.get()
     info = {
         "overrides": task_overrides(hydra_cfg),
-        "hydra": {"mode": hydra_cfg.mode.name, "output_dir": hydra_cfg.runtime.output_dir},
+        "hydra": {
+            "mode": hydra_cfg.mode.name,
+            "output_dir": str(Path(hydra_cfg.runtime.output_dir).resolve()),
+        },
     }
-    if hydra_cfg.mode == RunMode.MULTIRUN:
-        info["hydra"].update(job_num=hydra_cfg.job.num, sweep_dir=hydra_cfg.sweep.dir)
+    if hydra_cfg.mode == RunMode.MULTIRUN:  # absolute: prune finds the sweep from anywhere
+        info["hydra"].update(job_num=hydra_cfg.job.num, sweep_dir=str(Path(hydra_cfg.sweep.dir).resolve()))
     return info
 
 
@@ -56,30 +58,43 @@ def app(cfg: DictConfig) -> float | None:
     # In a single run, report here: past this function Hydra adds its own
     # "Error executing job" line. In a sweep, the job fails and the sweep decides.
     single_run = HydraConfig.get().mode == RunMode.RUN
-    with reporting_errors(show_tracebacks or not single_run):
+    with reporting_errors(cfg.debug or bool(HydraConfig.get().verbose) or not single_run):
         results = run_experiment(cfg, run_info=hydra_run_info())
     print_results(results, job=job_name(cfg))
-    metrics = results["training"]["metrics"]
+    training = results["training"]
     # The sweep leaderboard reads this from the job's own output directory.
     write_json_atomic(
         Path(HydraConfig.get().runtime.output_dir) / RESULT_FILE,
-        {"metrics": metrics, "deployment_dir": results["deployment"].get("deployment_dir")},
+        {
+            "metrics": training["metrics"],
+            "optimized_metric": training["optimized_metric"],
+            "deployment_dir": results["deployment"].get("deployment_dir"),
+        },
     )
-    # What sweepers (optuna) optimise: higher is better for both.
-    return metrics.get("accuracy", metrics.get("r2_score"))
+    # What sweepers (optuna) optimise: set their direction to match optimized_metric.
+    return training["metrics"][training["optimized_metric"]]
+
+
+def debug_requested(arguments: list[str]) -> bool:
+    """``debug=true`` or ``hydra.verbose=...`` among the command line's overrides."""
+    for argument in arguments:
+        key, _, value = argument.partition("=")
+        if key.lstrip("+") == "debug" and value.lower() in TRUE:
+            return True
+        if key == "hydra.verbose" and value.lower() not in ("false", "[]", ""):
+            return True
+    return False
 
 
 def main() -> None:
-    global show_tracebacks
-    show_tracebacks = "--debug" in sys.argv or any(
-        arg.startswith("hydra.verbose=") and arg.split("=", 1)[1].lower() not in ("false", "[]", "")
-        for arg in sys.argv
-    )
-    if "--debug" in sys.argv:
-        sys.argv.remove("--debug")
-    # Let composition errors reach reporting_errors instead of Hydra's multi-line report.
+    arguments = sys.argv[1:]
+    if "--debug" in arguments:
+        print("error: python -m easy_mlops.run takes debug=true (a config key), not --debug", file=sys.stderr)
+        sys.exit(USER_ERROR_EXIT)
+    show_tracebacks = debug_requested(arguments)
+    # Composition errors reach reporting_errors whole, instead of Hydra's multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    with reporting_errors(show_tracebacks, overrides=sys.argv[1:]):
+    with reporting_errors(show_tracebacks, overrides=arguments):
         try:
             app()
         except LauncherUnavailable as refusal:

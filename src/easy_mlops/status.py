@@ -58,7 +58,7 @@ def _list_row(name: Any, directory: Any, metadata: dict[str, Any], logs_of: Path
         active_alerts = len(monitor.active_alerts())
         total_predictions = monitor.get_predictions_summary().get("total_predictions", 0)
     metrics = metadata.get("metrics", {})
-    headline = headline_metric(metrics)
+    headline = headline_metric(metrics, metadata.get("training", {}).get("optimized_metric"))
     return {
         "name": name,
         "directory": directory,

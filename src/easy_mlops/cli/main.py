@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
     prune.add_argument("--keep", type=int, metavar="N", help="keep the newest N deployments")
     prune.add_argument("--keep-best", type=int, metavar="K", help="keep the best K of each sweep")
-    prune.add_argument("--metric", help="rank sweeps by this metric (default: accuracy, else r2_score)")
+    prune.add_argument("--metric", help="rank each sweep by this metric (default: its optimized_metric)")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     prune.add_argument(
         "--include-protected",

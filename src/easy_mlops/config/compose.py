@@ -20,7 +20,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from easy_mlops.config.config import register_configs
+from easy_mlops.config.config import check_values, register_configs
 from easy_mlops.config.guide_format import read_config_file, to_hydra
 from easy_mlops.config.instantiate import as_container, first_line
 from easy_mlops.errors import ConfigError
@@ -153,11 +153,14 @@ def compose_config(
     try:
         with _hydra():
             if not given:
-                return compose("config", overrides=overrides)
-            with _given_config(given) as choice:
-                return compose("config", overrides=[*overrides, choice])
+                cfg = compose("config", overrides=overrides)
+            else:
+                with _given_config(given) as choice:
+                    cfg = compose("config", overrides=[*overrides, choice])
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(describe_config_error(exc, overrides)) from exc
+    check_values(cfg)
+    return cfg
 
 
 GIVEN_GROUP = "easy_mlops_given"

@@ -7,6 +7,7 @@ directory, step sequences, thresholds) are declared here once.
 """
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -40,6 +41,17 @@ class PreprocessingConfig:
     keep_columns: list[str] = field(default_factory=list)  # never left out as identifiers
 
 
+class ProblemType(StrEnum):
+    auto = "auto"  # detected from the target column
+    classification = "classification"
+    regression = "regression"
+
+
+class Serialization(StrEnum):
+    joblib = "joblib"
+    skops = "skops"  # model.skops and preprocessor.skops load without unpickling
+
+
 @dataclass
 class TrainerConfig:
     """The estimator and how it is fitted and evaluated.
@@ -51,7 +63,7 @@ class TrainerConfig:
 
     estimators: dict[str, str] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
-    problem_type: str = "auto"  # auto, classification or regression
+    problem_type: ProblemType = ProblemType.auto
     test_size: float = 0.2
     random_state: int = 42
     cv_folds: int | None = None  # cross-validate on the training split when set
@@ -123,8 +135,7 @@ class DeploymentConfig:
     endpoint_template: str | None = None
     version: str = "1.0.0"
     deployment_time: str | None = None
-    # joblib, or skops: model.skops and preprocessor.skops load without unpickling.
-    serialization: str = "joblib"
+    serialization: Serialization = Serialization.joblib
     upload: UploadConfig = field(default_factory=UploadConfig)
     s3: S3Config = field(default_factory=S3Config)
     steps: dict[str, Any] = field(default_factory=default_deployment_steps)
@@ -175,6 +186,22 @@ class Config:
     # Module prefixes whose classes a ``_target_`` may name, on top of
     # easy_mlops and scikit-learn.
     trusted_modules: list[str] = field(default_factory=list)
+    # The metric a run is judged by: what a sweeper optimises, the leaderboard
+    # ranks and `list` shows; null: accuracy (classification) or r2_score.
+    optimized_metric: str | None = None
+    debug: bool = False  # tracebacks for user errors (python -m easy_mlops.run debug=true)
+
+
+def check_values(cfg: Any) -> None:
+    """The ranges a type cannot say, checked at composition, before any data is read."""
+    from easy_mlops.errors import ConfigError
+
+    test_size = cfg.trainer.test_size
+    if not 0 < test_size < 1:
+        raise ConfigError(f"config key 'trainer.test_size': {test_size} must be between 0 and 1")
+    folds = cfg.trainer.cv_folds
+    if folds is not None and folds < 2:
+        raise ConfigError(f"config key 'trainer.cv_folds': {folds} must be at least 2 (or null)")
 
 
 # Maps keyed by metric name take any key (``metric_thresholds.accuracy=0.85``

@@ -97,6 +97,8 @@ def steps_mapping(steps: Any, key: str, section: Mapping[str, Any] | None = None
                 and isinstance(section.get(flat_key), Mapping)
             ):
                 params[param] = {**section[flat_key], **value}
+        if "enabled" in node:
+            node["enabled"] = True  # listed means run, whatever the flat switch (create_endpoint) says
         mapping[name] = {**node, **params}
     return {**mapping, **{name: None for name in defaults if name not in mapping}}
 
@@ -113,7 +115,7 @@ def section_to_hydra(given: Mapping[str, Any], key: str, source: str) -> dict[st
     section = dict(given)
     if key in DEFAULT_STEPS and "steps" in section:
         flat = {k: v for k, v in section.items() if k != "steps"}
-        defaults = OmegaConf.to_container(schema_node(SECTION_SCHEMAS[key]), resolve=False)
+        defaults = OmegaConf.to_container(schema_node(SECTION_SCHEMAS[key]), resolve=False, enum_to_str=True)
         try:
             section["steps"] = steps_mapping(section["steps"], f"{key}.steps", {**defaults, **flat})
         except ConfigError as exc:
@@ -184,7 +186,7 @@ def section_config(schema: type, config: Any, key: str) -> DictConfig:
         return base
     if isinstance(config, DictConfig):
         try:  # resolved while still attached: ``${team_id}`` may point outside the section
-            config = OmegaConf.to_container(config, resolve=True)
+            config = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
         except OmegaConfBaseException as exc:
             where = getattr(exc, "full_key", None) or key
             raise ConfigError(f"config key '{where}': {first_line(exc)}") from exc
@@ -203,7 +205,7 @@ def default_guide_yaml() -> str:
     """The defaults as a guide-format YAML file (what ``make-mlops-easy init`` writes)."""
 
     def flat(schema: type, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
-        values = OmegaConf.to_container(OmegaConf.structured(schema))
+        values = OmegaConf.to_container(OmegaConf.structured(schema), enum_to_str=True)
         return {k: v for k, v in values.items() if k != "steps" and (keys is None or k in keys)}
 
     document = {

@@ -145,7 +145,7 @@ def _instantiate_step(
 ) -> Any:
     if isinstance(node, DictConfig):
         try:
-            node = OmegaConf.to_container(node, resolve=True)
+            node = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
         except OmegaConfBaseException as exc:
             raise ConfigError(f"config key '{node_key}': {first_line(exc)}") from exc
     if not isinstance(node, Mapping):
@@ -177,7 +177,9 @@ def as_container(cfg: Any, resolve: bool = True) -> dict[str, Any]:
         cfg = OmegaConf.create(dict(cfg))
     elif not isinstance(cfg, DictConfig):
         cfg = OmegaConf.structured(cfg)
-    return _without_missing(OmegaConf.to_container(cfg, resolve=resolve, throw_on_missing=False))
+    return _without_missing(
+        OmegaConf.to_container(cfg, resolve=resolve, throw_on_missing=False, enum_to_str=True)
+    )
 
 
 def _without_missing(value: Any) -> Any:

@@ -48,8 +48,8 @@ def safe_snapshot(cfg: DictConfig) -> DictConfig:
     A value built from a secret by interpolation (``url: db://${secrets.password}@host``)
     keeps its interpolation too, so the secret never appears resolved.
     """
-    raw = OmegaConf.to_container(cfg, resolve=False)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    raw = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     secret, derived = _secret_leaves(raw)
     return OmegaConf.create(_merge_safe(raw, resolved, False, (), secret, derived))
 
@@ -207,17 +207,21 @@ class RedactSecretsCallback(Callback):
     rewrites them with ``***`` before the job starts.
     """
 
+    def __init__(self) -> None:
+        self.replaced_factory: Any = None  # the log record factory in place before the sweep
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Sweeps log each job's overrides ("Launching jobs"): redact every log record.
 
         Launchers reconfigure logging handlers, so the redaction sits in the
-        record factory, which they leave alone.
+        record factory, which they leave alone; the sweep's end puts back the
+        factory it replaced.
         """
         values = secret_override_values(task_overrides(config.hydra), config)
         if values:
             import logging
 
-            make_record = logging.getLogRecordFactory()
+            make_record = self.replaced_factory = logging.getLogRecordFactory()
 
             def redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
                 record = make_record(*args, **kwargs)
@@ -228,6 +232,13 @@ class RedactSecretsCallback(Callback):
                 return record
 
             logging.setLogRecordFactory(redacted_record)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.replaced_factory is not None:
+            import logging
+
+            logging.setLogRecordFactory(self.replaced_factory)
+            self.replaced_factory = None
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         values = secret_override_values(task_overrides(config.hydra), config)

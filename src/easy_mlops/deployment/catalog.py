@@ -114,7 +114,7 @@ def prune_plan(
     """The deployments ``prune`` would remove, oldest first.
 
     ``keep`` keeps the newest N of all; ``keep_best`` the best K of each sweep
-    by ``metric`` (default: the headline metric), and alone it touches only
+    by ``metric`` (default: the sweep's ``optimized_metric``), and alone it touches only
     deployments made by sweeps. ``latest`` and every deployment a sweep's
     leaderboard ranks first are kept unless ``include_protected``.
     """
@@ -133,7 +133,8 @@ def prune_plan(
             sweeps.setdefault(str(sweep_dir), []).append((directory, metadata))
     if keep_best is not None:
         for jobs in sweeps.values():
-            name = headline_metric(jobs[0][1].get("metrics", {}), metric)
+            recorded = jobs[0][1].get("training", {}).get("optimized_metric")
+            name = headline_metric(jobs[0][1].get("metrics", {}), metric or recorded)
             sign = -1 if name and metric_direction(name) == "higher" else 1
 
             def score(item: tuple[Path, dict[str, Any]], name: str | None = name, sign: int = sign) -> tuple:

@@ -101,7 +101,7 @@ class ModelDeployer:
             model=model,
             preprocessor=preprocessor,
             training_results=dict(training_results),
-            config=OmegaConf.to_container(self.config, resolve=True),
+            config=OmegaConf.to_container(self.config, resolve=True, enum_to_str=True),
             output_dir=Path(output_dir or self.config.output_dir).resolve(),
             run_info=dict(run_info or {}),
             create_endpoint=create_endpoint,

@@ -27,13 +27,12 @@ from easy_mlops.config.secrets import mask_overrides
 from easy_mlops.errors import MLOpsError
 from easy_mlops.files import write_json_atomic, write_text_atomic
 from easy_mlops.jsonl import append_lines, locked, read_records
-from easy_mlops.metrics import metric_direction
+from easy_mlops.metrics import headline_metric, metric_direction
 
 ROWS = "sweep_rows.jsonl"
 SUMMARY_CSV = "sweep_summary.csv"
 SUMMARY_JSON = "sweep_summary.json"
 RESULT_FILE = "result.json"  # written by each job into its own output directory
-DEFAULT_METRICS = ("accuracy", "r2_score")
 
 
 class JobFailed(MLOpsError):
@@ -53,7 +52,7 @@ class JobFailed(MLOpsError):
 
 
 class LeaderboardCallback(Callback):
-    """Rank sweep jobs by ``metric`` (default: accuracy, else R²), best first.
+    """Rank sweep jobs by ``metric`` (default: the jobs' ``optimized_metric``), best first.
 
     ``direction`` is ``higher`` or ``lower``; by default it follows the metric
     (lower is better for errors such as rmse).
@@ -103,14 +102,16 @@ def job_row(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
         result = json.loads(result_path.read_text(encoding="utf-8"))
         row["deployment_dir"] = result.get("deployment_dir")
         row["metrics"] = result.get("metrics", {})
+        row["optimized_metric"] = result.get("optimized_metric")
     return row
 
 
 def primary_metric(rows: list[dict[str, Any]], metric: str | None) -> str | None:
+    """``metric``, else the jobs' ``optimized_metric``, else the headline of their metrics."""
     if metric:
         return metric
-    names = {name for row in rows for name in row.get("metrics", {})}
-    return next((name for name in DEFAULT_METRICS if name in names), None)
+    optimized = next((row["optimized_metric"] for row in rows if row.get("optimized_metric")), None)
+    return headline_metric({name: 0 for row in rows for name in row.get("metrics", {})}, optimized)
 
 
 def rank(

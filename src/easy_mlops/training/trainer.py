@@ -17,6 +17,7 @@ from omegaconf.errors import InterpolationKeyError, InterpolationResolutionError
 
 from easy_mlops.config.instantiate import instantiate_node
 from easy_mlops.errors import ConfigError, DataError
+from easy_mlops.metrics import METRIC_NAMES, optimized_metric
 from easy_mlops.preprocessing import DataPreprocessor
 from easy_mlops.preprocessing.preprocessor import infinite_as_missing, keep_columns_override
 from easy_mlops.training.library_warnings import relaying_warnings
@@ -24,7 +25,6 @@ from easy_mlops.versions import library_versions
 
 log = logging.getLogger(__name__)
 
-PROBLEM_TYPES = ("classification", "regression")
 # Integer targets with at most this many distinct values are taken as classes.
 MAX_INTEGER_CLASSES = 20
 
@@ -69,12 +69,7 @@ class TrainedModel:
 
 def resolve_problem_type(trainer_cfg: DictConfig, target: pd.Series, target_column: str) -> str:
     """The configured problem type, or the detected one; checks the target fits it."""
-    configured = trainer_cfg.problem_type
-    if configured not in ("auto", *PROBLEM_TYPES):
-        raise ConfigError(
-            f"config key 'trainer.problem_type': '{configured}' is not one of auto, "
-            f"{', '.join(PROBLEM_TYPES)}"
-        )
+    configured = trainer_cfg.problem_type  # auto, classification or regression: the schema's Enum
     missing = int(target.isna().sum())
     if missing:
         raise DataError(
@@ -112,8 +107,6 @@ def split(frame: pd.DataFrame, target_column: str, problem_type: str, test_size:
     """Hold-out split, stratified for classification."""
     from sklearn.model_selection import train_test_split
 
-    if not 0 < test_size < 1:
-        raise ConfigError(f"config key 'trainer.test_size': {test_size} must be between 0 and 1")
     stratify = frame[target_column] if problem_type == "classification" else None
     try:
         return train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
@@ -126,21 +119,21 @@ def evaluate(problem_type: str, truth: Any, predicted: Any) -> dict[str, float]:
     from sklearn import metrics
 
     if problem_type == "classification":
-        scores = {
-            "accuracy": metrics.accuracy_score(truth, predicted),
-            "f1_score": metrics.f1_score(truth, predicted, average="weighted", zero_division=0),
-            "precision": metrics.precision_score(truth, predicted, average="weighted", zero_division=0),
-            "recall": metrics.recall_score(truth, predicted, average="weighted", zero_division=0),
-        }
+        scores = (
+            metrics.accuracy_score(truth, predicted),
+            metrics.f1_score(truth, predicted, average="weighted", zero_division=0),
+            metrics.precision_score(truth, predicted, average="weighted", zero_division=0),
+            metrics.recall_score(truth, predicted, average="weighted", zero_division=0),
+        )
     else:
         mse = metrics.mean_squared_error(truth, predicted)
-        scores = {
-            "mse": mse,
-            "rmse": float(np.sqrt(mse)),
-            "mae": metrics.mean_absolute_error(truth, predicted),
-            "r2_score": metrics.r2_score(truth, predicted),
-        }
-    return {name: float(value) for name, value in scores.items()}
+        scores = (
+            mse,
+            np.sqrt(mse),
+            metrics.mean_absolute_error(truth, predicted),
+            metrics.r2_score(truth, predicted),
+        )
+    return {name: float(value) for name, value in zip(METRIC_NAMES[problem_type], scores, strict=True)}
 
 
 def cross_validate(
@@ -150,17 +143,15 @@ def cross_validate(
     preprocessing: Any,
     trainer_cfg: DictConfig,
     trusted: Iterable[str],
+    headline: str,
 ) -> dict[str, float]:
-    """K-fold scores of preprocessing + estimator, refitted per fold on training rows only."""
+    """K-fold ``headline`` scores of preprocessing + estimator, refitted per fold on training rows only."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     folds = int(trainer_cfg.cv_folds)
-    if folds < 2:
-        raise ConfigError(f"config key 'trainer.cv_folds': {folds} must be at least 2 (or null)")
     splitter = (StratifiedKFold if problem_type == "classification" else KFold)(
         n_splits=folds, shuffle=True, random_state=trainer_cfg.random_state
     )
-    headline = "accuracy" if problem_type == "classification" else "r2_score"
     scores = []
     try:
         fold_splits = list(splitter.split(frame, frame[target_column]))
@@ -191,14 +182,17 @@ def train(
     preprocessing: Any,
     trainer_cfg: DictConfig,
     trusted: Iterable[str] = (),
+    optimized: str | None = None,
 ) -> tuple[TrainedModel, DataPreprocessor, dict[str, Any]]:
     """Fit preprocessing and estimator on the training split; score the hold-out split.
 
-    ``trainer_cfg.problem_type`` must already be resolved (not ``auto``).
-    Returns the model, the fitted preprocessor and the training results
-    (``metrics``, ``problem_type``, row counts).
+    ``trainer_cfg.problem_type`` must already be resolved (not ``auto``);
+    ``optimized`` is the configured ``optimized_metric`` (cross-validation
+    scores it). Returns the model, the fitted preprocessor and the training
+    results (``metrics``, ``optimized_metric``, ``problem_type``, row counts).
     """
-    problem_type = trainer_cfg.problem_type
+    problem_type = str(trainer_cfg.problem_type)
+    optimized = optimized_metric(optimized, problem_type)
     estimator = build_estimator(trainer_cfg, trusted)
     # Once for the whole table, so the warning counts the file, not each split or fold.
     frame = infinite_as_missing(frame, [c for c in frame.columns if c != target_column])
@@ -209,7 +203,7 @@ def train(
         cv_scores = {}
         if trainer_cfg.cv_folds:
             cv_scores = cross_validate(
-                train_rows, target_column, problem_type, preprocessing, trainer_cfg, trusted
+                train_rows, target_column, problem_type, preprocessing, trainer_cfg, trusted, optimized
             )
         preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
         x_train, y_train = preprocessor.prepare_data(train_rows, target_column, fit=True)
@@ -221,6 +215,7 @@ def train(
     model = TrainedModel(estimator, problem_type, target_column, metrics)
     results = {
         "metrics": metrics,
+        "optimized_metric": optimized,
         "problem_type": problem_type,
         "target_column": target_column,
         "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
