@@ -4,6 +4,8 @@ Every test writes under its own ``tmp_path``; nothing touches the checkout's
 ``models/`` or ``outputs/``.
 """
 
+import csv
+import json
 import os
 import secrets
 import shutil
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from easy_mlops.config.compose import compose_config
 
@@ -235,10 +238,20 @@ def models_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def compose(models_dir):
-    """Compose the experiment config with deployments going to ``tmp_path/models``."""
+    """Compose the experiment config with deployments going to ``tmp_path/models``.
+
+    The default random forest gets 10 trees: enough to show any behaviour here.
+    """
 
     def build(*overrides: str, config_file=None, config=None):
-        return compose_config([f"deployment.output_dir={models_dir}", *overrides], config_file, config)
+        small = (
+            []
+            if any(o.startswith(("trainer=", "search=", "trainer.model.n_estimators")) for o in overrides)
+            else ["trainer.model.n_estimators=10"]
+        )
+        return compose_config(
+            [f"deployment.output_dir={models_dir}", *small, *overrides], config_file, config
+        )
 
     return build
 
@@ -252,3 +265,31 @@ def deployments(models_dir: Path) -> list[Path]:
         for p in models_dir.iterdir()
         if p.is_dir() and not p.name.startswith(".") and (p / "metadata.json").exists()
     )
+
+
+def summary_rows(sweep_dir):
+    with open(sweep_dir / "sweep_summary.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def check_one_deployment_per_job(models_dir: Path, sweep_dir: Path, jobs: int) -> list[dict]:
+    """One complete deployment per job of the sweep, each recorded in the leaderboard, best first."""
+    found = deployments(models_dir)
+    assert len(found) == jobs and len({p.name for p in found}) == jobs
+    rows = summary_rows(sweep_dir)
+    assert len(rows) == jobs and {row["status"] for row in rows} == {"ok"}
+    assert sorted(row["deployment_dir"] for row in rows) == sorted(str(p) for p in found)
+    board = json.loads((sweep_dir / "sweep_summary.json").read_text())
+    values = [row["metrics"][board["metric"]] for row in board["rows"]]
+    assert values == sorted(values, reverse=True)  # best first
+    for deployment in found:
+        metadata = json.loads((deployment / "metadata.json").read_text())
+        hydra = metadata["run"]["hydra"]
+        assert hydra["mode"] == "MULTIRUN" and hydra["sweep_dir"] == str(sweep_dir)
+        assert yaml.safe_load((deployment / "overrides.yaml").read_text()) == metadata["run"]["overrides"]
+        [row] = [r for r in rows if r["deployment_dir"] == str(deployment)]
+        assert int(row["job"]) == hydra["job_num"] and row["overrides"] == " ".join(
+            metadata["run"]["overrides"]
+        )
+        assert (deployment / "config.yaml").is_file() and (deployment / "logs").is_dir()
+    return rows

@@ -2,7 +2,7 @@
 
 import json
 import multiprocessing
-import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,11 +18,13 @@ from conftest import deployments
 FORK = multiprocessing.get_context("fork")
 
 
-def deploy_in_the_next_second(trained, output, barrier, paths):
-    """Wait for every process, then deploy early in the next wall-clock second, so all hit the same one."""
+NOON = datetime(2024, 1, 1, 12, 0, 0).astimezone(UTC)
+
+
+def deploy_at_noon(trained, output, barrier, paths):
+    """Wait for every process, then deploy with the same pinned clock: all claim the same name."""
     barrier.wait()
-    time.sleep(1.05 - time.time() % 1)
-    paths.put(ModelDeployer({"output_dir": output}).deploy(*trained)["deployment_dir"])
+    paths.put(ModelDeployer({"output_dir": output}, clock=lambda: NOON).deploy(*trained)["deployment_dir"])
 
 
 def test_parallel_processes_in_the_same_second_get_distinct_complete_deployments(tmp_path):
@@ -31,8 +33,7 @@ def test_parallel_processes_in_the_same_second_get_distinct_complete_deployments
     trained = train(load_bundled("iris"), "target", cfg.preprocessing, cfg.trainer)
     barrier, paths = FORK.Barrier(4), FORK.Queue()
     processes = [
-        FORK.Process(target=deploy_in_the_next_second, args=(trained, output, barrier, paths))
-        for _ in range(4)
+        FORK.Process(target=deploy_at_noon, args=(trained, output, barrier, paths)) for _ in range(4)
     ]
     for process in processes:
         process.start()
@@ -40,13 +41,14 @@ def test_parallel_processes_in_the_same_second_get_distinct_complete_deployments
     for process in processes:
         process.join(60)
         assert process.exitcode == 0
-    assert len(set(printed)) == 4
     found = deployments(output)
     assert [str(p) for p in found] == sorted(printed)
-    stamps = {p.name[len("deployment_") :][:15] for p in found}
-    suffixes = sorted(p.name[len("deployment_") + 15 :] for p in found)
-    if len(stamps) == 1:  # the usual case: one second, suffixes _1.._3 after the bare name
-        assert suffixes == ["", "_1", "_2", "_3"]
+    assert sorted(p.name for p in found) == [
+        "deployment_20240101_120000",
+        "deployment_20240101_120000_1",
+        "deployment_20240101_120000_2",
+        "deployment_20240101_120000_3",
+    ]
     for deployment in found:
         metadata = json.loads((deployment / "metadata.json").read_text())
         ModelDeployer().load_deployed_model(deployment)  # checksums hold: nobody wrote into another's dir
@@ -55,12 +57,15 @@ def test_parallel_processes_in_the_same_second_get_distinct_complete_deployments
 
 
 def test_same_second_names_get_an_incrementing_suffix(compose, models_dir):
-    names = [
-        run_experiment(compose("trainer.model.n_estimators=5"))["deployment"]["deployment_name"]
-        for _ in range(3)
+    cfg = compose()
+    names = [run_experiment(cfg, clock=lambda: NOON)["deployment"]["deployment_name"] for _ in range(3)]
+    assert names == [
+        "deployment_20240101_120000",
+        "deployment_20240101_120000_1",
+        "deployment_20240101_120000_2",
     ]
-    assert len(set(names)) == 3
-    assert all(name.startswith("deployment_") for name in names)
+    metadata = json.loads((models_dir / names[0] / "metadata.json").read_text())
+    assert metadata["created_at"] == NOON.isoformat()
 
 
 class ExplodingStep(DeploymentStep):

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from easy_mlops.deployment import DeploymentContext, DeploymentStep, ModelDeployer
 from easy_mlops.pipeline import run_experiment
 
-from conftest import deployments, run_process
+from conftest import deployments
 
 SMALL = "trainer.model.n_estimators=5"
 
@@ -231,19 +230,6 @@ def pipeline_results(compose):
     return train(load_bundled("iris"), "target", cfg.preprocessing, cfg.trainer)
 
 
-def test_a_pinned_clock_names_the_deployment(pipeline_results, models_dir):
-    noon = datetime(2024, 1, 1, 12, 0, 0).astimezone(UTC)
-    deployer = ModelDeployer({"output_dir": str(models_dir)}, clock=lambda: noon)
-    names = [deployer.deploy(*pipeline_results)["deployment_name"] for _ in range(3)]
-    assert names == [
-        "deployment_20240101_120000",
-        "deployment_20240101_120000_1",
-        "deployment_20240101_120000_2",
-    ]
-    metadata = json.loads((models_dir / names[0] / "metadata.json").read_text())
-    assert metadata["created_at"] == noon.isoformat()
-
-
 # --------------------------------------------------------------------------- endpoint script
 
 
@@ -275,28 +261,35 @@ def test_train_says_what_to_type_next(cli, classification_csv, tmp_path):
 # --------------------------------------------------------------------------- prune
 
 
-def sweep(tmp_path: Path, values: str) -> list[Path]:
-    """A real 3-job sweep on the diabetes data (distinct R² per job); its deployments, by job."""
-    result = run_process(
-        [
-            sys.executable,
-            "-m",
-            "easy_mlops.run",
-            "-m",
-            "data=diabetes",
-            f"deployment.output_dir={tmp_path / 'models'}",
-            f"trainer.model.n_estimators={values}",
-        ],
-        tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    [summary] = (tmp_path / "outputs" / "multirun").glob("*/*/sweep_summary.json")
-    rows = json.loads(summary.read_text())["rows"]
-    return [Path(row["deployment_dir"]) for row in sorted(rows, key=lambda row: row["rank"])]
+def sweep(compose, tmp_path: Path, values: list[int]) -> list[Path]:
+    """Three diabetes jobs recorded as one sweep, as the app's leaderboard records them; best first."""
+    from easy_mlops.sweeps.leaderboard import rank, write_summary
+
+    sweep_dir = tmp_path / "outputs" / "multirun" / "2024-01-01" / "12-00-00"
+    sweep_dir.mkdir(parents=True)
+    rows = []
+    for job, trees in enumerate(values):
+        info = {"overrides": [f"trainer.model.n_estimators={trees}"], "hydra": {"sweep_dir": str(sweep_dir)}}
+        results = run_experiment(
+            compose("data=diabetes", f"trainer.model.n_estimators={trees}"), run_info=info
+        )
+        rows.append(
+            {
+                "job": job,
+                "overrides": info["overrides"][0],
+                "status": "ok",
+                "metrics": results["training"]["metrics"],
+                "optimized_metric": results["training"]["optimized_metric"],
+                "deployment_dir": results["deployment"]["deployment_dir"],
+            }
+        )
+    board = rank(rows)
+    write_summary(sweep_dir, board)
+    return [Path(row["deployment_dir"]) for row in board["rows"]]
 
 
 def test_prune_keeps_the_newest_and_each_sweeps_best(cli, compose, tmp_path, models_dir):
-    ranked = sweep(tmp_path, "2,4,8")  # best first
+    ranked = sweep(compose, tmp_path, [2, 4, 8])  # best first
     singles = [Path(run_experiment(compose(SMALL))["deployment"]["deployment_dir"]) for _ in range(2)]
     before = set(deployments(models_dir))
     assert len(before) == 5

@@ -6,8 +6,6 @@ in this process through the ``cli`` fixture where start-up time would dominate.
 
 import os
 import queue
-import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -17,8 +15,6 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI, run_process
-
-README = Path(__file__).resolve().parents[1] / "README.md"
 
 APP = [sys.executable, "-m", "easy_mlops.run"]
 FAST = ["data=breast_cancer", "trainer.model.n_estimators=5"]
@@ -98,33 +94,6 @@ def test_a_sweep_where_every_job_failed(tmp_path):
 # --------------------------------------------------------------------------- the output
 
 
-def readme_command(pattern: str) -> list[str]:
-    """The arguments of the README's command line matching ``pattern`` (it may appear twice), as written."""
-    commands = {
-        line.split("#")[0].strip()
-        for line in README.read_text().splitlines()
-        if re.fullmatch(pattern, line.split("#")[0].strip())
-    }
-    [command] = commands
-    return shlex.split(command)
-
-
-def test_readme_sweep_names_the_job_of_every_table(tmp_path):
-    command = readme_command(r"python -m easy_mlops\.run -m trainer=random_forest,\S+ trainer\.test_size=\S+")
-    assert command[:3] == ["python", "-m", "easy_mlops.run"]
-    result = run_process([sys.executable, *command[1:]], tmp_path, timeout=300)
-    assert result.returncode == 0, result.stderr
-    titles = sorted(line for line in result.stdout.splitlines() if line.startswith("Hold-out metrics"))
-    assert titles == [
-        "Hold-out metrics (classification), job 0: trainer=random_forest trainer.test_size=0.2",
-        "Hold-out metrics (classification), job 1: trainer=random_forest trainer.test_size=0.3",
-        "Hold-out metrics (classification), job 2: trainer=hist_gradient_boosting trainer.test_size=0.2",
-        "Hold-out metrics (classification), job 3: trainer=hist_gradient_boosting trainer.test_size=0.3",
-    ]
-    assert "Sweep leaderboard (by accuracy" in result.stdout
-    assert result.stderr == ""
-
-
 GATE_STEP = """
 import time
 from pathlib import Path
@@ -202,18 +171,6 @@ def test_the_target_line_only_when_the_target_was_not_given(cli, classification_
 
 
 # --------------------------------------------------------------------------- the noise
-
-
-@pytest.mark.parametrize("storage", [True, False], ids=["sqlite", "in-memory"])
-def test_optuna_search_prints_no_library_chatter(tmp_path, storage):
-    store = [f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db", "hydra.sweeper.study_name=x"]
-    result, _ = sweep(
-        tmp_path, "search=logistic_regression", "hydra.sweeper.n_trials=1", *(store if storage else [])
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Sweep leaderboard" in result.stdout
-    assert "alembic" not in result.stdout + result.stderr
-    assert result.stderr == ""  # optuna's "A new study created" is INFO, not a warning
 
 
 def test_a_library_warning_is_one_line_naming_the_key(tmp_path, cli, classification_csv):

@@ -16,6 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from easy_mlops.deployment import DeploymentStep, ModelDeployer
 from easy_mlops.deployment.catalog import collect_garbage, list_deployments, resolve_deployment
 from easy_mlops.deployment.loading import load_deployment
 from easy_mlops.errors import DataError, DeploymentError
@@ -44,26 +45,53 @@ def check_every_listed_deployment_is_complete(output: Path) -> int:
     return len(listed)
 
 
-def test_sigkill_at_random_moments_never_leaves_an_incomplete_deployment(compose, models_dir):
+class HoldStep(DeploymentStep):
+    """Holds a deployment mid-way (after the model is written) until ``path`` exists."""
+
+    name = "hold"
+
+    def __init__(self, path: str, enabled: bool = True) -> None:
+        super().__init__(enabled)
+        self.path = Path(path)
+
+    def run(self, context) -> None:
+        while not self.path.exists():
+            time.sleep(0.01)
+
+
+def test_sigkill_at_random_moments_never_leaves_an_incomplete_deployment(compose, models_dir, tmp_path):
     cfg = compose("trainer.model.n_estimators=3")
-    run_experiment(cfg)  # warm up imports before forking
+    run_experiment(cfg)  # warm up imports before forking; the one deployment made outside the kills
     rng = random.Random(7)
-    for _ in range(30):
+    # One child lives long enough to finish deployments; the others die at random moments of theirs.
+    for delay in [1.5] + [rng.uniform(0.02, 0.4) for _ in range(12)]:
         child = FORK.Process(target=deploy_forever, args=(cfg,))
         child.start()
-        time.sleep(rng.uniform(0.02, 0.4))
+        time.sleep(delay)
         os.kill(child.pid, signal.SIGKILL)
         child.join()
         assert child.exitcode == -signal.SIGKILL
         check_every_listed_deployment_is_complete(models_dir)
-    leftovers = [p for p in models_dir.iterdir() if p.name.startswith(".") or not any(p.iterdir())]
+    # And one killed for certain mid-deployment: held inside its steps, its model already written.
+    ModelDeployer.register_step(HoldStep)
+    held = compose("trainer.model.n_estimators=3", f"+deployment.steps.hold.path={tmp_path / 'never'}")
+    child = FORK.Process(target=deploy_forever, args=(held,))
+    child.start()
+    deadline = time.monotonic() + 60
+    while not list(models_dir.glob(".*.partial/*/model.joblib")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    leftovers = [p for p in models_dir.iterdir() if p.name.startswith(".")]
     finished = check_every_listed_deployment_is_complete(models_dir)
-    print(f"30 kills: {finished} finished deployments, {len(leftovers)} leftovers, 0 incomplete listed")
-    assert finished >= 1
+    print(f"14 kills: {finished} finished deployments, {len(leftovers)} leftovers, 0 incomplete listed")
+    assert finished >= 2  # killed children finished deployments too, not only the warm-up run
+    assert leftovers and all(p.name.endswith(".partial") for p in leftovers)
+    assert resolve_deployment("latest", models_dir).name not in {p.name[1:-8] for p in leftovers}
     removed = collect_garbage(models_dir, grace_seconds=0)
     assert sorted(removed) == sorted(leftovers)
     assert check_every_listed_deployment_is_complete(models_dir) == finished
-    assert all(not p.name.startswith(".") and any(p.iterdir()) for p in models_dir.iterdir())
+    assert all(not p.name.startswith(".") and (p / "metadata.json").is_file() for p in models_dir.iterdir())
 
 
 def test_gc_keeps_young_leftovers_and_the_cli_removes_old_ones(cli, compose, models_dir):

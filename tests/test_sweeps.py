@@ -1,6 +1,5 @@
 """Multirun sweeps with real launchers, the leaderboard, and replay."""
 
-import csv
 import json
 import shutil
 import sys
@@ -8,11 +7,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 from easy_mlops.replay import replay
 
-from conftest import CLI, deployments, run_process
+from conftest import check_one_deployment_per_job, deployments, run_process, summary_rows
 
 FAST = ["data=breast_cancer"]
 
@@ -24,49 +22,6 @@ def sweep(tmp_path, *overrides, env=None):
     )
     sweep_dirs = sorted((tmp_path / "outputs" / "multirun").glob("*/*"))
     return result, sweep_dirs[-1] if sweep_dirs else None
-
-
-def summary_rows(sweep_dir):
-    with open(sweep_dir / "sweep_summary.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def check_one_deployment_per_job(tmp_path, sweep_dir, jobs):
-    found = deployments(tmp_path / "models")
-    assert len(found) == jobs and len({p.name for p in found}) == jobs
-    rows = summary_rows(sweep_dir)
-    assert len(rows) == jobs and {row["status"] for row in rows} == {"ok"}
-    assert sorted(row["deployment_dir"] for row in rows) == sorted(str(p) for p in found)
-    board = json.loads((sweep_dir / "sweep_summary.json").read_text())
-    values = [row["metrics"][board["metric"]] for row in board["rows"]]
-    assert values == sorted(values, reverse=True)  # best first
-    for deployment in found:
-        metadata = json.loads((deployment / "metadata.json").read_text())
-        hydra = metadata["run"]["hydra"]
-        assert hydra["mode"] == "MULTIRUN" and hydra["sweep_dir"] == str(sweep_dir)
-        assert yaml.safe_load((deployment / "overrides.yaml").read_text()) == metadata["run"]["overrides"]
-        [row] = [r for r in rows if r["deployment_dir"] == str(deployment)]
-        assert int(row["job"]) == hydra["job_num"] and row["overrides"] == " ".join(
-            metadata["run"]["overrides"]
-        )
-        assert (deployment / "config.yaml").is_file() and (deployment / "logs").is_dir()
-    return rows
-
-
-@pytest.mark.parametrize(
-    "launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["basic", "joblib"]
-)
-def test_four_job_sweep(tmp_path, launcher):
-    result, sweep_dir = sweep(
-        tmp_path, *launcher, *FAST, "trainer=random_forest,logistic_regression", "trainer.test_size=0.2,0.3"
-    )
-    assert result.returncode == 0, result.stderr
-    check_one_deployment_per_job(tmp_path, sweep_dir, 4)
-    assert "Sweep leaderboard (by accuracy" in result.stdout
-
-    shown = run_process([CLI, "sweeps", "show", str(sweep_dir), "--json"], tmp_path)
-    assert shown.returncode == 0
-    assert json.loads(shown.stdout) == json.loads((sweep_dir / "sweep_summary.json").read_text())
 
 
 def test_a_failing_job_keeps_every_row(tmp_path):
@@ -94,48 +49,20 @@ def test_leaderboard_metric_and_direction_are_configurable(tmp_path):
     assert values == sorted(values)
 
 
-def test_optuna_search_with_sqlite_storage(tmp_path):
-    result, sweep_dir = sweep(
-        tmp_path,
-        "search=random_forest",
-        "data=breast_cancer",
-        "hydra.sweeper.n_trials=3",
-        f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db",
-        "hydra.sweeper.study_name=rf",
-    )
-    assert result.returncode == 0, result.stderr
-    rows = check_one_deployment_per_job(tmp_path, sweep_dir, 3)
-    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
-    assert float(rows[0]["accuracy"]) == pytest.approx(best["best_value"])
-    for name, value in best["best_params"].items():
-        assert f"{name}={value}" in rows[0]["overrides"]
-    assert (tmp_path / "optuna.db").stat().st_size > 0
-
-
-def test_submitit_local_launcher(tmp_path):
-    result, sweep_dir = sweep(
-        tmp_path, "hydra/launcher=submitit_local", *FAST, "trainer=random_forest,logistic_regression"
-    )
-    assert result.returncode == 0, result.stderr
-    check_one_deployment_per_job(tmp_path, sweep_dir, 2)
-
-
-def test_ray_launcher_on_a_local_cluster(tmp_path):
-    """ray.init with no address starts a cluster on this machine and stops it after the sweep."""
+def test_ray_launcher_starts_and_stops_a_throwaway_local_cluster(tmp_path):
+    """Without init.address, ray.init starts a cluster on this machine and stops it after the sweep."""
     ray_tmp = Path(tempfile.mkdtemp(prefix="ray"))  # short: Ray's socket paths must fit in 107 bytes
     env = {"RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     result, sweep_dir = sweep(
         tmp_path,
         "hydra/launcher=ray_local",
         "+hydra.launcher.ray.init.num_cpus=2",
-        "+hydra.launcher.ray.init.include_dashboard=false",
-        "+hydra.launcher.ray.init._node_ip_address=127.0.0.1",
         *FAST,
         "trainer=random_forest,logistic_regression",
         env=env,
     )
     assert result.returncode == 0, result.stderr
-    check_one_deployment_per_job(tmp_path, sweep_dir, 2)
+    check_one_deployment_per_job(tmp_path / "models", sweep_dir, 2)
     leftovers = run_process(["pgrep", "-f", str(ray_tmp)], tmp_path)
     shutil.rmtree(ray_tmp, ignore_errors=True)
     assert leftovers.stdout.strip() == ""  # the cluster stopped with the sweep

@@ -75,15 +75,16 @@ def test_classification_only_preset_on_regression_data_is_a_clear_error(compose)
         run_experiment(compose("data=diabetes", "trainer=logistic_regression"))
 
 
-def test_hold_out_split_is_stratified(compose):
-    results = run_experiment(compose("data=iris", "deploy=false", "trainer.test_size=0.2"))
-    # 30 hold-out rows of three balanced classes: stratification keeps 10 of each,
-    # which the recall of a perfect-or-not model cannot tell, so check the split itself.
-    from sklearn.model_selection import train_test_split
+def test_hold_out_split_is_stratified():
+    import pandas as pd
 
-    from easy_mlops.data.loaders import load_bundled
+    from easy_mlops.training.trainer import split
 
-    frame = load_bundled("iris")
-    _, test = train_test_split(frame, test_size=0.2, random_state=42, stratify=frame["target"])
-    assert test["target"].value_counts().tolist() == [10, 10, 10]
-    assert results["training"]["test_rows"] == 30
+    # 90 of one class, 10 of the other: an unstratified 20 % hold-out would vary around 2 "b".
+    frame = pd.DataFrame({"x": range(100), "y": ["a"] * 90 + ["b"] * 10})
+    for seed in range(5):
+        train_rows, hold_out = split(frame, "y", "classification", 0.2, seed)
+        assert hold_out["y"].value_counts().to_dict() == {"a": 18, "b": 2}
+        assert train_rows["y"].value_counts().to_dict() == {"a": 72, "b": 8}
+    _, hold_out = split(frame.assign(y=range(100)), "y", "regression", 0.2, 0)
+    assert len(hold_out) == 20  # regression targets are not stratified (they cannot be)
