@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from easy_mlops.config.compose import compose_config
+from easy_mlops.deployment.catalog import list_deployments
 from easy_mlops.pipeline import run_experiment
 
 from conftest import BIN, check_one_deployment_per_job, deployments, run_process
@@ -114,10 +115,12 @@ def test_the_first_commands(workdir, cli):
         result = run(words, workdir, cli=cli)
         assert result.returncode == 0, f"{shlex.join(words)}\n{result.stderr}"
         assert "Traceback" not in result.stderr
-    [deployment] = deployments(workdir / "models")
+    first, latest = [directory for directory, _ in list_deployments(workdir / "models")]
+    assert "HistGradientBoostingClassifier" in (latest / "config.yaml").read_text()
     assert len(json.loads((workdir / "out.json").read_text())["predictions"]) == 50
-    log = (deployment / "logs" / "predictions_log.jsonl").read_text().splitlines()
+    log = (latest / "logs" / "predictions_log.jsonl").read_text().splitlines()
     assert len(log) == 100  # stdout and -o: both delivered, both logged
+    assert not (first / "logs" / "predictions_log.jsonl").exists()
 
 
 SWEEP = "python -m easy_mlops.run -m trainer=random_forest,hist_gradient_boosting"
