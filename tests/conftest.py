@@ -7,6 +7,7 @@ Every test writes under its own ``tmp_path``; nothing touches the checkout's
 import csv
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -293,3 +294,17 @@ def check_one_deployment_per_job(models_dir: Path, sweep_dir: Path, jobs: int) -
         )
         assert (deployment / "config.yaml").is_file() and (deployment / "logs").is_dir()
     return rows
+
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide.md"
+
+
+def guide_blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), re.S | re.M)
+
+
+def block_under(heading: str, language: str, index: int = 0) -> str:
+    """The ``index``-th ``language`` block of the guide's section titled ``heading``."""
+    text = GUIDE.read_text(encoding="utf-8")
+    section = re.split(r"^#+ ", text.split(f"\n{heading}\n", 1)[1], flags=re.M)[0]
+    return re.findall(rf"^```{language}\n(.*?)^```", section, re.S | re.M)[index]

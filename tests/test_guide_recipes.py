@@ -1,97 +1,32 @@
-"""The guide's "Deployment Configuration Recipes", verbatim through -c and as overrides."""
+"""The guide's "Deployment Configuration Recipes" as Hydra overrides, and composed from the guide.
+
+Each recipe run through ``-c`` exactly as the guide writes it is in test_guide_examples.py.
+"""
 
 import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from easy_mlops.pipeline import run_experiment
+from test_guide_examples import block_under
 
 from conftest import deployments
 
-DEFAULT = "deployment: {}\n"
-
-CUSTOM_LOCATION = """\
-deployment:
-  output_dir: ./artifacts/churn
-  deployment_prefix: churn_model
-  metadata_filename: manifest.json
-"""
-
-ENDPOINT = """\
-deployment:
-  create_endpoint: true
-  endpoint_filename: predict_sales.py
-  endpoint_template: |
-    #!/usr/bin/env python3
-    import json
-    from pathlib import Path
-    import joblib
-
-    def predict(path):
-        base = Path(__file__).parent
-        model = joblib.load(base / "model.joblib")["model"]
-        data = json.loads(Path(path).read_text())
-        return model.predict(data)
-
-    if __name__ == "__main__":
-        import sys
-        print(predict(sys.argv[1]))
-"""
-
-STEP_LIST = """\
-deployment:
-  steps:
-    - create_directory
-    - save_model
-    - save_preprocessor
-    - type: save_metadata
-      params:
-        filename: detailed_metadata.json
-    - type: endpoint_script
-      params:
-        enabled: true
-        filename: predict.sh
-"""
-
-METADATA = """\
-deployment:
-  version: 2.1.0
-  deployment_time: "2024-05-01T09:00:00Z"
-"""
-
-
-def only_deployment(root):
-    [deployment] = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return deployment
-
-
-def test_default_recipe(cli, tmp_path, classification_csv):
-    (tmp_path / "c.yaml").write_text(DEFAULT)
-    result = cli("train", classification_csv, "-c", "c.yaml")
-    assert result.returncode == 0, result.stderr
-    deployment = only_deployment(tmp_path / "models")
-    assert deployment.name.startswith("deployment_")
-    assert {"model.joblib", "preprocessor.joblib", "metadata.json", "logs"} <= {
-        p.name for p in deployment.iterdir()
-    }
-    assert not (deployment / "predict.py").exists()  # create_endpoint is off by default
-
-
-def test_custom_location_recipe(cli, tmp_path, classification_csv):
-    (tmp_path / "c.yaml").write_text(CUSTOM_LOCATION)
-    assert cli("train", classification_csv, "-c", "c.yaml").returncode == 0
-    deployment = only_deployment(tmp_path / "artifacts" / "churn")
-    assert deployment.name.startswith("churn_model_")
-    assert (deployment / "manifest.json").is_file() and not (deployment / "metadata.json").exists()
-    # A renamed metadata file still makes a loadable deployment.
-    status = cli("status", deployment, "--json")
-    assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout)["deployment"]["name"] == deployment.name
+METADATA = block_under("### Controlling metadata content", "yaml")
+RECIPES = [
+    block_under(heading, "yaml")
+    for heading in (
+        "### Default timestamped deployments",
+        "### Custom output location and naming",
+        "### Bundling an endpoint helper script",
+        "### Explicit step lists",
+        "### Controlling metadata content",
+    )
+]
 
 
 def test_custom_location_as_overrides(compose, tmp_path):
@@ -103,14 +38,6 @@ def test_custom_location_as_overrides(compose, tmp_path):
     artifacts = run_experiment(cfg)["deployment"]
     assert artifacts["deployment_dir"].startswith(f"{tmp_path}/artifacts/churn/churn_model_")
     assert artifacts["metadata_path"].endswith("/manifest.json")
-
-
-def test_endpoint_template_recipe(cli, tmp_path, classification_csv):
-    (tmp_path / "c.yaml").write_text(ENDPOINT)
-    assert cli("train", classification_csv, "-c", "c.yaml").returncode == 0
-    script = only_deployment(tmp_path / "models") / "predict_sales.py"
-    assert script.read_text() == textwrap.dedent(ENDPOINT.split("endpoint_template: |\n", 1)[1])
-    assert os.access(script, os.X_OK)
 
 
 def test_default_endpoint_script_scores_a_file(compose, tmp_path, classification_csv):
@@ -125,16 +52,6 @@ def test_default_endpoint_script_scores_a_file(compose, tmp_path, classification
     assert len(predictions) == 240 and set(predictions) <= {"yes", "no"}
     log = (Path(script).parent / "logs" / "predictions_log.jsonl").read_text().splitlines()
     assert [json.loads(line)["prediction"] for line in log] == predictions  # the script logs too
-
-
-def test_step_list_recipe(cli, tmp_path, classification_csv):
-    (tmp_path / "c.yaml").write_text(STEP_LIST)
-    assert cli("train", classification_csv, "-c", "c.yaml").returncode == 0
-    deployment = only_deployment(tmp_path / "models")
-    names = {p.name for p in deployment.iterdir()}
-    assert {"detailed_metadata.json", "predict.sh", "model.joblib", "preprocessor.joblib"} <= names
-    assert "metadata.json" not in names
-    assert os.access(deployment / "predict.sh", os.X_OK)
 
 
 def test_step_list_as_overrides(compose, models_dir):
@@ -167,14 +84,6 @@ def test_null_switches_a_step_off(compose):
     assert "preprocessor_path" not in run_experiment(cfg)["deployment"]
 
 
-def test_metadata_recipe(cli, tmp_path, classification_csv):
-    (tmp_path / "c.yaml").write_text(METADATA)
-    assert cli("train", classification_csv, "-c", "c.yaml").returncode == 0
-    metadata = json.loads((only_deployment(tmp_path / "models") / "metadata.json").read_text())
-    assert metadata["version"] == "2.1.0"
-    assert metadata["deployment_time"] == "2024-05-01T09:00:00Z"
-
-
 def test_metadata_as_overrides(compose, models_dir):
     run_experiment(compose("deployment.version=2.1.0", "deployment.deployment_time='2024-05-01T09:00:00Z'"))
     [deployment] = deployments(models_dir)
@@ -190,7 +99,7 @@ def test_command_line_overrides_win_over_the_config_file(compose, tmp_path):
     assert cfg.trainer.estimators.classification == "sklearn.neural_network.MLPClassifier"
 
 
-@pytest.mark.parametrize("recipe", [DEFAULT, CUSTOM_LOCATION, ENDPOINT, STEP_LIST, METADATA])
+@pytest.mark.parametrize("recipe", RECIPES)
 def test_every_recipe_composes(compose, tmp_path, recipe):
     (tmp_path / "c.yaml").write_text(recipe)
     compose(config_file=tmp_path / "c.yaml")
