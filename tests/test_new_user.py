@@ -332,3 +332,28 @@ def test_gc_never_removes_a_folder_the_user_made(cli, compose, models_dir):
     assert mine.is_dir()
     assert cli("gc", models_dir).returncode == 0
     assert mine.is_dir()
+
+
+def test_the_unknown_step_error_lists_every_step_upload_included(cli, tmp_path, classification_csv):
+    (tmp_path / "c.yaml").write_text("deployment:\n  steps: [create_directory, upload_to_mars]\n")
+    result = cli("train", classification_csv, "-c", "c.yaml")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "known steps: create_directory, endpoint_script, save_metadata, save_model, save_preprocessor, upload"
+    )
+    assert "c.yaml" in result.stderr and "upload_to_mars" in result.stderr
+
+
+def test_a_step_class_defined_in_a_function_registers_and_runs(pipeline_results, models_dir):
+    ran = []
+
+    class MarkerStep(DeploymentStep):
+        name = "marker"
+
+        def run(self, context: DeploymentContext) -> None:
+            ran.append(context.deployment_dir.name)
+
+    ModelDeployer.register_step(MarkerStep)
+    steps = ["create_directory", "save_model", "save_metadata", "marker"]
+    artifacts = ModelDeployer({"output_dir": str(models_dir), "steps": steps}).deploy(*pipeline_results)
+    assert ran == [artifacts["deployment_name"]]

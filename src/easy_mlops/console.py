@@ -72,6 +72,8 @@ def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
     """
     from rich.table import Table
 
+    from easy_mlops.observability.report import alert_text
+
     training = results["training"]
     title = f"Hold-out metrics ({training['problem_type']})" + (f", {job}" if job else "")
     table = Table(title=title, title_justify="left")
@@ -85,7 +87,7 @@ def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
         if deployment.get("deployment_dir"):
             stdout.print(f"Deployment: {deployment['deployment_dir']}")
         for alert in results.get("alerts", []):
-            stdout.print(f"ALERT: {alert['metric']} = {alert['value']:.4f} (threshold {alert['threshold']})")
+            stdout.print(f"ALERT: {alert_text(alert)}", markup=False)
 
 
 def fail(message: str, code: int = USER_ERROR_EXIT) -> None:
