@@ -95,10 +95,10 @@ def test_deploy_with_create_endpoint_at_call_time(pipeline, classification_csv, 
     model, preprocessor, results = trained(pipeline, classification_csv)
     deployer = ModelDeployer({"output_dir": str(tmp_path / "out")})
     with_script = deployer.deploy(model, preprocessor, results, create_endpoint=True)
-    assert with_script["endpoint_script"].endswith("predict.py")
+    assert with_script["endpoint_path"].endswith("predict.py")
     deployer = ModelDeployer({"output_dir": str(tmp_path / "out"), "create_endpoint": True})
     without = deployer.deploy(model, preprocessor, results, create_endpoint=False)
-    assert "endpoint_script" not in without
+    assert "endpoint_path" not in without
 
 
 def test_save_deployment_artifacts_to_another_output_dir(pipeline, classification_csv, tmp_path):

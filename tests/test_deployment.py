@@ -92,7 +92,7 @@ def test_metadata_describes_the_deployment(compose, models_dir):
     deployment = models_dir / artifacts["deployment_name"]
     metadata = json.loads((deployment / "metadata.json").read_text())
     assert metadata["artifacts"]["model_path"] == str(deployment / "model.joblib")
-    assert metadata["artifacts"]["endpoint_script"] == str(deployment / "predict.py")
+    assert metadata["artifacts"]["endpoint_path"] == str(deployment / "predict.py")
     assert set(metadata["files"]) == {
         "model.joblib",
         "preprocessor.joblib",

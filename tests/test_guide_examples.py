@@ -157,7 +157,7 @@ def test_threshold_checks_and_reports():
     exec(block_under("### Threshold Checks", "python"), namespace)
     assert notified == [True]  # 0.82 misses the per-metric 0.85
     exec(block_under("### Reports", "python"), namespace)
-    assert "Metrics" in namespace["report"] and "Alerts" in namespace["report"]
+    assert "METRICS SUMMARY" in namespace["report"] and "PREDICTIONS SUMMARY" in namespace["report"]
 
 
 def test_every_block_of_the_guide_is_covered():

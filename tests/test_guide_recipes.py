@@ -44,7 +44,7 @@ def test_default_endpoint_script_scores_a_file(compose, tmp_path, classification
     artifacts = run_experiment(
         compose("deployment.create_endpoint=true", "data=csv", f"data.path={classification_csv}")
     )
-    script = artifacts = artifacts["deployment"]["endpoint_script"]
+    script = artifacts = artifacts["deployment"]["endpoint_path"]
     assert script.endswith("/predict.py") and os.access(script, os.X_OK)
     result = subprocess.run([sys.executable, script, str(classification_csv)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -239,7 +239,7 @@ def test_the_endpoint_script_usage_line_names_the_script(compose, models_dir):
         "deployment.steps.endpoint_script.enabled=true",
         "deployment.steps.endpoint_script.filename=predict.sh",
     )
-    script = run_experiment(cfg)["deployment"]["endpoint_script"]
+    script = run_experiment(cfg)["deployment"]["endpoint_path"]
     result = subprocess.run([sys.executable, script], capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip() == "usage: python predict.sh DATA_FILE"

@@ -146,9 +146,7 @@ def test_fallback_when_the_threshold_step_is_left_out_of_steps():
     assert monitor.check_metric_threshold("accuracy", value=0.7) is True
     assert monitor.check_metric_threshold("accuracy", value=0.9) is False
     # Prediction capture was left out too: summaries say so.
-    summary = monitor.get_predictions_summary()
-    assert summary["total_predictions"] == 0
-    assert "prediction logging is disabled" in summary["message"]
+    assert monitor.get_predictions_summary() == {"message": "Prediction logging disabled"}
 
     flat = ModelMonitor(
         {
@@ -166,8 +164,8 @@ def test_generate_report_has_totals_timestamps_and_latest_metrics(tmp_path):
     monitor = ModelMonitor({"alert_threshold": 0.8})
     monitor.log_metrics({"accuracy": 0.8123, "f1_score": 0.7012}, model_version="1.0.0")
     monitor.log_metrics({"accuracy": 0.9345, "f1_score": 0.9012}, model_version="1.1.0")
-    monitor.log_prediction("yes", model_version="1.1.0", metadata={"request_id": "r1"})
-    monitor.log_prediction("no", model_version="1.1.0")
+    monitor.log_prediction({"x1": 0.5}, "yes", model_version="1.1.0", metadata={"request_id": "r1"})
+    monitor.log_prediction({"x1": -1.0}, "no", model_version="1.1.0")
 
     report = monitor.generate_report()
     metrics = monitor.get_metrics_summary()
@@ -233,8 +231,8 @@ class RowCounterStep(ObservabilityStep):
         super().__init__()
         self.seen: list = []
 
-    def on_log_prediction(self, prediction, model_version, metadata=None):
-        self.seen.append((prediction, model_version))
+    def on_log_prediction(self, input_data, prediction, model_version, metadata=None):
+        self.seen.append((input_data, prediction, model_version))
 
 
 def test_a_per_row_hook_sees_every_row_of_a_batch(tmp_path):
@@ -244,7 +242,10 @@ def test_a_per_row_hook_sees_every_row_of_a_batch(tmp_path):
     finally:
         ModelMonitor.STEP_REGISTRY.pop("row_counter", None)
     monitor.log_predictions(np.array([2, 0, 1]), "3.0.0")
-    assert monitor.steps[1].seen == [(2, "3.0.0"), (0, "3.0.0"), (1, "3.0.0")]
+    assert monitor.steps[1].seen == [(None, 2, "3.0.0"), (None, 0, "3.0.0"), (None, 1, "3.0.0")]
+    frame = pd.DataFrame({"x": [1.5, 2.5]})
+    monitor.log_predictions(np.array([7, 8]), "3.0.0", inputs=frame)  # a scored table's rows
+    assert monitor.steps[1].seen[3:] == [({"x": 1.5}, 7, "3.0.0"), ({"x": 2.5}, 8, "3.0.0")]
 
 
 @pytest.mark.parametrize(
@@ -300,7 +301,7 @@ def test_guide_steps_list_with_type_and_params():
     assert monitor.check_metric_threshold("rmse", 0.9) is False
     # "Omitting predictions_logger removes prediction capture entirely."
     monitor.log_predictions([1, 2, 3])
-    assert "prediction logging is disabled" in monitor.get_predictions_summary()["message"]
+    assert monitor.get_predictions_summary() == {"message": "Prediction logging disabled"}
 
 
 def test_complete_configuration_example_is_accepted(tmp_path):
@@ -402,7 +403,7 @@ def test_log_predictions_false_at_train_time_disables_prediction_logs(cli, class
 
     status = cli("status", deployment)
     assert status.returncode == 0, status.stderr
-    assert "prediction logging is disabled" in status.stdout
+    assert "Prediction logging disabled" in status.stdout
 
 
 WRITER = textwrap.dedent(
@@ -634,7 +635,9 @@ def test_observe_writes_the_report_it_prints(cli, compose, classification_csv, t
     from easy_mlops.inference import deployment_monitor
 
     programmatic = deployment_monitor(deployment).generate_report()
-    assert observed.stdout.splitlines()[2:] == programmatic.splitlines()[2:]
+    assert observed.stdout.splitlines()[0] == programmatic.splitlines()[0] == "MODEL MONITORING REPORT"
+    assert observed.stdout.splitlines()[1] == f"deployment {deployment.name}, version 1.0.0"
+    assert observed.stdout.splitlines()[2:] == programmatic.splitlines()[1:]
 
 
 def test_list_shows_finished_deployments_only(cli, compose, classification_csv, regression_csv, models_dir):

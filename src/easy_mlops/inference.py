@@ -33,10 +33,15 @@ def deployment_monitor(deployment_dir: str | Path) -> ModelMonitor:
     return ModelMonitor.from_snapshot(read_snapshot(directory), directory / "logs")
 
 
-def record_predictions(deployment: Deployment, predictions: Any, source: str | None = None) -> None:
-    """Append delivered predictions to the deployment's logs, with where they came from."""
+def record_predictions(
+    deployment: Deployment, predictions: Any, source: str | None = None, inputs: Any = None
+) -> None:
+    """Append delivered predictions to the deployment's logs, with where they came from.
+
+    ``inputs`` (the scored table) reaches custom steps' per-row hooks; the log keeps predictions only.
+    """
     deployment_monitor(deployment.directory).log_predictions(
-        predictions, deployment.version, {"source": source} if source else None
+        predictions, deployment.version, {"source": source} if source else None, inputs
     )
 
 
@@ -51,7 +56,7 @@ def predict_frame(
     deployment = Deployment.load(reference, verify)
     predictions = deployment.predict(frame, source)
     if log_predictions:
-        record_predictions(deployment, predictions, source)
+        record_predictions(deployment, predictions, source, frame)
     return predictions
 
 
@@ -81,12 +86,13 @@ def predict_file(
             reference,
             deployment.log_dir,
         )
-    predictions = deployment.predict(load_table(data_path), source=str(data_path))
+    frame = load_table(data_path)
+    predictions = deployment.predict(frame, source=str(data_path))
     values = json_values(predictions)
     if output is not None:
         deliver({"predictions": values}, output)
     if log_predictions:
-        record_predictions(deployment, predictions, str(data_path))
+        record_predictions(deployment, predictions, str(data_path), frame)
     return values
 
 

@@ -47,3 +47,16 @@ def numeric_values(predictions: Any, values: list) -> np.ndarray:
         numbers = predictions.astype(float)
         return numbers[np.isfinite(numbers)] if predictions.dtype.kind == "f" else numbers
     return np.array([v for v in values if type(v) in (int, float)], dtype=float)
+
+
+def json_input(value: Any) -> Any:
+    """One prediction's input as JSON: a mapping, a list or a scalar (a table's row becomes a dict)."""
+    if hasattr(value, "to_dict"):  # a pandas Series or a one-row DataFrame
+        value = value.to_dict(orient="records") if hasattr(value, "columns") else value.to_dict()
+    elif hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(key): json_input(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_input(item) for item in value]
+    return json_safe(value)

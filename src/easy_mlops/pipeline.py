@@ -141,8 +141,23 @@ class MLOpsPipeline:
         cfg = self._compose(overrides) if data_path or target_column else self.config.copy()
         return run_experiment(cfg, run_info={"overrides": overrides}, deploy=deploy)
 
-    def predict(self, data_path: str | Path, deployment_dir: str | Path) -> list[Any]:
-        """Predictions for ``data_path`` from a deployment, logged to its ``logs/``."""
+    def predict(
+        self, data_path: str | Path, model_dir: str | Path, log_predictions: bool = True
+    ) -> list[Any]:
+        """Predictions for ``data_path`` from a deployment (a directory, ``latest`` or a URL),
+        logged to its ``logs/`` unless ``log_predictions=False``."""
         from easy_mlops.inference import predict_file
 
-        return predict_file(data_path, deployment_dir)
+        return predict_file(data_path, model_dir, log_predictions)
+
+    def get_status(self, model_dir: str | Path) -> dict[str, Any]:
+        """What ``make-mlops-easy status MODEL_DIR --json`` prints, as a dict."""
+        from easy_mlops.status import deployment_status
+
+        return deployment_status(model_dir)
+
+    def observe(self, model_dir: str | Path) -> str:
+        """What ``make-mlops-easy observe MODEL_DIR`` prints: the monitoring report."""
+        from easy_mlops.status import deployment_report
+
+        return deployment_report(model_dir)

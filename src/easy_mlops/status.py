@@ -30,6 +30,16 @@ def deployment_status(reference: str | Path, verify: bool = True) -> dict[str, A
     return {"deployment": deployment, **summary}
 
 
+def deployment_report(reference: str | Path) -> str:
+    """The monitoring report of a deployment, as ``observe`` prints it."""
+    from easy_mlops.observability.report import render_report
+
+    directory = resolve_deployment(reference)
+    metadata = read_metadata(directory)
+    about = f"deployment {directory.name}, version {metadata.get('version')}"
+    return render_report(deployment_monitor(directory).summary(), about)
+
+
 def deployment_row(deployment_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
     """One row of ``list`` for a local deployment."""
     return _list_row(deployment_dir.name, str(deployment_dir.resolve()), metadata, deployment_dir)

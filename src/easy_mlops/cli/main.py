@@ -177,16 +177,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_observe(args: argparse.Namespace) -> int:
-    from easy_mlops.deployment.catalog import resolve_deployment
-    from easy_mlops.deployment.metadata import read_metadata
     from easy_mlops.files import write_text_atomic
-    from easy_mlops.inference import deployment_monitor
-    from easy_mlops.observability.report import render_report
+    from easy_mlops.status import deployment_report
 
-    directory = resolve_deployment(args.model_dir)
-    metadata = read_metadata(directory)
-    title = f"Model monitoring report: {directory.name} (version {metadata.get('version')})"
-    report = render_report(deployment_monitor(directory).summary(), title)
+    report = deployment_report(args.model_dir)
     if args.output:
         write_text_atomic(Path(args.output), report)
     sys.stdout.write(report)

@@ -130,6 +130,10 @@ def build_metadata(
         "metrics": dict(training_results.get("metrics", {})),
         "training": {k: v for k, v in training_results.items() if k != "metrics"},
         "artifacts": {key: value for key, value in artifacts.items() if key != "deployment_name"},
+        # The guide's top-level keys, for scripts that read them there.
+        "model_path": artifacts.get("model_path"),
+        "preprocessor_path": artifacts.get("preprocessor_path"),
+        "training_results": dict(training_results),
         "files": checksums(directory, metadata_name),
         "input_schema": input_schema,
         "versions": library_versions(),

@@ -263,7 +263,7 @@ class EndpointScriptStep(DeploymentStep):
         text = self.template or string.Template(DEFAULT_ENDPOINT_TEMPLATE).substitute(filename=self.filename)
         path.write_text(text, encoding="utf-8")
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        context.artifacts["endpoint_script"] = str(context.published_path(path))
+        context.artifacts["endpoint_path"] = str(context.published_path(path))
 
 
 @register_step

@@ -12,6 +12,8 @@ from easy_mlops.config.instantiate import instantiate_steps, register
 from easy_mlops.errors import ConfigError
 from easy_mlops.observability import steps as builtin
 
+PREDICTIONS_DISABLED = "Prediction logging disabled"
+
 
 class ModelMonitor:
     """Fan metrics and predictions out to the configured observability steps.
@@ -62,17 +64,21 @@ class ModelMonitor:
         return self.active_alerts()
 
     def log_prediction(
-        self, prediction: Any, model_version: str = "1.0.0", metadata: dict | None = None
+        self, input_data: Any, prediction: Any, model_version: str = "1.0.0", metadata: dict | None = None
     ) -> None:
-        """Record one prediction (the guide's single-row form)."""
-        self.log_predictions([prediction], model_version, metadata)
+        """Record one prediction and the input it was made for (the guide's single-row form)."""
+        self.log_predictions([prediction], model_version, metadata, inputs=[input_data])
 
     def log_predictions(
-        self, predictions: Any, model_version: str = "1.0.0", metadata: dict | None = None
+        self, predictions: Any, model_version: str = "1.0.0", metadata: dict | None = None, inputs: Any = None
     ) -> None:
-        """Record a batch of predictions, one log record per row."""
+        """Record a batch of predictions, one log record per row.
+
+        ``inputs`` (the scored table, or one input per row) reaches the steps'
+        per-row hooks; the predictions log keeps only a list's inputs.
+        """
         for step in self.steps:
-            step.on_log_predictions(predictions, model_version, metadata)
+            step.on_log_predictions(predictions, model_version, metadata, inputs)
 
     def check_metric_threshold(self, metric_name: str, value: float) -> bool:
         """Whether ``value`` should raise an alert.
@@ -96,7 +102,7 @@ class ModelMonitor:
     def get_predictions_summary(self) -> dict[str, Any]:
         step = self._step(builtin.PredictionsLoggerStep) or self._reader(builtin.PredictionsLoggerStep)
         if step is None:
-            return {"enabled": False, "message": "prediction logging is disabled", "total_predictions": 0}
+            return {"message": PREDICTIONS_DISABLED}
         return step.summary()
 
     def get_alerts_summary(self) -> dict[str, Any]:
@@ -119,16 +125,22 @@ class ModelMonitor:
         reader.load(self.log_dir)
         return reader
 
-    def save_logs(self, log_dir: str | Path | None = None) -> Path:
-        """Persist everything held in memory to ``log_dir`` and keep writing there."""
-        target = Path(log_dir) if log_dir is not None else self.log_dir
+    def save_logs(self, output_dir: str | Path | None = None) -> dict[str, str]:
+        """Persist everything held in memory to ``output_dir`` and keep writing there.
+
+        Returns the guide's ``{"metrics": path, "predictions": path}`` (the log files).
+        """
+        target = Path(output_dir) if output_dir is not None else self.log_dir
         if target is None:
             raise ConfigError("save_logs needs a log directory (none was given or loaded)")
         target.mkdir(parents=True, exist_ok=True)
         for step in self.steps:
             step.save(target)
         self.log_dir = target
-        return target
+        return {
+            "metrics": str(target / builtin.METRICS_LOG),
+            "predictions": str(target / builtin.PREDICTIONS_LOG),
+        }
 
     def load(self, log_dir: str | Path) -> None:
         """Bind every step to an existing ``logs/`` directory (recreated if missing)."""
@@ -136,6 +148,24 @@ class ModelMonitor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for step in self.steps:
             step.load(self.log_dir)
+
+    load_logs = load  # the guide's name
+
+    def get_step(self, name: str) -> Any:
+        """The configured step called ``name``, or None."""
+        return next((step for step in self.steps if step.name == name), None)
+
+    @property
+    def metrics_history(self) -> list[dict[str, Any]]:
+        """Every metrics record this monitor logged or loaded."""
+        step = self._step(builtin.MetricsLoggerStep) or self._reader(builtin.MetricsLoggerStep)
+        return list(step.records()) if step is not None else []
+
+    @property
+    def predictions_log(self) -> list[dict[str, Any]]:
+        """Every prediction record this monitor logged or loaded (read whole: for small logs)."""
+        step = self._step(builtin.PredictionsLoggerStep) or self._reader(builtin.PredictionsLoggerStep)
+        return list(step.records()) if step is not None else []
 
     def summary(self) -> dict[str, Any]:
         """Metrics, predictions and alerts summaries, plus any custom step's."""
@@ -147,9 +177,12 @@ class ModelMonitor:
             )
             and step.summary() is not None
         }
+        predictions = self.get_predictions_summary()
+        if predictions.get("message") == PREDICTIONS_DISABLED:  # status --json's shape for a disabled step
+            predictions = {"enabled": False, "message": PREDICTIONS_DISABLED, "total_predictions": 0}
         summary = {
             "metrics": self.get_metrics_summary(),
-            "predictions": self.get_predictions_summary(),
+            "predictions": predictions,
             "alerts": self.get_alerts_summary(),
         }
         if custom:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from easy_mlops.jsonsafe import json_values, now, numeric_values
+from easy_mlops.jsonsafe import json_input, json_values, now, numeric_values
 
 INDEX_VERSION = 1
 LINES_PER_WRITE = 50_000
@@ -191,8 +191,10 @@ class PredictionBatch:
         metadata: dict | None = None,
         timestamp: str | None = None,
         first_row: int = 0,
+        inputs: list | None = None,
     ) -> None:
         self.values = json_values(predictions)
+        self.inputs = [json_input(value) for value in inputs] if inputs is not None else None
         self.numbers = numeric_values(predictions, self.values)
         self.model_version = str(model_version)
         self.metadata = metadata or None
@@ -206,6 +208,8 @@ class PredictionBatch:
             "row": self.first_row + position,
             "prediction": self.values[position],
         }
+        if self.inputs is not None:
+            record["input"] = self.inputs[position]
         if self.metadata:
             record["metadata"] = self.metadata
         return record
@@ -215,7 +219,11 @@ class PredictionBatch:
 
         Values are encoded with one ``json.dumps`` per chunk when they are all
         numbers, else one per value; only the row number varies per line.
+        Rows with inputs (the per-row API) are written one record at a time.
         """
+        if self.inputs is not None:
+            yield "".join(json.dumps(self.record(i), default=str) + "\n" for i in range(len(self.values)))
+            return
         stamp, version = json.dumps(self.timestamp), json.dumps(self.model_version)
         head = f'{{"timestamp": {stamp}, "model_version": {version}, "row": '
         tail = f', "metadata": {json.dumps(self.metadata, default=str)}}}\n' if self.metadata else "}\n"

@@ -20,10 +20,12 @@ def alert_text(alert: dict[str, Any]) -> str:
     )
 
 
-def render_report(summary: dict[str, Any], title: str = "Model monitoring report") -> str:
-    lines = [title, "=" * len(title), ""]
+def render_report(summary: dict[str, Any], about: str | None = None) -> str:
+    """The guide's report: MODEL MONITORING REPORT, METRICS SUMMARY, PREDICTIONS SUMMARY, ALERTS."""
+    title = "MODEL MONITORING REPORT"
+    lines = [title, *([about] if about else []), "=" * len(title), ""]
     metrics = summary["metrics"]
-    lines.append("Metrics")
+    lines.append("METRICS SUMMARY")
     if metrics.get("enabled") is False:
         lines.append(f"  {metrics['message']}")
     else:
@@ -39,7 +41,7 @@ def render_report(summary: dict[str, Any], title: str = "Model monitoring report
                 f"  trend {name}: mean {_number(trend['mean'])}, std {_number(trend['std'])}, "
                 f"min {_number(trend['min'])}, max {_number(trend['max'])}"
             )
-    lines += ["", "Predictions"]
+    lines += ["", "PREDICTIONS SUMMARY"]
     predictions = summary["predictions"]
     if predictions.get("enabled") is False:
         lines.append(f"  {predictions['message']}")
@@ -54,7 +56,7 @@ def render_report(summary: dict[str, Any], title: str = "Model monitoring report
             lines.append(f"  {distribution}")
         for record in predictions.get("recent_predictions", []):
             lines.append(f"  recent: {record.get('timestamp')}  {record.get('prediction')!r}")
-    lines += ["", "Alerts"]
+    lines += ["", "ALERTS"]
     alerts = summary["alerts"]
     if alerts.get("enabled") is False:
         lines.append(f"  {alerts['message']}")

@@ -36,7 +36,12 @@ def register_step(step_cls: type) -> type:
 
 
 class ObservabilityStep:
-    """Base class: override the hooks you need; ``summary`` feeds status and reports."""
+    """Base class: override the hooks you need; ``summary`` feeds status and reports.
+
+    The guide's steps implement ``on_log_metrics`` and the per-row
+    ``on_log_prediction``; a step that logs whole batches at once overrides
+    ``on_log_predictions`` instead (the built-in predictions logger does).
+    """
 
     name: ClassVar[str] = ""
 
@@ -47,19 +52,27 @@ class ObservabilityStep:
     def on_log_metrics(self, metrics: dict[str, float], model_version: str) -> None:
         """Called once per metrics payload."""
 
-    def on_log_prediction(self, prediction: Any, model_version: str, metadata: dict | None = None) -> None:
-        """Called once per prediction row (only when ``on_log_predictions`` is not overridden)."""
+    def on_log_prediction(
+        self, input_data: Any, prediction: Any, model_version: str, metadata: dict | None = None
+    ) -> None:
+        """Called once per prediction row, with that row's input (None when the caller has none)."""
 
-    def on_log_predictions(self, predictions: list, model_version: str, metadata: dict | None = None) -> None:
-        """Called once per batch; the default forwards each row to ``on_log_prediction``."""
+    def on_log_predictions(
+        self, predictions: Any, model_version: str, metadata: dict | None = None, inputs: Any = None
+    ) -> None:
+        """Called once per batch; the default forwards each row to ``on_log_prediction``.
+
+        ``inputs`` is the batch's input table (a DataFrame) or a list with one
+        input per row; each row's input reaches the per-row hook as a dict.
+        """
         if type(self).on_log_prediction is ObservabilityStep.on_log_prediction:
             return  # no per-row hook: skip a million no-op calls on a million-row batch
-        for prediction in predictions:
-            self.on_log_prediction(prediction, model_version, metadata)
+        for position, prediction in enumerate(predictions):
+            self.on_log_prediction(row_input(inputs, position), prediction, model_version, metadata)
 
-    def save(self, log_dir: Path) -> None:
-        """Bind to ``log_dir`` and persist anything still held in memory."""
-        self.log_dir = Path(log_dir)
+    def save(self, output_dir: Path) -> None:
+        """Bind to ``output_dir`` and persist anything still held in memory."""
+        self.log_dir = Path(output_dir)
 
     def load(self, log_dir: Path) -> None:
         """Bind to ``log_dir``; logs stay on disk and are streamed when summarised."""
@@ -67,6 +80,15 @@ class ObservabilityStep:
 
     def summary(self) -> dict[str, Any] | None:
         return None
+
+
+def row_input(inputs: Any, position: int) -> Any:
+    """The input of one row of a batch: a dict for a table's row, the item itself for a list."""
+    if inputs is None:
+        return None
+    if hasattr(inputs, "iloc"):
+        return inputs.iloc[position].to_dict()
+    return inputs[position]
 
 
 class _JsonlStep(ObservabilityStep):
@@ -147,15 +169,30 @@ class PredictionsLoggerStep(_JsonlStep):
     name = "predictions_logger"
     filename = PREDICTIONS_LOG
 
-    def on_log_predictions(self, predictions: Any, model_version: str, metadata: dict | None = None) -> None:
-        batch = PredictionBatch(predictions, model_version, metadata)
+    def on_log_predictions(
+        self, predictions: Any, model_version: str, metadata: dict | None = None, inputs: Any = None
+    ) -> None:
+        """One record per row; a row's input is recorded only when given as a list (the per-row API),
+        never a whole scored table's (that would copy every file into the log)."""
+        batch = PredictionBatch(
+            predictions, model_version, metadata, inputs=inputs if isinstance(inputs, list) else None
+        )
         if self.path is None:
             self.pending.append(batch)
         else:
             self._append_and_index(batch)
 
-    def on_log_prediction(self, prediction: Any, model_version: str, metadata: dict | None = None) -> None:
-        self.on_log_predictions([prediction], model_version, metadata)
+    def on_log_prediction(
+        self, input_data: Any, prediction: Any, model_version: str, metadata: dict | None = None
+    ) -> None:
+        self.on_log_predictions([prediction], model_version, metadata, inputs=[input_data])
+
+    def records(self):
+        """Every record, streamed from disk, then those of batches still in memory."""
+        if self.path is not None:
+            yield from read_records(self.path)
+        for batch in self.pending:
+            yield from (batch.record(position) for position in range(len(batch.values)))
 
     def save(self, log_dir: Path) -> None:
         ObservabilityStep.save(self, log_dir)

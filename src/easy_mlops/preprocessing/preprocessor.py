@@ -52,8 +52,8 @@ class DataPreprocessor:
         drop_identifiers: bool = True,
         keep_columns: Iterable[str] = (),
     ) -> None:
-        self.numeric = dict(numeric or {})
-        self.categorical = dict(categorical or {})
+        self.numeric = numeric  # None for both: the standard preset's transformers
+        self.categorical = categorical
         self.trusted_modules = tuple(trusted_modules)
         self.drop_identifiers = drop_identifiers
         self.keep_columns = [str(column) for column in keep_columns]
@@ -89,6 +89,7 @@ class DataPreprocessor:
             target = df[target_column]
             df = df.drop(columns=[target_column])
         if fit:
+            self.target_column = target_column  # remembered, as the guide's preprocessor does
             return self._fit_transform(df), target
         return self.transform(df), target
 
@@ -109,8 +110,8 @@ class DataPreprocessor:
 
         self.transformer_ = ColumnTransformer(
             [
-                ("numeric", self._pipeline(self.numeric, "numeric"), self.numeric_columns_),
-                ("categorical", self._pipeline(self.categorical, "categorical"), self.categorical_columns_),
+                ("numeric", self._pipeline("numeric"), self.numeric_columns_),
+                ("categorical", self._pipeline("categorical"), self.categorical_columns_),
             ],
             remainder="drop",
             verbose_feature_names_out=False,
@@ -139,9 +140,13 @@ class DataPreprocessor:
             )
         return features.drop(columns=self.dropped_columns_)
 
-    def _pipeline(self, steps: dict[str, Any], kind: str) -> Any:
+    def _pipeline(self, kind: str) -> Any:
         from sklearn.pipeline import Pipeline
 
+        if self.numeric is None and self.categorical is None:
+            steps = standard_preset()[kind]
+        else:
+            steps = getattr(self, kind) or {}
         built = instantiate_steps(steps, f"preprocessing.{kind}", {}, object, self.trusted_modules)
         return Pipeline(built) if built else "passthrough"
 
@@ -170,7 +175,7 @@ class DataPreprocessor:
         too_large = np.zeros(len(columns), dtype=bool)
         block = matrix[:, self.transformer_.output_indices_["numeric"]]
         if block.shape[1] == len(columns):  # one output column per input column: comparable
-            given = features[columns].notna().to_numpy()
+            given = features[columns].notna().to_numpy(dtype=bool)
             too_large = ((~np.isfinite(block) | (np.abs(block) > FLOAT32_MAX)) & given).any(axis=0)
         bad = overflowed | too_large
         if not bad.any():
@@ -321,3 +326,14 @@ def as_text(values: pd.Series) -> pd.Series:
         as_objects[present] = [str(value) for value in as_objects[present]]
     # dtype=object: pandas would otherwise infer str again and scikit-learn convert it back.
     return pd.Series(as_objects, index=values.index, name=values.name, dtype=object)
+
+
+def standard_preset() -> dict[str, Any]:
+    """The ``standard`` preset's transformers (conf/preprocessing/standard.yaml): what
+    ``DataPreprocessor()`` uses when it is given none, as the guide's preprocessor did."""
+    from omegaconf import OmegaConf
+
+    from easy_mlops.config.compose import config_dir
+
+    preset = OmegaConf.load(config_dir() / "preprocessing" / "standard.yaml")
+    return {kind: as_container(preset[kind]) for kind in ("numeric", "categorical")}
