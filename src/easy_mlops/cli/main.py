@@ -1,6 +1,6 @@
 """``make-mlops-easy``: a thin shell over the functions the Hydra app calls.
 
-Commands: train, predict, status, observe, list, gc, prune, push, replay, sweeps show, init.
+Commands: train, predict, serve, status, observe, list, gc, prune, push, replay, sweeps show, init.
 Every user error is one line on stderr with exit code 2 (``--debug`` shows the
 traceback); ``status --fail-on-alert`` exits 3 when an alert is active;
 ``replay`` exits 1 when the retrained model differs.
@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--skip-verify", action="store_true", help="load without checking artifact checksums"
     )
+
+    serve = command(
+        "serve", cmd_serve, "answer prediction requests over HTTP (MLflow's protocol)", overrides=True
+    )
+    serve.usage = "%(prog)s MODEL_DIR [--port N] [--workers N] [OVERRIDE ...]"
+    serve.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, 'latest' or a URL")
+    serve.add_argument("--port", type=int, help="shortcut for serve.port (default 8000)")
+    serve.add_argument("--workers", type=int, help="shortcut for serve.workers (default 1)")
 
     status = command("status", cmd_status, "metadata, metrics, predictions and alerts of a deployment")
     status.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
@@ -159,6 +167,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.output:
         sys.stderr.write(f"wrote {len(predictions):,} predictions to {args.output}\n")
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from easy_mlops.config.compose import compose_config
+    from easy_mlops.errors import ConfigError
+
+    try:
+        from easy_mlops.serving.server import serve
+    except ImportError as exc:
+        raise ConfigError(
+            f"serving needs its extra ({exc.name} is missing): pip install 'make-mlops-easy[serve]'"
+        ) from exc
+    shortcuts = [
+        f"serve.{key}={value}" for key in ("port", "workers") if (value := getattr(args, key)) is not None
+    ]
+    cfg = compose_config([*shortcuts, *args.overrides])
+    return serve(args.model_dir, cfg.serve, cfg.deployment.output_dir, announce=stdout.print)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -303,12 +328,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [word for word in leftover if word.startswith("-")]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    data = getattr(args, "data", None)
+    data = getattr(args, "data", None) or getattr(args, "model_dir", None)
     if data and OVERRIDE.match(data) and not all(OVERRIDE.match(word) for word in leftover):
         # `train trainer=mlp churn.csv`: the data file is the first word that is no override.
         words = [data, *leftover]
-        args.data = next(word for word in words if not OVERRIDE.match(word))
-        leftover = [word for word in words if word is not args.data]
+        positional = next(word for word in words if not OVERRIDE.match(word))
+        setattr(args, "data" if hasattr(args, "data") else "model_dir", positional)
+        leftover = [word for word in words if word is not positional]
     bad = [word for word in leftover if not OVERRIDE.match(word)]
     if bad:
         parser.error(f"unrecognized arguments: {' '.join(bad)} (an OVERRIDE is key=value)")

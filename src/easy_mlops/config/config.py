@@ -174,6 +174,20 @@ class ObservabilityConfig:
 
 
 @dataclass
+class ServeConfig:
+    """``make-mlops-easy serve``: where the HTTP server listens, how it batches, who may call it."""
+
+    host: str = "127.0.0.1"  # loopback: put a proxy or load balancer in front to expose it
+    port: int = 8000  # 0: any free port (the URL printed says which)
+    workers: int = 1  # processes answering on the one port
+    max_batch_rows: int = 1024  # rows of concurrent requests scored in one predict at the most
+    max_wait_ms: float = 0.0  # extra wait for more rows while requests are in flight; idle never waits
+    max_body_mb: float = 50.0
+    timeout_s: float = 30.0  # a request still waiting for its batch after this gets a 503
+    token_env: str | None = None  # name of the variable holding the bearer token; null: no token
+
+
+@dataclass
 class Config:
     """The whole experiment: one node per stage, in the order data flows."""
 
@@ -182,6 +196,7 @@ class Config:
     trainer: TrainerConfig = MISSING
     deployment: DeploymentConfig = MISSING
     observability: ObservabilityConfig = MISSING
+    serve: ServeConfig = MISSING
     deploy: bool = True
     # Module prefixes whose classes a ``_target_`` may name, on top of
     # easy_mlops and scikit-learn.
@@ -202,6 +217,21 @@ def check_values(cfg: Any) -> None:
     folds = cfg.trainer.cv_folds
     if folds is not None and folds < 2:
         raise ConfigError(f"config key 'trainer.cv_folds': {folds} must be at least 2 (or null)")
+    serve = cfg.get("serve")
+    if serve is not None:
+        for key, value, low in (
+            ("port", serve.port, 0),
+            ("workers", serve.workers, 1),
+            ("max_batch_rows", serve.max_batch_rows, 1),
+            ("max_wait_ms", serve.max_wait_ms, 0),
+        ):
+            if value < low:
+                raise ConfigError(f"config key 'serve.{key}': {value} must be at least {low}")
+        for key, value in (("max_body_mb", serve.max_body_mb), ("timeout_s", serve.timeout_s)):
+            if value <= 0:
+                raise ConfigError(f"config key 'serve.{key}': {value} must be more than 0")
+        if serve.port > 65535:
+            raise ConfigError(f"config key 'serve.port': {serve.port} is not a port (0 to 65535)")
 
 
 # Maps keyed by metric name take any key (``metric_thresholds.accuracy=0.85``
@@ -226,3 +256,4 @@ def register_configs() -> None:
     store.store(group="trainer", name="base_trainer", node=schema_node(TrainerConfig))
     store.store(group="deployment", name="base_deployment", node=schema_node(DeploymentConfig))
     store.store(group="observability", name="base_observability", node=schema_node(ObservabilityConfig))
+    store.store(group="serve", name="base_serve", node=schema_node(ServeConfig))

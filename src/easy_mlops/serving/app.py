@@ -1,0 +1,267 @@
+"""The ASGI application one worker process runs: MLflow's scoring protocol plus health, metadata and metrics.
+
+Every served prediction is logged to the deployment's ``logs/`` exactly as
+``predict`` logs (records with ``"source": "serve"``), one append per batch,
+by a writer thread: the event loop never waits on a disk. On shutdown the
+queued batches are scored and every answered prediction is written first.
+"""
+
+import asyncio
+import hmac
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from easy_mlops.deployment.catalog import LATEST, resolve_deployment
+from easy_mlops.deployment.loading import Deployment
+from easy_mlops.errors import DataError, MLOpsError
+from easy_mlops.inference import deployment_monitor
+from easy_mlops.jsonsafe import json_values
+from easy_mlops.serving.batching import Batch, MicroBatcher
+from easy_mlops.serving.metrics import CONTENT_TYPE, ServerMetrics, scrape
+from easy_mlops.serving.requests import RequestError, parse_body
+
+log = logging.getLogger(__name__)
+
+SOURCE = {"source": "serve"}
+
+
+def json_response(document: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(document), status_code=status, media_type="application/json")
+
+
+def error(status: int, message: str) -> Response:
+    """One line of JSON; never a traceback."""
+    return json_response({"error": " ".join(str(message).split())}, status)
+
+
+class PredictionLogWriter:
+    """Appends served batches to their deployment's logs from one thread, in the order they were scored."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="easy-mlops-log", daemon=True)
+        self.thread.start()
+
+    def put(self, deployment: Deployment, predictions: np.ndarray) -> None:
+        self.queue.put((deployment, predictions))
+
+    def close(self) -> None:
+        """Write everything queued, then stop."""
+        self.queue.put(None)
+        self.thread.join()
+
+    def _run(self) -> None:
+        monitors: dict[Path, Any] = {}
+        while (item := self.queue.get()) is not None:
+            deployment, predictions = item
+            try:
+                monitor = monitors.get(deployment.directory)
+                if monitor is None:
+                    monitor = monitors[deployment.directory] = deployment_monitor(deployment.directory)
+                monitor.log_predictions(predictions, deployment.version, SOURCE)
+            except Exception:  # the server keeps answering; the failure is said once per batch
+                log.exception("could not log %d served predictions", len(predictions))
+
+
+class Serving:
+    """One worker's state: the deployment it serves (swapped on reload), its batcher and its metrics."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        reference: str,
+        settings: Any,
+        token: str | None,
+        output_dir: str | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        self.deployment, self.reference, self.settings = deployment, reference, settings
+        self.token, self.output_dir, self.on_ready = token, output_dir, on_ready
+        self.max_body = int(settings.max_body_mb * 1024 * 1024)
+        self.reloading = asyncio.Lock()
+        self.scored_by = deployment
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @asynccontextmanager
+    async def lifespan(self, app: Starlette):
+        self.metrics = ServerMetrics()
+        self.metrics.serving(self.deployment.name, self.deployment.version)
+        self.writer = PredictionLogWriter()
+        self.batcher = MicroBatcher(
+            self.score, self.settings.max_batch_rows, self.settings.max_wait_ms / 1000, self.scored
+        )
+        self.batcher.start()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        if self.on_ready is not None:
+            self.on_ready()
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
+            await self.batcher.stop()
+            self.writer.close()
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """The scoring thread's call: the deployment served now scores the whole batch."""
+        self.scored_by = deployment = self.deployment
+        return deployment.predict(frame)
+
+    def scored(self, batch: Batch) -> None:
+        self.writer.put(self.scored_by, batch.predictions)
+        self.metrics.scoring_seconds.observe(batch.seconds)
+        self.metrics.batch_rows.observe(batch.rows)
+        self.metrics.served(
+            batch.predictions, self.deployment.metadata.get("problem_type") == "classification"
+        )
+
+    async def reload(self) -> bool:
+        """Take a newer deployment under ``latest``: verified and loaded first, then swapped in.
+
+        Batches being scored finish on the model they started with.
+        """
+        if self.reference != LATEST:
+            return False
+        async with self.reloading:
+            newest = await asyncio.to_thread(resolve_deployment, LATEST, self.output_dir)
+            if newest.resolve() == self.deployment.directory.resolve():
+                return False
+            try:
+                loaded = await asyncio.to_thread(Deployment.load, newest)
+            except MLOpsError as exc:
+                log.warning("not reloading %s: %s", newest, exc)
+                return False
+            previous = (self.deployment.name, self.deployment.version)
+            self.deployment = loaded
+            self.metrics.serving(loaded.name, loaded.version, previous)
+            log.warning("now serving %s (version %s)", loaded.name, loaded.version)
+            return True
+
+    # ------------------------------------------------------------------ endpoints
+
+    def authorized(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), self.token)
+
+    async def invocations(self, request: Request) -> Response:
+        if not self.authorized(request):
+            return error(401, "missing or wrong bearer token")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return error(413, f"body over serve.max_body_mb ({self.settings.max_body_mb} MB)")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.max_body:
+                return error(413, f"body over serve.max_body_mb ({self.settings.max_body_mb} MB)")
+        deployment = self.deployment
+        columns = [column["name"] for column in deployment.input_schema or []]
+        try:
+            frame = parse_body(bytes(body), request.headers.get("content-type", ""), columns)
+        except RequestError as exc:
+            return error(exc.status, str(exc))
+        missing = [column for column in columns if column not in frame.columns]
+        if missing:
+            return error(422, f"missing feature column(s): {', '.join(missing)}")
+        if columns:
+            frame = frame[columns]  # extra columns dropped, the training order
+        try:
+            predictions = await asyncio.wait_for(self.batcher.predict(frame), self.settings.timeout_s)
+        except TimeoutError:
+            return error(503, f"not scored within serve.timeout_s ({self.settings.timeout_s} s)")
+        except DataError as exc:
+            return error(422, str(exc))
+        except Exception as exc:
+            log.warning("predict failed: %s: %s", type(exc).__name__, exc)
+            return error(500, f"the model failed: {type(exc).__name__}: {exc}")
+        return Response(
+            b'{"predictions":' + orjson.dumps(json_values(predictions)) + b"}", media_type="application/json"
+        )
+
+    async def ping(self, request: Request) -> Response:
+        return Response(b"\n", media_type="text/plain")
+
+    async def health(self, request: Request) -> Response:
+        return json_response({"status": "ok", "deployment": self.deployment.name})
+
+    async def version(self, request: Request) -> Response:
+        deployment = self.deployment
+        return json_response({"name": deployment.name, "version": deployment.version})
+
+    async def metadata(self, request: Request) -> Response:
+        if not self.authorized(request):
+            return error(401, "missing or wrong bearer token")
+        metadata = self.deployment.metadata
+        return json_response(
+            {
+                "name": self.deployment.name,
+                "version": self.deployment.version,
+                "problem_type": metadata.get("problem_type"),
+                "target_column": metadata.get("target_column"),
+                "input_schema": self.deployment.input_schema,
+                "training_metrics": metadata.get("metrics", {}),
+                "created_at": metadata.get("created_at"),
+            }
+        )
+
+    async def prometheus(self, request: Request) -> Response:
+        if not self.authorized(request):
+            return error(401, "missing or wrong bearer token")
+        return Response(scrape(), media_type=CONTENT_TYPE)
+
+    async def reload_endpoint(self, request: Request) -> Response:
+        if self.token is None:
+            return error(404, "POST /reload needs serve.token_env; without a token, send the server SIGHUP")
+        if not self.authorized(request):
+            return error(401, "missing or wrong bearer token")
+        reloaded = await self.reload()
+        return json_response(
+            {"reloaded": reloaded, "name": self.deployment.name, "version": self.deployment.version}
+        )
+
+    def measured(self, name: str, endpoint: Callable[[Request], Awaitable[Response]]):
+        """``endpoint`` counted by status code and timed, as ``name``."""
+
+        async def handle(request: Request) -> Response:
+            started = time.perf_counter()
+            self.metrics.in_flight.inc()
+            try:
+                response = await endpoint(request)
+            finally:
+                self.metrics.in_flight.dec()
+            self.metrics.request_seconds.labels(endpoint=name).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(endpoint=name, code=str(response.status_code)).inc()
+            return response
+
+        return handle
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/invocations", self.measured("invocations", self.invocations), methods=["POST"]),
+            Route("/ping", self.measured("ping", self.ping), methods=["GET"]),
+            Route("/health", self.measured("health", self.health), methods=["GET"]),
+            Route("/version", self.measured("version", self.version), methods=["GET"]),
+            Route("/metadata", self.measured("metadata", self.metadata), methods=["GET"]),
+            Route("/metrics", self.measured("metrics", self.prometheus), methods=["GET"]),
+            Route("/reload", self.measured("reload", self.reload_endpoint), methods=["POST"]),
+        ]
+        return Starlette(routes=routes, lifespan=self.lifespan)

@@ -1,0 +1,86 @@
+"""Request bodies of MLflow's scoring protocol as DataFrames, and the errors a client gets.
+
+``POST /invocations`` takes JSON with exactly one of ``dataframe_split``,
+``dataframe_records``, ``instances`` or ``inputs``, or a CSV body, so that
+clients and load scripts written for ``mlflow models serve`` work unchanged.
+"""
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import pandas as pd
+
+JSON_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+class RequestError(Exception):
+    """A request the server refuses, with the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_body(body: bytes, content_type: str, columns: Sequence[str]) -> pd.DataFrame:
+    """The rows a request carries; ``columns`` (the input schema) names positional rows."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "text/csv":
+        return _csv(body)
+    if media_type not in ("application/json", ""):
+        raise RequestError(415, f"unsupported content type '{media_type}'; send application/json or text/csv")
+    document = _json(body)
+    if not isinstance(document, dict):
+        raise RequestError(400, f"the body must be a JSON object with one of {', '.join(JSON_KEYS)}")
+    given = [key for key in JSON_KEYS if key in document]
+    if len(given) != 1:
+        found = f"found {', '.join(given)}" if given else "found none"
+        raise RequestError(400, f"the body needs exactly one of {', '.join(JSON_KEYS)} ({found})")
+    key = given[0]
+    try:
+        frame = _frame(key, document[key], columns)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise RequestError(400, f"'{key}' is not a table: {exc}") from exc
+    if len(frame) == 0:
+        raise RequestError(400, f"'{key}' has no rows")
+    return frame
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"malformed JSON: {exc}") from exc
+
+
+def _csv(body: bytes) -> pd.DataFrame:
+    try:
+        return pd.read_csv(io.BytesIO(body))
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise RequestError(400, f"malformed CSV: {str(exc).strip().splitlines()[0]}") from exc
+
+
+def _frame(key: str, value: Any, columns: Sequence[str]) -> pd.DataFrame:
+    if key == "dataframe_split":
+        if not isinstance(value, dict) or "data" not in value:
+            raise ValueError("dataframe_split needs 'data' (and 'columns')")
+        return pd.DataFrame(
+            value["data"], columns=value.get("columns") or list(columns), index=value.get("index")
+        )
+    if key == "dataframe_records":
+        if not isinstance(value, list):
+            raise ValueError("dataframe_records must be a list of records")
+        return pd.DataFrame.from_records(value)
+    # instances / inputs: a list of records or of rows, or a mapping of columns
+    if isinstance(value, dict):
+        return pd.DataFrame({name: _as_list(values) for name, values in value.items()})
+    if not isinstance(value, list):
+        raise ValueError(f"{key} must be a list or a mapping of columns")
+    if value and isinstance(value[0], dict):
+        return pd.DataFrame.from_records(value)
+    return pd.DataFrame(value, columns=list(columns))
+
+
+def _as_list(values: Any) -> list:
+    return values if isinstance(values, list) else [values]

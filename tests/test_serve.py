@@ -1,0 +1,268 @@
+"""make-mlops-easy serve: a real server process on a free loopback port, real HTTP (httpx)."""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from easy_mlops.config.compose import compose_config
+from easy_mlops.pipeline import run_experiment
+
+from conftest import CLI, free_port, make_classification_frame
+
+FEATURES = ["x1", "x2", "count", "city"]
+
+
+class Server:
+    """``make-mlops-easy serve ARGS`` running until stopped; ``url`` once it said it is ready."""
+
+    def __init__(self, cwd: Path, *args: str, env: dict | None = None) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [CLI, "serve", *args, "--port", str(self.port)],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(
+            target=lambda: [lines.put(line) for line in self.process.stdout], daemon=True
+        ).start()
+        try:
+            self.banner = lines.get(timeout=60)
+        except queue.Empty:
+            self.process.kill()
+            raise AssertionError(f"the server did not start: {self.process.stderr.read()}") from None
+        assert self.banner.startswith("Serving "), self.banner + self.process.stderr.read()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        self.client.close()
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        return self.process.returncode, self.process.stderr.read()
+
+
+def train(output_dir: Path, data: Path, *overrides: str) -> Path:
+    small = [] if any(o.startswith("trainer=") for o in overrides) else ["trainer.model.n_estimators=10"]
+    cfg = compose_config(
+        ["data=csv", f"data.path={data}", f"deployment.output_dir={output_dir}", *small, *overrides]
+    )
+    return Path(run_experiment(cfg)["deployment"]["deployment_dir"])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One deployment and a server for it, shared by the tests that do not change either."""
+    root = tmp_path_factory.mktemp("served")
+    data = root / "churn.csv"
+    make_classification_frame().to_csv(data, index=False)
+    deployment = train(root / "models", data)
+    server = Server(root, str(deployment))
+    yield server, deployment, data
+    server.stop()
+
+
+def logged(deployment: Path, expect: int | None = None) -> list[dict]:
+    """The deployment's prediction records; with ``expect``, once that many are there
+    (the server writes them from a thread, just after answering)."""
+    path = deployment / "logs" / "predictions_log.jsonl"
+    deadline = time.monotonic() + 10
+    while True:
+        records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        if expect is None or len(records) >= expect or time.monotonic() > deadline:
+            return records
+        time.sleep(0.05)
+
+
+def expected(data: Path, rows: slice = slice(0, 20)) -> list:
+    """What the deployment predicts for these rows, through make-mlops-easy predict's code path."""
+    from easy_mlops.deployment import Deployment
+    from easy_mlops.jsonsafe import json_values
+
+    frame = pd.read_csv(data).iloc[rows]
+    return json_values(Deployment.load(next(Path(data).parent.glob("models/*"))).predict(frame))
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+def test_every_request_format_answers_one_prediction_per_row_in_order(served):
+    server, deployment, data = served
+    frame = pd.read_csv(data).iloc[:20]
+    want = expected(data)
+    features = frame[FEATURES]
+    shuffled = features[["city", "count", "x2", "x1"]].assign(extra=1)  # reordered, one column too many
+    bodies = {
+        "dataframe_split": {"dataframe_split": json.loads(shuffled.to_json(orient="split", index=False))},
+        "dataframe_records": {"dataframe_records": json.loads(shuffled.to_json(orient="records"))},
+        "instances": {"instances": json.loads(features.to_json(orient="records"))},
+        "instances-rows": {"instances": json.loads(features.to_json(orient="values"))},
+        "inputs": {
+            "inputs": {name: json.loads(features[name].to_json(orient="values")) for name in FEATURES}
+        },
+    }
+    before = len(logged(deployment))
+    for name, body in bodies.items():
+        response = server.client.post("/invocations", json=body)
+        assert response.status_code == 200, (name, response.text)
+        assert response.json() == {"predictions": want}, name
+    response = server.client.post(
+        "/invocations", content=shuffled.to_csv(index=False), headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 200 and response.json() == {"predictions": want}
+    records = logged(deployment, before + 6 * 20)[before:]
+    assert len(records) == 6 * 20 and {r["metadata"]["source"] for r in records} == {"serve"}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "says"),
+    [
+        (b'{"dataframe_split": ', "application/json", 400, "malformed JSON"),
+        (b'{"columns": ["x1"]}', "application/json", 400, "exactly one of"),
+        (b'{"instances": [], "inputs": []}', "application/json", 400, "found instances, inputs"),
+        (b"x1=1", "application/x-www-form-urlencoded", 415, "unsupported content type"),
+        (b'{"dataframe_records": [{"x1": 1, "city": "lyon"}]}', "application/json", 422, "x2, count"),
+        (
+            b'{"dataframe_records": [{"x1": "high", "x2": 1, "count": 2, "city": "a"}]}',
+            "application/json",
+            422,
+            "x1",
+        ),
+    ],
+    ids=["malformed", "no-key", "two-keys", "content-type", "missing-columns", "not-a-number"],
+)
+def test_bad_requests_get_one_line_and_are_not_logged(served, body, content_type, status, says):
+    server, deployment, _ = served
+    before = len(logged(deployment))
+    response = server.client.post("/invocations", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == status, response.text
+    message = response.json()["error"]
+    assert says in message and "\n" not in message and "Traceback" not in message
+    assert len(logged(deployment)) == before
+    assert server.client.get("/ping").status_code == 200  # still serving
+
+
+def test_health_version_metadata_and_metrics(served):
+    server, deployment, data = served
+    assert server.client.get("/ping").status_code == 200
+    assert server.client.get("/health").json()["status"] == "ok"
+    assert server.client.get("/version").json() == {"name": deployment.name, "version": "1.0.0"}
+    metadata = server.client.get("/metadata").json()
+    assert metadata["problem_type"] == "classification"
+    assert [column["name"] for column in metadata["input_schema"]] == FEATURES
+    assert set(metadata["training_metrics"]) >= {"accuracy", "f1_score"}
+    server.client.post(
+        "/invocations",
+        json={"instances": json.loads(pd.read_csv(data)[FEATURES].iloc[:3].to_json(orient="records"))},
+    )
+    text = server.client.get("/metrics").text
+    for name in (
+        "easy_mlops_requests_total",
+        "easy_mlops_request_seconds_bucket",
+        "easy_mlops_scoring_seconds_bucket",
+        "easy_mlops_batch_rows_bucket",
+        "easy_mlops_in_flight_requests",
+        "easy_mlops_predictions_total",
+        f'easy_mlops_model_info{{name="{deployment.name}",version="1.0.0"}} 1.0',
+    ):
+        assert name in text, name
+    assert 'le="0.0005"' in text  # sub-millisecond scoring has a bucket
+
+
+def test_a_body_over_the_limit_is_refused(tmp_path, served):
+    _, deployment, data = served
+    server = Server(tmp_path, str(deployment), "serve.max_body_mb=0.001")
+    try:
+        rows = json.loads(pd.read_csv(data)[FEATURES].to_json(orient="records"))
+        response = server.client.post("/invocations", json={"instances": rows})
+        assert response.status_code == 413 and "serve.max_body_mb" in response.json()["error"]
+    finally:
+        assert server.stop()[0] == 0
+
+
+def test_a_deployment_that_fails_verification_is_refused_at_start(tmp_path, served):
+    _, deployment, _ = served
+    copy = tmp_path / deployment.name
+    import shutil
+
+    shutil.copytree(deployment, copy)
+    with open(copy / "model.joblib", "ab") as handle:
+        handle.write(b"tampered")
+    result = subprocess.run(
+        [CLI, "serve", str(copy), "--port", str(free_port())], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: ") and "model.joblib" in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+# --------------------------------------------------------------------------- a failing model
+
+
+FAILING_MODEL = '''
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class Fussy(ClassifierMixin, BaseEstimator):
+    """Predicts the first class, and fails on rows whose first feature is above 5."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        if (np.asarray(X)[:, 0] > 5).any():
+            raise RuntimeError("cannot score a first feature above 5")
+        return np.full(len(X), self.classes_[0])
+'''
+
+
+def test_a_failure_inside_the_model_is_a_500_with_its_message(tmp_path, served):
+    _, _, data = served
+    (tmp_path / "fussy_model.py").write_text(FAILING_MODEL)
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        deployment = train(
+            tmp_path / "models",
+            data,
+            "trusted_modules=[fussy_model]",
+            "trainer=logistic_regression",
+            "trainer.model._target_=fussy_model.Fussy",
+            *(f"~trainer.model.{key}" for key in ("C", "max_iter", "random_state")),
+            "preprocessing.numeric.scaler=null",
+        )
+    finally:
+        sys.path.remove(str(tmp_path))
+    server = Server(tmp_path, str(deployment), env=env)
+    try:
+        fine = {"x1": 1.0, "x2": 0.5, "count": 3, "city": "lyon"}
+        assert server.client.post("/invocations", json={"instances": [fine]}).status_code == 200
+        response = server.client.post("/invocations", json={"instances": [dict(fine, x1=9.0)]})
+        assert response.status_code == 500
+        assert response.json() == {
+            "error": "the model failed: RuntimeError: cannot score a first feature above 5"
+        }
+        assert server.client.post("/invocations", json={"instances": [fine]}).status_code == 200
+        assert len(logged(deployment, 2)) == 2  # the failed request logged nothing
+    finally:
+        server.stop()
