@@ -11,6 +11,8 @@ import json
 import re
 import shlex
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -252,3 +254,26 @@ def test_the_python_api_example(workdir, cli):
     result = run_process([sys.executable, "example.py"], workdir)
     assert result.returncode == 0, result.stderr
     assert len(deployments(workdir / "models")) == 2
+
+
+def test_serving_examples(workdir):
+    example_deployment(workdir)
+    _, serve, request = block_with("pip install make-mlops-easy[serve]")
+    server = subprocess.Popen(
+        [str(BIN / "make-mlops-easy"), *serve[1:]],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = server.stdout.readline()
+        assert banner.startswith(f"Serving {EXAMPLE_DEPLOYMENT}") and "http://127.0.0.1:8080" in banner, (
+            banner
+        )
+        answer = subprocess.run(request, cwd=workdir, capture_output=True, text=True, timeout=60)
+        assert answer.returncode == 0, answer.stderr
+        assert json.loads(answer.stdout)["predictions"][0] in ("yes", "no")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0

@@ -266,3 +266,142 @@ def test_a_failure_inside_the_model_is_a_500_with_its_message(tmp_path, served):
         assert len(logged(deployment, 2)) == 2  # the failed request logged nothing
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- access
+
+
+def test_a_token_guards_everything_but_ping_and_health(tmp_path, served):
+    _, deployment, data = served
+    secret = "tok-" + os.urandom(8).hex()
+    server = Server(tmp_path, str(deployment), "serve.token_env=SERVE_TOKEN", env={"SERVE_TOKEN": secret})
+    row = json.loads(pd.read_csv(data)[FEATURES].iloc[:1].to_json(orient="records"))
+    good = {"Authorization": f"Bearer {secret}"}
+    try:
+        for path in ("/metadata", "/metrics"):
+            assert server.client.get(path).status_code == 401
+            assert server.client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+            assert server.client.get(path, headers=good).status_code == 200
+        assert server.client.post("/invocations", json={"instances": row}).status_code == 401
+        assert server.client.post("/invocations", json={"instances": row}, headers=good).status_code == 200
+        assert server.client.post("/reload", headers=good).json()["reloaded"] is False  # a fixed deployment
+        assert (
+            server.client.get("/ping").status_code == 200 and server.client.get("/health").status_code == 200
+        )
+    finally:
+        code, stderr = server.stop()
+    assert code == 0
+    assert secret not in server.banner + stderr
+    for path in deployment.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_without_the_token_variable_the_server_does_not_start(tmp_path, served):
+    _, deployment, _ = served
+    result = subprocess.run(
+        [CLI, "serve", str(deployment), "serve.token_env=NOT_SET_ANYWHERE"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: config key 'serve.token_env': the variable NOT_SET_ANYWHERE is not set or empty"
+    )
+
+
+# --------------------------------------------------------------------------- load, workers, reload, stop
+
+
+def hammer(url: str, rows: list[dict], requests: int, answered: list, failures: list) -> None:
+    """One client sending ``requests`` single-row requests; what it got back is recorded."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for number in range(requests):
+            try:
+                response = client.post("/invocations", json={"instances": [rows[number % len(rows)]]})
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+                continue
+            if response.status_code == 200:
+                answered.append(response.json()["predictions"][0])
+            else:
+                failures.append(f"{response.status_code}: {response.text}")
+
+
+def clients(url: str, data: Path, count: int, requests: int) -> tuple[list[threading.Thread], list, list]:
+    rows = json.loads(pd.read_csv(data)[FEATURES].to_json(orient="records"))
+    answered: list = []
+    failures: list = []
+    threads = [
+        threading.Thread(target=hammer, args=(url, rows, requests, answered, failures)) for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads, answered, failures
+
+
+def test_two_workers_log_exactly_every_served_prediction(tmp_path, served, cli):
+    _, _, data = served
+    deployment = train(tmp_path / "models", data)
+    server = Server(tmp_path, str(deployment), "--workers", "2")
+    try:
+        threads, answered, failures = clients(server.url, data, count=4, requests=500)
+        for thread in threads:
+            thread.join()
+        assert failures == [] and len(answered) == 2000
+        records = logged(deployment, 2000)
+        assert len(records) == 2000
+        batches = server.client.get("/metrics").text
+        assert "easy_mlops_batch_rows_count" in batches
+    finally:
+        assert server.stop()[0] == 0
+    status = json.loads(cli("status", deployment, "--json").stdout)
+    assert status["predictions"]["total_predictions"] == 2000
+    assert sorted(r["prediction"] for r in records) == sorted(answered)
+
+
+def test_reload_under_load_swaps_the_model_without_a_failed_request(tmp_path, served):
+    _, _, data = served
+    train(tmp_path / "models", data, "deployment.version=1.0.0")
+    server = Server(tmp_path, "latest", "--workers", "2", "deployment.output_dir=models")
+    try:
+        threads, answered, failures = clients(server.url, data, count=3, requests=150)
+        time.sleep(0.5)
+        newer = train(tmp_path / "models", data, "deployment.version=2.0.0")
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while server.client.get("/version").json()["version"] != "2.0.0" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for thread in threads:
+            thread.join()
+        assert failures == [] and len(answered) == 450
+        # Both workers moved (any of them may answer): ask a few times.
+        assert {server.client.get("/version").json()["version"] for _ in range(10)} == {"2.0.0"}
+        metrics = server.client.get("/metrics").text
+        assert f'easy_mlops_model_info{{name="{newer.name}",version="2.0.0"}} 1.0' in metrics
+        after = server.client.post(
+            "/invocations",
+            json={"instances": json.loads(pd.read_csv(data)[FEATURES].iloc[:1].to_json(orient="records"))},
+        )
+        assert after.status_code == 200
+    finally:
+        assert server.stop()[0] == 0
+    assert len(logged(newer, 1)) >= 1  # what the new model answered is logged in its own deployment
+
+
+def test_sigterm_during_load_finishes_answers_and_logs_every_one_whole(tmp_path, served):
+    _, _, data = served
+    deployment = train(tmp_path / "models", data)
+    server = Server(tmp_path, str(deployment), "--workers", "2")
+    threads, answered, failures = clients(server.url, data, count=4, requests=400)
+    time.sleep(1.0)
+    code, stderr = server.stop(signal.SIGTERM)
+    for thread in threads:
+        thread.join()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    lines = (deployment / "logs" / "predictions_log.jsonl").read_bytes().split(b"\n")
+    assert lines[-1] == b""  # the file ends with a whole line
+    records = [json.loads(line) for line in lines[:-1]]  # every line parses
+    assert len(answered) > 0 and len(records) == len(answered)  # every answered request, and no other
+    assert all(
+        failure.startswith(("ConnectError", "RemoteProtocolError", "ReadError")) for failure in failures
+    )
