@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-serve clean
 
 run: $(RUN_STAMP)
 	$(BIN)/python -m easy_mlops.run
@@ -22,6 +22,10 @@ lint: $(DEV_STAMP)
 # Benchmarks against plain scikit-learn scripts; writes bench/RESULTS.md (see bench/README.md).
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
+
+# make-mlops-easy serve vs mlflow models serve (wrk, MLflow in bench/.venv-mlflow); writes bench/SERVE_RESULTS.md.
+bench-serve: $(DEV_STAMP)
+	$(BIN)/python bench/serve.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

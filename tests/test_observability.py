@@ -744,3 +744,26 @@ def test_status_recreates_a_missing_logs_directory(cli, compose, classification_
     assert summary["predictions"]["total_predictions"] == 0
     predict_file(classification_csv, deployment)  # logging works again afterwards
     assert len(read_jsonl(deployment / "logs" / PREDICTIONS_LOG)) == 240
+
+
+def test_deferred_indexing_by_two_writers_gives_the_index_a_rebuild_gives(tmp_path):
+    """Two servers' writers append to one log and index later, each folding its own lines from memory."""
+    from easy_mlops.observability.steps import PredictionsLoggerStep
+
+    writers = [ModelMonitor(log_dir=tmp_path) for _ in range(2)]
+    for monitor in writers:
+        [step] = [s for s in monitor.steps if isinstance(s, PredictionsLoggerStep)]
+        step.index_every_s = 3600  # only when asked
+    rng = np.random.default_rng(3)
+    for turn in range(12):
+        writer = writers[turn % 2] if turn % 5 else writers[1]
+        writer.log_predictions(rng.choice(["a", "b", "c"], size=int(rng.integers(1, 50))), "1.0.0")
+        if turn == 6:
+            writers[0].get_step("predictions_logger").refresh_index()  # one refresh in the middle
+    for monitor in writers:
+        monitor.get_step("predictions_logger").refresh_index()
+    indexed = ModelMonitor(log_dir=tmp_path).get_predictions_summary()
+    (tmp_path / "predictions_log.index.json").unlink()
+    rebuilt = ModelMonitor(log_dir=tmp_path).get_predictions_summary()
+    assert indexed == rebuilt
+    assert indexed["total_predictions"] == len(read_jsonl(tmp_path / PREDICTIONS_LOG))

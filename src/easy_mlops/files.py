@@ -24,8 +24,9 @@ def write_text_atomic(path: Path, text: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
+    """``data`` as JSON, replaced atomically; ``indent=None`` for machine files (C-speed encoding)."""
+    write_text_atomic(path, json.dumps(data, indent=indent, default=str) + "\n")
 
 
 def file_fingerprint(path: str | Path) -> dict[str, Any]:

@@ -39,15 +39,21 @@ def append_lines(path: Path, chunks: Iterable[str]) -> int:
     Chunks are encoded and written one at a time, so a large batch never sits
     in memory twice (as text and as bytes). The caller holds :func:`locked`.
     """
+    return append_lines_at(path, chunks)[1]
+
+
+def append_lines_at(path: Path, chunks: Iterable[str]) -> tuple[int, int]:
+    """:func:`append_lines`, returning where the lines start and end in the file."""
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(descriptor).st_size
         if size and _last_byte(path, size) != b"\n":
             size += _write_all(descriptor, b"\n")  # a killed writer's half line stays on its own line
+        start = size
         for chunk in chunks:
             size += _write_all(descriptor, chunk.encode("utf-8"))
         os.fsync(descriptor)
-        return size
+        return start, size
     finally:
         os.close(descriptor)
 
@@ -73,9 +79,10 @@ def _last_byte(path: Path, size: int) -> bytes:
 
 
 def read_lines(
-    path: Path, start: int = 0, first_line: int = 1
+    path: Path, start: int = 0, first_line: int = 1, stop: int | None = None
 ) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
-    """Stream ``(end offset, line number, record or None)`` for each complete line from ``start``.
+    """Stream ``(end offset, line number, record or None)`` for each complete line from ``start``
+    (to ``stop``, a line boundary, when given).
 
     A line that is not a JSON object yields ``None`` after a warning naming the
     file and line; ``first_line`` is the number of the line at ``start``. A
@@ -88,7 +95,7 @@ def read_lines(
         handle.seek(start)
         offset, number = start, first_line
         for raw in handle:
-            if not raw.endswith(b"\n"):
+            if not raw.endswith(b"\n") or (stop is not None and offset >= stop):
                 break
             offset += len(raw)
             record = None

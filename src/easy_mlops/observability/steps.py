@@ -7,13 +7,22 @@ is bound to one (``save``); until then it keeps records in memory, so a
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from easy_mlops.config.instantiate import register
 from easy_mlops.files import write_json_atomic
-from easy_mlops.jsonl import append_lines, append_records, locked, read_lines, read_records, tail_fingerprint
+from easy_mlops.jsonl import (
+    append_lines,
+    append_lines_at,
+    append_records,
+    locked,
+    read_lines,
+    read_records,
+    tail_fingerprint,
+)
 from easy_mlops.jsonsafe import now
 from easy_mlops.metrics import BOUNDED_METRICS, metric_direction
 from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex, RunningStats
@@ -163,11 +172,20 @@ class PredictionsLoggerStep(_JsonlStep):
     last five entries and the distribution of predicted values, updated with
     each batch, so summaries cost the same for ten rows or ten million. It
     records how many bytes of the log it covers and catches up from there if a
-    writer died between appending and updating it.
+    writer died between appending and updating it. A writer that appends
+    many small batches (the server) sets ``index_every_s``: it then appends
+    lines only, and folds them into the index at most that often (and on
+    :meth:`refresh_index`); readers catch up with the rest.
     """
 
     name = "predictions_logger"
     filename = PREDICTIONS_LOG
+    index_every_s: float = 0.0  # 0: the index is updated with every batch
+    indexed_at: float = 0.0
+
+    def __init__(self, enabled: bool = True) -> None:
+        super().__init__(enabled)
+        self.unindexed: list[tuple[int, int, PredictionBatch]] = []  # appended, not yet in the index
 
     def on_log_predictions(
         self, predictions: Any, model_version: str, metadata: dict | None = None, inputs: Any = None
@@ -201,6 +219,13 @@ class PredictionsLoggerStep(_JsonlStep):
         self.pending = []
 
     def _append_and_index(self, batch: PredictionBatch) -> None:
+        if self.index_every_s:
+            with locked(self.path):
+                start, end = append_lines_at(self.path, batch.chunks())
+            self.unindexed.append((start, end, batch))
+            if time.monotonic() - self.indexed_at >= self.index_every_s:
+                self.refresh_index()
+            return
         with locked(self.path):
             index = self._current_index()
             if self.path.exists() and self.path.stat().st_size > index.log_bytes:
@@ -211,13 +236,34 @@ class PredictionsLoggerStep(_JsonlStep):
             batch.add_to(index)
             self._write_index(index)
 
+    def refresh_index(self) -> None:
+        """Fold whatever the log has beyond the index into it, and write it.
+
+        Lines this step appended itself are folded from the batches it still
+        holds, without reading them back; only other writers' lines are read.
+        """
+        if self.path is None or not self.path.exists():
+            return
+        with locked(self.path):
+            index = self._read_index() if self.index_path.exists() else PredictionIndex()
+            for start, end, batch in self.unindexed:
+                if end <= index.log_bytes:
+                    continue  # another writer's refresh read these lines already
+                self._read_into(index, stop=start)
+                batch.add_to(index)
+                index.log_bytes = end
+            self._read_into(index)
+            self._write_index(index)
+        self.unindexed = []
+        self.indexed_at = time.monotonic()
+
     @property
     def index_path(self) -> Path:
         return self.log_dir / PREDICTIONS_INDEX
 
     def _write_index(self, index: PredictionIndex) -> None:
         index.log_tail = tail_fingerprint(self.path, index.log_bytes)
-        write_json_atomic(self.index_path, index.to_json())
+        write_json_atomic(self.index_path, index.to_json(), indent=None)  # rewritten per batch: compact
 
     def _read_index(self) -> PredictionIndex:
         """The stored index if it still describes a prefix of the log, else an empty one."""
@@ -238,8 +284,13 @@ class PredictionsLoggerStep(_JsonlStep):
     def _current_index(self) -> PredictionIndex:
         """The index brought up to date with the log: only the unindexed tail is read."""
         index = self._read_index() if self.index_path.exists() else PredictionIndex()
+        self._read_into(index)
+        return index
+
+    def _read_into(self, index: PredictionIndex, stop: int | None = None) -> None:
+        """Fold the log's lines from ``index.log_bytes`` (to ``stop``) into ``index``."""
         chunk: list[dict[str, Any]] = []
-        for end, line, record in read_lines(self.path, index.log_bytes, index.lines + 1):
+        for end, line, record in read_lines(self.path, index.log_bytes, index.lines + 1, stop):
             if record is not None:
                 chunk.append(record)
             if len(chunk) == CATCH_UP_CHUNK:
@@ -247,7 +298,6 @@ class PredictionsLoggerStep(_JsonlStep):
                 chunk = []
             index.log_bytes, index.lines = end, line
         index.add_records(chunk)
-        return index
 
     def summary(self) -> dict[str, Any]:
         if self.path is not None and self.path.exists():

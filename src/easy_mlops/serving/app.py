@@ -31,6 +31,7 @@ from easy_mlops.deployment.loading import Deployment
 from easy_mlops.errors import DataError, MLOpsError
 from easy_mlops.inference import deployment_monitor
 from easy_mlops.jsonsafe import json_values
+from easy_mlops.observability.steps import PredictionsLoggerStep
 from easy_mlops.serving.batching import Batch, MicroBatcher
 from easy_mlops.serving.metrics import CONTENT_TYPE, ServerMetrics, scrape
 from easy_mlops.serving.requests import RequestError, parse_body
@@ -38,6 +39,9 @@ from easy_mlops.serving.requests import RequestError, parse_body
 log = logging.getLogger(__name__)
 
 SOURCE = {"source": "serve"}
+# Served batches are small and many: the log's index is brought up to date at
+# most this often (status reads the few lines beyond it).
+INDEX_EVERY_S = 1.0
 
 
 def json_response(document: Any, status: int = 200) -> Response:
@@ -50,7 +54,10 @@ def error(status: int, message: str) -> Response:
 
 
 class PredictionLogWriter:
-    """Appends served batches to their deployment's logs from one thread, in the order they were scored."""
+    """Appends served batches to their deployment's logs from one thread, in the order they were scored.
+
+    Batches that queued up while the last append ran are written together.
+    """
 
     def __init__(self) -> None:
         self.queue: queue.Queue = queue.Queue()
@@ -67,15 +74,38 @@ class PredictionLogWriter:
 
     def _run(self) -> None:
         monitors: dict[Path, Any] = {}
-        while (item := self.queue.get()) is not None:
-            deployment, predictions = item
-            try:
-                monitor = monitors.get(deployment.directory)
-                if monitor is None:
-                    monitor = monitors[deployment.directory] = deployment_monitor(deployment.directory)
-                monitor.log_predictions(predictions, deployment.version, SOURCE)
-            except Exception:  # the server keeps answering; the failure is said once per batch
-                log.exception("could not log %d served predictions", len(predictions))
+        stopping = False
+        while not stopping:
+            queued = [self.queue.get()]
+            while not self.queue.empty():  # whatever else waits goes in the same append
+                queued.append(self.queue.get_nowait())
+            stopping = queued[-1] is None
+            for deployment, predictions in _by_deployment([item for item in queued if item is not None]):
+                try:
+                    monitor = monitors.get(deployment.directory)
+                    if monitor is None:
+                        monitor = monitors[deployment.directory] = deployment_monitor(deployment.directory)
+                        for step in monitor.steps:
+                            if isinstance(step, PredictionsLoggerStep):
+                                step.index_every_s = INDEX_EVERY_S
+                    monitor.log_predictions(predictions, deployment.version, SOURCE)
+                except Exception:  # the server keeps answering; the failure is said once per write
+                    log.exception("could not log %d served predictions", len(predictions))
+        for monitor in monitors.values():  # what was appended since the last index update
+            for step in monitor.steps:
+                if isinstance(step, PredictionsLoggerStep):
+                    step.refresh_index()
+
+
+def _by_deployment(items: list[tuple[Deployment, np.ndarray]]) -> list[tuple[Deployment, np.ndarray]]:
+    """Consecutive batches of one deployment joined, in order: one lock, one append, one fsync."""
+    groups: list[tuple[Deployment, list[np.ndarray]]] = []
+    for deployment, predictions in items:
+        if groups and groups[-1][0] is deployment:
+            groups[-1][1].append(predictions)
+        else:
+            groups.append((deployment, [predictions]))
+    return [(deployment, np.concatenate(parts)) for deployment, parts in groups]
 
 
 class Serving:

@@ -58,6 +58,7 @@ def serve(reference: str, settings: Any, output_dir: str | None = None, announce
     # Before prometheus_client is first imported: it picks multiprocess values at import time.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     from easy_mlops.serving.metrics import worker_exited
+
     ready = FORK.Queue()
     workers = [
         FORK.Process(
