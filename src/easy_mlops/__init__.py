@@ -16,6 +16,7 @@ _EXPORTS = {
     "ModelMonitor": "easy_mlops.observability",
     "ObservabilityStep": "easy_mlops.observability",
     "DataPreprocessor": "easy_mlops.preprocessing",
+    "Deployment": "easy_mlops.deployment",
     "MLOpsError": "easy_mlops.errors",
 }
 
