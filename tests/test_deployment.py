@@ -99,6 +99,7 @@ def test_metadata_describes_the_deployment(compose, models_dir):
         "config.yaml",
         "overrides.yaml",
         "predict.py",
+        "profile.json",
     }
     assert metadata["input_schema"][0] == {"name": "sepal length (cm)", "kind": "numeric"}
     assert {"python", "scikit-learn", "pandas", "numpy", "hydra-core", "make-mlops-easy"} <= set(

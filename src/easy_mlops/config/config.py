@@ -87,6 +87,7 @@ def default_deployment_steps() -> dict[str, Any]:
             "filename": None,
             "format": "${...serialization}",
         },
+        "save_profile": {"_target_": f"{STEPS}.SaveProfileStep"},
         "save_metadata": {
             "_target_": f"{STEPS}.SaveMetadataStep",
             "filename": "${...metadata_filename}",

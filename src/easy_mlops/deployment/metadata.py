@@ -118,6 +118,7 @@ def build_metadata(
 ) -> dict[str, Any]:
     """What the metadata file says: paths, metrics, version, times, checksums, run."""
     created = (created_at or datetime.now(UTC)).isoformat()
+    results = {k: v for k, v in training_results.items() if k != "profile"}  # profile.json holds it
     return {
         MARKER: FORMAT,
         "name": name,
@@ -125,15 +126,15 @@ def build_metadata(
         "version": str(version),
         "deployment_time": deployment_time or created,
         "created_at": created,
-        "problem_type": training_results.get("problem_type"),
-        "target_column": training_results.get("target_column"),
-        "metrics": dict(training_results.get("metrics", {})),
-        "training": {k: v for k, v in training_results.items() if k != "metrics"},
+        "problem_type": results.get("problem_type"),
+        "target_column": results.get("target_column"),
+        "metrics": dict(results.get("metrics", {})),
+        "training": {k: v for k, v in results.items() if k != "metrics"},
         "artifacts": {key: value for key, value in artifacts.items() if key != "deployment_name"},
         # The guide's top-level keys, for scripts that read them there.
         "model_path": artifacts.get("model_path"),
         "preprocessor_path": artifacts.get("preprocessor_path"),
-        "training_results": dict(training_results),
+        "training_results": results,
         "files": checksums(directory, metadata_name),
         "input_schema": input_schema,
         "versions": library_versions(),

@@ -6,6 +6,7 @@ its final name only after every step succeeded, so a failure never leaves
 something that looks like a finished deployment.
 """
 
+import json
 import stat
 import string
 from collections.abc import Callable
@@ -195,6 +196,29 @@ class SavePreprocessorStep(DeploymentStep):
         path = context.require_directory(self.name) / self.filename
         dump(context.preprocessor, path)
         context.artifacts["preprocessor_path"] = str(context.published_path(path))
+
+
+@register_step
+class SaveProfileStep(DeploymentStep):
+    """Write the training split's profile (``profile.json``), what drift is measured against.
+
+    Checksummed with the other artifacts; skipped when the training results
+    carry none (a model deployed by hand).
+    """
+
+    name = "save_profile"
+
+    def __init__(self, filename: str = "profile.json", enabled: bool = True) -> None:
+        super().__init__(enabled)
+        self.filename = safe_filename(filename, "deployment.steps.save_profile.filename")
+
+    def run(self, context: DeploymentContext) -> None:
+        profile = context.training_results.get("profile")
+        if profile is None:
+            return
+        path = context.require_directory(self.name) / self.filename
+        write_text_atomic(path, json.dumps(profile) + "\n")
+        context.artifacts["profile_path"] = str(context.published_path(path))
 
 
 @register_step

@@ -20,6 +20,7 @@ from easy_mlops.errors import ConfigError, DataError
 from easy_mlops.metrics import METRIC_NAMES, optimized_metric
 from easy_mlops.preprocessing import DataPreprocessor
 from easy_mlops.preprocessing.preprocessor import infinite_as_missing, keep_columns_override
+from easy_mlops.profiles import reference_profile
 from easy_mlops.training.library_warnings import relaying_warnings
 from easy_mlops.versions import library_versions
 
@@ -189,7 +190,8 @@ def train(
     ``trainer_cfg.problem_type`` must already be resolved (not ``auto``);
     ``optimized`` is the configured ``optimized_metric`` (cross-validation
     scores it). Returns the model, the fitted preprocessor and the training
-    results (``metrics``, ``optimized_metric``, ``problem_type``, row counts).
+    results (``metrics``, ``optimized_metric``, ``problem_type``, row counts,
+    and ``profile``: the reference drift is measured against).
     """
     problem_type = str(trainer_cfg.problem_type)
     optimized = optimized_metric(optimized, problem_type)
@@ -211,7 +213,15 @@ def train(
         x_test, y_test = preprocessor.prepare_data(test_rows, target_column)
         log.info("fitting %s on %d rows", type(estimator).__name__, len(train_rows))
         estimator.fit(x_train, y_train)
-        metrics = {**evaluate(problem_type, y_test, estimator.predict(x_test)), **cv_scores}
+        held_out = estimator.predict(x_test)
+        metrics = {**evaluate(problem_type, y_test, held_out), **cv_scores}
+        # What drift is measured against: the training split's features, the hold-out's predictions.
+        profile = reference_profile(
+            train_rows[preprocessor.feature_names_in_],
+            preprocessor.numeric_columns_,
+            held_out,
+            classes=problem_type == "classification",
+        )
     model = TrainedModel(estimator, problem_type, target_column, metrics)
     results = {
         "metrics": metrics,
@@ -221,5 +231,6 @@ def train(
         "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
         "train_rows": len(train_rows),
         "test_rows": len(test_rows),
+        "profile": profile,
     }
     return model, preprocessor, results

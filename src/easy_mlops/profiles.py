@@ -1,0 +1,137 @@
+"""Data profiles made of integer counts: the training split's reference, and the same counts for live data.
+
+A numeric feature is profiled on about 100 bins between quantile edges of
+the training values, plus underflow (below the training minimum), overflow
+(above the maximum) and missing counts; a categorical feature on its top
+categories (50 by default) plus "other" and "missing". Counting live data
+with the reference's edges and categories gives vectors of the same shape,
+so windows of live data are sums of integer vectors: exact, and mergeable
+across batches, processes and machines.
+"""
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PROFILE_VERSION = 1
+NUMERIC_BINS = 100
+TOP_CATEGORIES = 50
+
+
+def numeric_reference(values: pd.Series, bins: int = NUMERIC_BINS) -> dict[str, Any]:
+    """Quantile edges of ``values`` and the training counts over them."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    finite = numbers[np.isfinite(numbers)]
+    if finite.size == 0:
+        edges: list[float] = []
+        low = high = None
+    else:
+        inner = np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1])
+        edges = np.unique(inner).tolist()
+        low, high = float(finite.min()), float(finite.max())
+    profile = {
+        "kind": "numeric",
+        "edges": edges,
+        "low": low,
+        "high": high,
+        "count": int(finite.size),
+        "mean": float(finite.mean()) if finite.size else None,
+        "std": float(finite.std()) if finite.size else None,
+    }
+    profile["counts"] = numeric_counts(profile, numbers)
+    return profile
+
+
+def numeric_counts(reference: dict[str, Any], values: Any) -> list[int]:
+    """``[underflow, bin 0 ... bin k, overflow, missing]`` of ``values`` on the reference's edges."""
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    missing = ~np.isfinite(numbers)
+    present = numbers[~missing]
+    edges = np.asarray(reference["edges"], dtype=float)
+    bins = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
+    low, high = reference["low"], reference["high"]
+    under = int((present < low).sum()) if low is not None else 0
+    over = int((present > high).sum()) if high is not None else 0
+    # Values outside the training range are counted apart from the edge bins they would fall in.
+    if under:
+        bins[0] -= under
+    if over:
+        bins[-1] -= over
+    return [under, *bins.tolist(), over, int(missing.sum())]
+
+
+def categorical_reference(values: pd.Series, top: int = TOP_CATEGORIES) -> dict[str, Any]:
+    """The ``top`` most frequent categories of ``values`` and the training counts over them."""
+    text = values.dropna().astype(str)
+    categories = text.value_counts().head(top).index.tolist()
+    profile = {"kind": "categorical", "categories": categories}
+    profile["counts"] = categorical_counts(profile, values)
+    return profile
+
+
+def categorical_counts(reference: dict[str, Any], values: Any) -> list[int]:
+    """``[category 0 ... category k, other, missing]`` of ``values``; unseen categories are "other"."""
+    series = pd.Series(values)
+    missing = series.isna()
+    text = series[~missing].astype(str)
+    positions = {category: position for position, category in enumerate(reference["categories"])}
+    counts = [0] * (len(positions) + 2)
+    for category, count in text.value_counts().items():
+        counts[positions.get(category, len(positions))] += int(count)
+    counts[-1] = int(missing.sum())
+    return counts
+
+
+def reference_profile(
+    features: pd.DataFrame, numeric: list[str], predictions: Any, classes: bool
+) -> dict[str, Any]:
+    """The training split's profile of each feature, and the model's predictions on the hold-out rows."""
+    return {
+        "version": PROFILE_VERSION,
+        "rows": int(len(features)),
+        "features": {
+            str(column): numeric_reference(features[column])
+            if column in numeric
+            else categorical_reference(features[column])
+            for column in features.columns
+        },
+        "prediction": categorical_reference(pd.Series(predictions))
+        if classes
+        else numeric_reference(pd.Series(predictions)),
+    }
+
+
+def live_counts(reference: dict[str, Any], features: pd.DataFrame | None, predictions: Any) -> dict[str, Any]:
+    """Count vectors of one batch of live data, shaped like the reference's (features absent from the
+    batch are left out)."""
+    counts: dict[str, Any] = {"rows": int(len(predictions)), "features": {}}
+    if features is not None:
+        for name, profile in reference["features"].items():
+            if name in features.columns:
+                count = numeric_counts if profile["kind"] == "numeric" else categorical_counts
+                counts["features"][name] = count(profile, features[name])
+    prediction = reference["prediction"]
+    count = numeric_counts if prediction["kind"] == "numeric" else categorical_counts
+    counts["prediction"] = count(prediction, predictions)
+    return counts
+
+
+def add_counts(total: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
+    """``total`` plus ``batch``, vector by vector (either may be empty)."""
+    merged = {
+        "rows": total.get("rows", 0) + batch.get("rows", 0),
+        "features": dict(total.get("features", {})),
+    }
+    for name, vector in batch.get("features", {}).items():
+        merged["features"][name] = _add(merged["features"].get(name), vector)
+    merged["prediction"] = _add(total.get("prediction"), batch.get("prediction"))
+    return merged
+
+
+def _add(left: list[int] | None, right: list[int] | None) -> list[int] | None:
+    if left is None:
+        return list(right) if right is not None else None
+    if right is None:
+        return left
+    return [a + b for a, b in zip(left, right, strict=True)]

@@ -1,0 +1,59 @@
+"""Data profiles: the training split's reference in every deployment, and live counts on its bins."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from easy_mlops.pipeline import run_experiment
+from easy_mlops.profiles import add_counts, categorical_reference, live_counts, numeric_reference
+
+
+def test_every_deployment_stores_the_training_profile_checksummed(compose, classification_csv, models_dir):
+    artifacts = run_experiment(compose("data=csv", f"data.path={classification_csv}"))["deployment"]
+    deployment = models_dir / artifacts["deployment_name"]
+    profile = json.loads((deployment / "profile.json").read_text())
+    metadata = json.loads((deployment / "metadata.json").read_text())
+    assert "profile.json" in metadata["files"]  # verified like any artifact
+    assert "profile" not in metadata["training"] and "profile" not in metadata["training_results"]
+    training = pd.read_csv(classification_csv)
+    train_rows = round(len(training) * 0.8)
+    assert profile["rows"] == train_rows
+    x1 = profile["features"]["x1"]
+    assert x1["kind"] == "numeric" and 90 <= len(x1["edges"]) <= 99
+    assert sum(x1["counts"]) == train_rows and x1["counts"][0] == x1["counts"][-2] == 0  # no under/overflow
+    x2 = profile["features"]["x2"]
+    assert x2["counts"][-1] > 0 and x2["count"] + x2["counts"][-1] == train_rows  # NaNs counted apart
+    city = profile["features"]["city"]
+    assert city["kind"] == "categorical" and set(city["categories"]) == {"paris", "lyon", "nice"}
+    assert city["counts"][-2] == 0 and city["counts"][-1] > 0  # no "other"; the missing ones
+    assert profile["prediction"]["kind"] == "categorical"
+    assert sum(profile["prediction"]["counts"]) == len(training) - train_rows  # the hold-out's predictions
+
+
+def test_live_counts_have_the_reference_shape_and_add_up():
+    rng = np.random.default_rng(0)
+    reference = {
+        "features": {
+            "x": numeric_reference(pd.Series(rng.normal(size=1000))),
+            "c": categorical_reference(pd.Series(rng.choice(["a", "b"], size=1000))),
+        },
+        "prediction": categorical_reference(pd.Series(["yes", "no"] * 500)),
+    }
+    live = pd.DataFrame({"x": [-99.0, 0.0, 99.0, np.nan, np.inf], "c": ["a", "z", None, "b", "a"]})
+    counts = live_counts(reference, live, np.array(["yes", "no", "maybe", "yes", "yes"]))
+    x = counts["features"]["x"]
+    assert (x[0], x[-2], x[-1], sum(x)) == (1, 1, 2, 5)  # under, over, missing (NaN and inf), all rows
+    assert len(x) == len(reference["features"]["x"]["counts"])
+    c = counts["features"]["c"]
+    assert c[reference["features"]["c"]["categories"].index("a")] == 2 and c[-2:] == [1, 1]  # "z": other
+    assert counts["prediction"][-2] == 1  # an unseen prediction is "other"
+    twice = add_counts(add_counts({}, counts), counts)
+    assert twice["rows"] == 10 and twice["features"]["x"] == [2 * n for n in x]
+
+
+@pytest.mark.parametrize("values", [[], [np.nan, np.nan]], ids=["empty", "all-missing"])
+def test_a_numeric_reference_without_values(values):
+    reference = numeric_reference(pd.Series(values, dtype=float))
+    assert reference["edges"] == [] and reference["counts"][-1] == len(values)
