@@ -91,7 +91,8 @@ def workdir(tmp_path) -> Path:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         frame.to_csv(tmp_path / name, index=False)
     for name in ("new_customers.csv", "new.csv", "data/new.csv", "NEW.csv"):
-        churn_frame(50, seed=4).drop(columns=["churn"]).to_csv(tmp_path / name, index=False)
+        # As many new customers as drift needs to tell a real shift from sampling noise.
+        churn_frame(500, seed=4).drop(columns=["churn"]).to_csv(tmp_path / name, index=False)
     return tmp_path
 
 
@@ -119,9 +120,9 @@ def test_the_first_commands(workdir, cli):
         assert "Traceback" not in result.stderr
     first, latest = [directory for directory, _ in list_deployments(workdir / "models")]
     assert "HistGradientBoostingClassifier" in (latest / "config.yaml").read_text()
-    assert len(json.loads((workdir / "out.json").read_text())["predictions"]) == 50
+    assert len(json.loads((workdir / "out.json").read_text())["predictions"]) == 500
     log = (latest / "logs" / "predictions_log.jsonl").read_text().splitlines()
-    assert len(log) == 100  # stdout and -o: both delivered, both logged
+    assert len(log) == 1000  # stdout and -o: both delivered, both logged
     assert not (first / "logs" / "predictions_log.jsonl").exists()
 
 

@@ -753,15 +753,15 @@ def test_deferred_indexing_by_two_writers_gives_the_index_a_rebuild_gives(tmp_pa
     writers = [ModelMonitor(log_dir=tmp_path) for _ in range(2)]
     for monitor in writers:
         [step] = [s for s in monitor.steps if isinstance(s, PredictionsLoggerStep)]
-        step.index_every_s = 3600  # only when asked
+        step.flush_every_s = 3600  # only when asked
     rng = np.random.default_rng(3)
     for turn in range(12):
         writer = writers[turn % 2] if turn % 5 else writers[1]
         writer.log_predictions(rng.choice(["a", "b", "c"], size=int(rng.integers(1, 50))), "1.0.0")
         if turn == 6:
-            writers[0].get_step("predictions_logger").refresh_index()  # one refresh in the middle
+            writers[0].get_step("predictions_logger").flush()  # one refresh in the middle
     for monitor in writers:
-        monitor.get_step("predictions_logger").refresh_index()
+        monitor.get_step("predictions_logger").flush()
     indexed = ModelMonitor(log_dir=tmp_path).get_predictions_summary()
     (tmp_path / "predictions_log.index.json").unlink()
     rebuilt = ModelMonitor(log_dir=tmp_path).get_predictions_summary()

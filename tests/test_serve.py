@@ -355,6 +355,7 @@ def test_two_workers_log_exactly_every_served_prediction(tmp_path, served, cli):
         assert server.stop()[0] == 0
     status = json.loads(cli("status", deployment, "--json").stdout)
     assert status["predictions"]["total_predictions"] == 2000
+    assert status["drift"]["rows"] == 2000  # both workers' input counts, exact too
     assert sorted(r["prediction"] for r in records) == sorted(answered)
 
 

@@ -142,6 +142,17 @@ class DeploymentConfig:
     steps: dict[str, Any] = field(default_factory=default_deployment_steps)
 
 
+DRIFT_KEYS = (
+    "window",
+    "numeric_stat",
+    "psi_warning",
+    "psi_threshold",
+    "threshold",
+    "min_rows",
+    "dataset_drift_share",
+)
+
+
 def default_observability_steps() -> dict[str, Any]:
     """The guide's observability steps, switched by the flat keys beside ``steps``."""
     return {
@@ -159,7 +170,30 @@ def default_observability_steps() -> dict[str, Any]:
             "metric_thresholds": "${...metric_thresholds}",
             "metric_directions": "${...metric_directions}",
         },
+        "drift": {
+            "_target_": f"{OBSERVERS}.DriftStep",
+            **{key: f"${{...drift.{key}}}" for key in DRIFT_KEYS},
+        },
     }
+
+
+class NumericDriftStat(StrEnum):
+    psi = "psi"  # population stability index on the reference's deciles
+    wasserstein = "wasserstein"  # divided by the reference's standard deviation
+    ks = "ks"  # the largest gap between the binned CDFs
+
+
+@dataclass
+class DriftConfig:
+    """How the ``drift`` step compares live inputs and predictions with the training profile."""
+
+    window: str = "all"  # all, or the last hours or days: 24h, 7d
+    numeric_stat: NumericDriftStat = NumericDriftStat.psi
+    psi_warning: float = 0.1
+    psi_threshold: float = 0.25  # a feature drifted at or above it
+    threshold: float = 0.1  # the same for wasserstein, ks and categorical features (jensen-shannon)
+    min_rows: int = 100  # below it: "insufficient data", never an alert
+    dataset_drift_share: float = 0.5  # dataset drift when this share of features drifted
 
 
 @dataclass
@@ -171,6 +205,7 @@ class ObservabilityConfig:
     alert_threshold: float = 0.8
     metric_thresholds: dict[str, float] = field(default_factory=dict)
     metric_directions: dict[str, str] = field(default_factory=dict)
+    drift: DriftConfig = field(default_factory=DriftConfig)
     steps: dict[str, Any] = field(default_factory=default_observability_steps)
 
 

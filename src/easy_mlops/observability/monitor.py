@@ -111,6 +111,12 @@ class ModelMonitor:
             return {"enabled": False, "message": "metric thresholds are not evaluated", "active_alerts": []}
         return step.summary()
 
+    def get_drift_summary(self) -> dict[str, Any]:
+        step = self._step(builtin.DriftStep)
+        if step is None:
+            return {"enabled": False, "message": "drift is not monitored (no drift step)"}
+        return step.summary()
+
     def active_alerts(self) -> list[dict[str, Any]]:
         return self.get_alerts_summary().get("active_alerts", [])
 
@@ -151,6 +157,16 @@ class ModelMonitor:
 
     load_logs = load  # the guide's name
 
+    def defer_writes(self, seconds: float) -> None:
+        """Let the steps gather many small batches and write at most every ``seconds`` (a server)."""
+        for step in self.steps:
+            step.flush_every_s = seconds
+
+    def flush(self) -> None:
+        """Write what the steps gathered since their last write."""
+        for step in self.steps:
+            step.flush()
+
     def get_step(self, name: str) -> Any:
         """The configured step called ``name``, or None."""
         return next((step for step in self.steps if step.name == name), None)
@@ -173,7 +189,13 @@ class ModelMonitor:
             step.name or type(step).__name__: step.summary()
             for step in self.steps
             if not isinstance(
-                step, (builtin.MetricsLoggerStep, builtin.PredictionsLoggerStep, builtin.MetricThresholdStep)
+                step,
+                (
+                    builtin.MetricsLoggerStep,
+                    builtin.PredictionsLoggerStep,
+                    builtin.MetricThresholdStep,
+                    builtin.DriftStep,
+                ),
             )
             and step.summary() is not None
         }
@@ -184,6 +206,7 @@ class ModelMonitor:
             "metrics": self.get_metrics_summary(),
             "predictions": predictions,
             "alerts": self.get_alerts_summary(),
+            "drift": self.get_drift_summary(),
         }
         if custom:
             summary["custom"] = custom

@@ -13,7 +13,13 @@ def _number(value: Any) -> str:
 
 
 def alert_text(alert: dict[str, Any]) -> str:
-    """``accuracy = 0.7 < 0.8``: the metric, its value and the threshold it misses."""
+    """``accuracy = 0.7 < threshold 0.8``: the metric, its value and the threshold it misses;
+    ``drift in x1: psi 0.31 >= threshold 0.25`` for drift."""
+    if alert.get("kind") == "drift":
+        if alert["feature"] == "dataset":
+            return f"dataset drift: {alert['value']:.0%} of the features drifted"
+        value, threshold = _number(alert["value"]), _number(alert["threshold"])
+        return f"drift in {alert['feature']}: {alert['stat']} {value} >= threshold {threshold}"
     comparison = "<" if alert["direction"] == "higher" else ">"
     return (
         f"{alert['metric']} = {_number(alert['value'])} {comparison} threshold {_number(alert['threshold'])}"
@@ -56,7 +62,7 @@ def render_report(summary: dict[str, Any], about: str | None = None) -> str:
             lines.append(f"  {distribution}")
         for record in predictions.get("recent_predictions", []):
             lines.append(f"  recent: {record.get('timestamp')}  {record.get('prediction')!r}")
-    lines += ["", "ALERTS"]
+    lines += ["", "DRIFT", *drift_lines(summary.get("drift") or {}), "", "ALERTS"]
     alerts = summary["alerts"]
     if alerts.get("enabled") is False:
         lines.append(f"  {alerts['message']}")
@@ -65,6 +71,27 @@ def render_report(summary: dict[str, Any], about: str | None = None) -> str:
     else:
         lines += [f"  ALERT {alert_text(alert)}" for alert in alerts["active_alerts"]]
     return "\n".join(lines) + "\n"
+
+
+def drift_lines(drift: dict[str, Any]) -> list[str]:
+    """The drift verdict: the window, then the drifted features first, then the rest."""
+    if drift.get("enabled") is False or "message" in drift:
+        return [f"  {drift.get('message', '-')}"]
+    lines = [
+        f"  window: {drift['window']}, {drift['rows']} rows; "
+        f"{drift['share_drifted']:.0%} of features drifted"
+        + ("; DATASET DRIFT" if drift["dataset_drift"] else "")
+    ]
+    for name, feature in drift["features"].items():  # sorted by score: the drifted ones first
+        verdict = "DRIFTED" if feature["drifted"] else ("warning" if feature.get("warning") else "ok")
+        lines.append(f"  {name:<20} {feature['stat']:<13} {_number(feature['score']):>8}  {verdict}")
+    prediction = drift.get("prediction")
+    if prediction:
+        verdict = "DRIFTED" if prediction["drifted"] else "ok"
+        lines.append(
+            f"  {'(predictions)':<20} {prediction['stat']:<13} {_number(prediction['score']):>8}  {verdict}"
+        )
+    return lines
 
 
 def distribution_text(distribution: dict[str, Any]) -> str | None:
@@ -129,6 +156,7 @@ def status_view(status: dict[str, Any]) -> list[Any]:
         distribution = distribution_text(predictions.get("distribution") or {})
         if distribution:
             view.append(distribution)
+    view += ["drift:", *(line.replace("[", "\\[") for line in drift_lines(status.get("drift") or {}))]
     alerts = status["alerts"].get("active_alerts", [])
     view += [f"[bold red]ALERT[/] {alert_text(alert)}" for alert in alerts] or ["alerts: none active"]
     return view

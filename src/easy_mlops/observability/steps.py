@@ -7,6 +7,7 @@ is bound to one (``save``); until then it keeps records in memory, so a
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,11 +26,15 @@ from easy_mlops.jsonl import (
 )
 from easy_mlops.jsonsafe import now
 from easy_mlops.metrics import BOUNDED_METRICS, metric_direction
+from easy_mlops.observability.drift import score as drift_score
 from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex, RunningStats
+from easy_mlops.profiles import add_counts, live_counts
 
 log = logging.getLogger(__name__)
 
 METRICS_LOG = "metrics_history.jsonl"
+DRIFT_COUNTS = "drift_counts.json"
+PROFILE = "profile.json"  # written beside logs/ by the deployment's save_profile step
 PREDICTIONS_LOG = "predictions_log.jsonl"
 PREDICTIONS_INDEX = "predictions_log.index.json"
 ALERTS_LOG = "alerts.jsonl"
@@ -89,6 +94,13 @@ class ObservabilityStep:
 
     def summary(self) -> dict[str, Any] | None:
         return None
+
+    # A step that writes per batch may instead gather batches and write them at most every
+    # ``flush_every_s`` seconds (the server sets it) and on ``flush()``.
+    flush_every_s: float = 0.0
+
+    def flush(self) -> None:
+        """Write whatever is gathered in memory (nothing, unless the step defers its writes)."""
 
 
 def row_input(inputs: Any, position: int) -> Any:
@@ -173,15 +185,15 @@ class PredictionsLoggerStep(_JsonlStep):
     each batch, so summaries cost the same for ten rows or ten million. It
     records how many bytes of the log it covers and catches up from there if a
     writer died between appending and updating it. A writer that appends
-    many small batches (the server) sets ``index_every_s``: it then appends
+    many small batches (the server) sets ``flush_every_s``: it then appends
     lines only, and folds them into the index at most that often (and on
-    :meth:`refresh_index`); readers catch up with the rest.
+    :meth:`flush`); readers catch up with the rest.
     """
 
     name = "predictions_logger"
     filename = PREDICTIONS_LOG
-    index_every_s: float = 0.0  # 0: the index is updated with every batch
-    indexed_at: float = 0.0
+    flush_every_s: float = 0.0  # 0: the index is updated with every batch
+    flushed_at: float = 0.0
 
     def __init__(self, enabled: bool = True) -> None:
         super().__init__(enabled)
@@ -219,12 +231,12 @@ class PredictionsLoggerStep(_JsonlStep):
         self.pending = []
 
     def _append_and_index(self, batch: PredictionBatch) -> None:
-        if self.index_every_s:
+        if self.flush_every_s:
             with locked(self.path):
                 start, end = append_lines_at(self.path, batch.chunks())
             self.unindexed.append((start, end, batch))
-            if time.monotonic() - self.indexed_at >= self.index_every_s:
-                self.refresh_index()
+            if time.monotonic() - self.flushed_at >= self.flush_every_s:
+                self.flush()
             return
         with locked(self.path):
             index = self._current_index()
@@ -236,7 +248,7 @@ class PredictionsLoggerStep(_JsonlStep):
             batch.add_to(index)
             self._write_index(index)
 
-    def refresh_index(self) -> None:
+    def flush(self) -> None:
         """Fold whatever the log has beyond the index into it, and write it.
 
         Lines this step appended itself are folded from the batches it still
@@ -255,7 +267,7 @@ class PredictionsLoggerStep(_JsonlStep):
             self._read_into(index)
             self._write_index(index)
         self.unindexed = []
-        self.indexed_at = time.monotonic()
+        self.flushed_at = time.monotonic()
 
     @property
     def index_path(self) -> Path:
@@ -375,14 +387,241 @@ class MetricThresholdStep(ObservabilityStep):
         self.evaluations.load(log_dir)
 
     def summary(self) -> dict[str, Any]:
-        evaluations, latest, alerted = 0, None, 0
+        """Evaluations so far; the active alerts are the latest metrics evaluation's and the
+        latest drift evaluation's (the ``drift`` step records its own, with ``source: drift``)."""
+        evaluations, alerted, latest, last = 0, 0, {}, None
         for record in self.evaluations.records():
             evaluations += 1
-            latest = record
             alerted += bool(record.get("alerts"))
+            latest[record.get("source", "metrics")] = record
+            last = record.get("timestamp")
         return {
             "evaluations": evaluations,
             "evaluations_with_alerts": alerted,
-            "active_alerts": list(latest.get("alerts", [])) if latest else [],
-            "last_evaluation": latest.get("timestamp") if latest else None,
+            "active_alerts": [alert for record in latest.values() for alert in record.get("alerts", [])],
+            "last_evaluation": last,
         }
+
+
+@register_step
+class DriftStep(ObservabilityStep):
+    """Input and prediction drift against the training profile, from counts kept per hour.
+
+    Each logged batch with its input table is counted on the reference
+    profile's bins (``profile.json`` beside ``logs/``) and added to the hour's
+    counts in ``drift_counts.json``; a window is a sum of those integer
+    vectors. After each write the drift verdict is evaluated, and when the set
+    of drifted features, dataset drift or prediction drift changes, an
+    evaluation with ``source: drift`` is appended to ``alerts.jsonl``.
+    """
+
+    name = "drift"
+    filename = DRIFT_COUNTS
+
+    def __init__(
+        self,
+        window: str = "all",
+        numeric_stat: str = "psi",
+        psi_warning: float = 0.1,
+        psi_threshold: float = 0.25,
+        threshold: float = 0.1,
+        min_rows: int = 100,
+        dataset_drift_share: float = 0.5,
+        enabled: bool = True,
+    ) -> None:
+        super().__init__(enabled)
+        if str(numeric_stat) not in ("psi", "wasserstein", "ks"):
+            raise ValueError(f"drift numeric_stat must be psi, wasserstein or ks, got {numeric_stat!r}")
+        self.window_hours = window_hours(window)
+        self.window, self.numeric_stat = str(window), str(numeric_stat)
+        self.psi_warning, self.psi_threshold, self.threshold = psi_warning, psi_threshold, threshold
+        self.min_rows, self.dataset_drift_share = min_rows, dataset_drift_share
+        self.reference: dict[str, Any] | None = None
+        self.pending: dict[str, dict[str, Any]] = {}  # hour -> counts not written yet
+        self.flushed_at = 0.0
+
+    def load(self, log_dir: Path) -> None:
+        super().load(log_dir)
+        profile = Path(log_dir).parent / PROFILE
+        self.reference = json.loads(profile.read_text(encoding="utf-8")) if profile.is_file() else None
+
+    def save(self, output_dir: Path) -> None:
+        self.load(output_dir)
+        self.flush()
+
+    @property
+    def path(self) -> Path | None:
+        return self.log_dir / self.filename if self.log_dir else None
+
+    def on_log_predictions(
+        self, predictions: Any, model_version: str, metadata: dict | None = None, inputs: Any = None
+    ) -> None:
+        if self.reference is None:
+            return
+        import pandas as pd
+
+        if isinstance(inputs, list) and inputs and all(isinstance(row, dict) for row in inputs):
+            inputs = pd.DataFrame.from_records(inputs)
+        frame = inputs if isinstance(inputs, pd.DataFrame) else None
+        hour = now()[:13]
+        self.pending[hour] = add_counts(
+            self.pending.get(hour, {}), live_counts(self.reference, frame, predictions)
+        )
+        if self.path is not None and time.monotonic() - self.flushed_at >= self.flush_every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Add the gathered counts to ``drift_counts.json``; record the verdict when it changed."""
+        if self.path is None or not self.pending:
+            return
+        with locked(self.path):
+            hours = self._stored()
+            for hour, counts in self.pending.items():
+                hours[hour] = add_counts(hours.get(hour, {}), counts)
+            write_json_atomic(self.path, {"version": 1, "hours": hours}, indent=None)
+            self.pending = {}
+            report = self._report(hours)
+            alerts = drift_alerts(report)
+            previous = self._last_drift_evaluation()
+            before = [alert["metric"] for alert in previous.get("alerts", [])] if previous else []
+            if [alert["metric"] for alert in alerts] != before:  # what drifted changed, not just by how much
+                record = {"timestamp": now(), "source": "drift", "window": self.window, "alerts": alerts}
+                append_records(self.log_dir / ALERTS_LOG, [record])
+        self.flushed_at = time.monotonic()
+
+    def _stored(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8")).get("hours", {})
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def _last_drift_evaluation(self) -> dict[str, Any] | None:
+        last = None
+        for record in read_records(self.log_dir / ALERTS_LOG):
+            if record.get("source") == "drift":
+                last = record
+        return last
+
+    def summary(self) -> dict[str, Any]:
+        if self.reference is None:
+            return {
+                "enabled": False,
+                "message": "no reference profile: deployed before drift monitoring (retrain to get one)",
+            }
+        hours = self._stored() if self.path is not None and self.path.exists() else {}
+        for hour, counts in self.pending.items():
+            hours[hour] = add_counts(hours.get(hour, {}), counts)
+        return self._report(hours)
+
+    def _report(self, hours: dict[str, Any]) -> dict[str, Any]:
+        window = window_counts(hours, self.window_hours)
+        rows = window.get("rows", 0)
+        report: dict[str, Any] = {"window": self.window, "rows": rows, "min_rows": self.min_rows}
+        if rows < self.min_rows:
+            report["message"] = (
+                f"insufficient data: {rows} row(s) in the window, drift needs {self.min_rows} "
+                "(observability.drift.min_rows)"
+            )
+            return report
+        features = {}
+        for name, current in window.get("features", {}).items():
+            profile = self.reference["features"].get(name)
+            if profile is None or len(current) != len(profile["counts"]):
+                continue
+            stat, value = drift_score(profile, current, self.numeric_stat)
+            limit = self.psi_threshold if stat == "psi" else self.threshold
+            features[name] = {
+                "kind": profile["kind"],
+                "stat": stat,
+                "score": value,
+                "threshold": limit,
+                "drifted": value >= limit,
+            }
+            if stat == "psi":
+                features[name]["warning"] = self.psi_warning <= value < limit
+        drifted = sum(feature["drifted"] for feature in features.values())
+        share = drifted / len(features) if features else 0.0
+        report.update(
+            dataset_drift=bool(features) and share >= self.dataset_drift_share,
+            share_drifted=share,
+            features=dict(sorted(features.items(), key=lambda item: -item[1]["score"])),
+        )
+        current = window.get("prediction")
+        if current is not None:
+            stat, value = drift_score(self.reference["prediction"], current, self.numeric_stat)
+            limit = self.psi_threshold if stat == "psi" else self.threshold
+            report["prediction"] = {
+                "stat": stat,
+                "score": value,
+                "threshold": limit,
+                "drifted": value >= limit,
+            }
+        return report
+
+
+def window_hours(window: str) -> int | None:
+    """Hours in ``all`` (None), ``24h`` or ``7d``; anything else is an error naming the key."""
+    text = str(window).strip().lower()
+    if text == "all":
+        return None
+    match = re.fullmatch(r"(\d+)\s*([hd])", text)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"drift window must be 'all' or a duration like 24h or 7d, got {window!r}")
+    return int(match.group(1)) * (24 if match.group(2) == "d" else 1)
+
+
+def window_counts(hours: dict[str, Any], last_hours: int | None) -> dict[str, Any]:
+    """The sum of the hourly counts within the last ``last_hours`` hours (all of them for None)."""
+    from datetime import UTC, datetime, timedelta
+
+    total: dict[str, Any] = {}
+    since = None
+    if last_hours is not None:
+        since = (datetime.now(UTC) - timedelta(hours=last_hours)).isoformat()[:13]
+    for hour, counts in hours.items():
+        if since is None or hour >= since:
+            total = add_counts(total, counts)
+    return total
+
+
+def drift_alerts(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The drifted features, dataset drift and prediction drift of a report, as alert entries."""
+    alerts = [
+        {
+            "kind": "drift",
+            "metric": f"drift:{name}",
+            "feature": name,
+            "stat": feature["stat"],
+            "value": feature["score"],
+            "threshold": feature["threshold"],
+            "direction": "lower",
+        }
+        for name, feature in report.get("features", {}).items()
+        if feature["drifted"]
+    ]
+    if report.get("dataset_drift"):
+        alerts.append(
+            {
+                "kind": "drift",
+                "metric": "drift:dataset",
+                "feature": "dataset",
+                "stat": "share_drifted",
+                "value": report["share_drifted"],
+                "threshold": None,
+                "direction": "lower",
+            }
+        )
+    prediction = report.get("prediction")
+    if prediction and prediction["drifted"]:
+        alerts.append(
+            {
+                "kind": "drift",
+                "metric": "drift:prediction",
+                "feature": "prediction",
+                "stat": prediction["stat"],
+                "value": prediction["score"],
+                "threshold": prediction["threshold"],
+                "direction": "lower",
+            }
+        )
+    return alerts

@@ -31,7 +31,6 @@ from easy_mlops.deployment.loading import Deployment
 from easy_mlops.errors import DataError, MLOpsError
 from easy_mlops.inference import deployment_monitor
 from easy_mlops.jsonsafe import json_values
-from easy_mlops.observability.steps import PredictionsLoggerStep
 from easy_mlops.serving.batching import Batch, MicroBatcher
 from easy_mlops.serving.metrics import CONTENT_TYPE, ServerMetrics, scrape
 from easy_mlops.serving.requests import RequestError, parse_body
@@ -39,9 +38,9 @@ from easy_mlops.serving.requests import RequestError, parse_body
 log = logging.getLogger(__name__)
 
 SOURCE = {"source": "serve"}
-# Served batches are small and many: the log's index is brought up to date at
-# most this often (status reads the few lines beyond it).
-INDEX_EVERY_S = 1.0
+# Served batches are small and many: the steps bring their files (the log's
+# index, drift counts) up to date at most this often; status reads the rest.
+WRITE_EVERY_S = 1.0
 
 
 def json_response(document: Any, status: int = 200) -> Response:
@@ -64,8 +63,8 @@ class PredictionLogWriter:
         self.thread = threading.Thread(target=self._run, name="easy-mlops-log", daemon=True)
         self.thread.start()
 
-    def put(self, deployment: Deployment, predictions: np.ndarray) -> None:
-        self.queue.put((deployment, predictions))
+    def put(self, deployment: Deployment, predictions: np.ndarray, frames: list[pd.DataFrame]) -> None:
+        self.queue.put((deployment, predictions, frames))
 
     def close(self) -> None:
         """Write everything queued, then stop."""
@@ -80,32 +79,34 @@ class PredictionLogWriter:
             while not self.queue.empty():  # whatever else waits goes in the same append
                 queued.append(self.queue.get_nowait())
             stopping = queued[-1] is None
-            for deployment, predictions in _by_deployment([item for item in queued if item is not None]):
+            for deployment, predictions, inputs in _by_deployment(
+                [item for item in queued if item is not None]
+            ):
                 try:
                     monitor = monitors.get(deployment.directory)
                     if monitor is None:
                         monitor = monitors[deployment.directory] = deployment_monitor(deployment.directory)
-                        for step in monitor.steps:
-                            if isinstance(step, PredictionsLoggerStep):
-                                step.index_every_s = INDEX_EVERY_S
-                    monitor.log_predictions(predictions, deployment.version, SOURCE)
+                        monitor.defer_writes(WRITE_EVERY_S)
+                    monitor.log_predictions(predictions, deployment.version, SOURCE, inputs)
                 except Exception:  # the server keeps answering; the failure is said once per write
                     log.exception("could not log %d served predictions", len(predictions))
-        for monitor in monitors.values():  # what was appended since the last index update
-            for step in monitor.steps:
-                if isinstance(step, PredictionsLoggerStep):
-                    step.refresh_index()
+        for monitor in monitors.values():  # what was gathered since the last write
+            monitor.flush()
 
 
-def _by_deployment(items: list[tuple[Deployment, np.ndarray]]) -> list[tuple[Deployment, np.ndarray]]:
+def _by_deployment(items: list[tuple]) -> list[tuple[Deployment, np.ndarray, pd.DataFrame]]:
     """Consecutive batches of one deployment joined, in order: one lock, one append, one fsync."""
-    groups: list[tuple[Deployment, list[np.ndarray]]] = []
-    for deployment, predictions in items:
+    groups: list[tuple[Deployment, list[np.ndarray], list[pd.DataFrame]]] = []
+    for deployment, predictions, frames in items:
         if groups and groups[-1][0] is deployment:
             groups[-1][1].append(predictions)
+            groups[-1][2].extend(frames)
         else:
-            groups.append((deployment, [predictions]))
-    return [(deployment, np.concatenate(parts)) for deployment, parts in groups]
+            groups.append((deployment, [predictions], list(frames)))
+    return [
+        (deployment, np.concatenate(parts), pd.concat(frames, ignore_index=True))
+        for deployment, parts, frames in groups
+    ]
 
 
 class Serving:
@@ -154,7 +155,7 @@ class Serving:
         return deployment.predict(frame)
 
     def scored(self, batch: Batch) -> None:
-        self.writer.put(self.scored_by, batch.predictions)
+        self.writer.put(self.scored_by, batch.predictions, batch.frames)
         self.metrics.scoring_seconds.observe(batch.seconds)
         self.metrics.batch_rows.observe(batch.rows)
         self.metrics.served(
