@@ -67,7 +67,9 @@ def run_experiment(
 
     def log_training_metrics(deployment_dir: Path) -> None:
         monitor = ModelMonitor(cfg.observability, log_dir=deployment_dir / "logs", trusted_modules=trusted)
-        results["alerts"] = monitor.log_metrics(training["metrics"], str(cfg.deployment.version))
+        results["alerts"] = monitor.log_metrics(
+            training["metrics"], str(cfg.deployment.version), source="training"
+        )
 
     with phase("Deploying"):
         results["deployment"] = deployer.deploy(
@@ -149,6 +151,15 @@ class MLOpsPipeline:
         from easy_mlops.inference import predict_file
 
         return predict_file(data_path, model_dir, log_predictions)
+
+    def evaluate(
+        self, data_path: str | Path, model_dir: str | Path, target_column: str | None = None
+    ) -> dict[str, Any]:
+        """Metrics of a deployment on labelled live data, logged with ``source: live`` and checked
+        against its thresholds: what ``make-mlops-easy evaluate DATA MODEL_DIR --json`` prints."""
+        from easy_mlops.evaluation import evaluate_file
+
+        return evaluate_file(data_path, model_dir, target_column)
 
     def get_status(self, model_dir: str | Path) -> dict[str, Any]:
         """What ``make-mlops-easy status MODEL_DIR --json`` prints, as a dict."""

@@ -1,9 +1,10 @@
 """``make-mlops-easy``: a thin shell over the functions the Hydra app calls.
 
-Commands: train, predict, serve, status, observe, list, gc, prune, push, replay, sweeps show, init.
-Every user error is one line on stderr with exit code 2 (``--debug`` shows the
-traceback); ``status --fail-on-alert`` exits 3 when an alert is active;
-``replay`` exits 1 when the retrained model differs.
+Commands: train, predict, evaluate, serve, status, observe, list, gc, prune, push,
+replay, sweeps show, init. Every user error is one line on stderr with exit code 2
+(``--debug`` shows the traceback); ``status`` and ``evaluate`` with
+``--fail-on-alert`` exit 3 when an alert is active; ``replay`` exits 1 when the
+retrained model differs.
 """
 
 import argparse
@@ -70,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, 'latest' or a URL")
     serve.add_argument("--port", type=int, help="shortcut for serve.port (default 8000)")
     serve.add_argument("--workers", type=int, help="shortcut for serve.workers (default 1)")
+
+    evaluate = command("evaluate", cmd_evaluate, "measure a deployment's metrics on labelled live data")
+    evaluate.add_argument("data", help="CSV, JSON, JSON Lines or Parquet file with the true labels")
+    evaluate.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, 'latest' or a URL")
+    evaluate.add_argument("--target", help="label column (default: the deployment's target column)")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.add_argument(
+        "--fail-on-alert", action="store_true", help=f"exit {ALERT_EXIT} when an alert is active"
+    )
+    evaluate.add_argument("--skip-verify", action="store_true", help="do not check artifact checksums")
 
     status = command("status", cmd_status, "metadata, metrics, predictions and alerts of a deployment")
     status.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
@@ -184,6 +195,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ]
     cfg = compose_config([*shortcuts, *args.overrides])
     return serve(args.model_dir, cfg.serve, cfg.deployment.output_dir, announce=stdout.print)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from easy_mlops.evaluation import evaluate_file
+    from easy_mlops.observability.report import evaluation_view
+
+    result = evaluate_file(args.data, args.model_dir, args.target, verify=not args.skip_verify)
+    if args.json:
+        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    else:
+        for part in evaluation_view(result):
+            stdout.print(part)
+    if args.fail_on_alert and result["alerts"]:
+        return ALERT_EXIT
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

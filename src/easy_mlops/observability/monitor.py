@@ -1,5 +1,6 @@
 """ModelMonitor: the observability pipeline of one deployment."""
 
+import inspect
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,12 @@ from easy_mlops.errors import ConfigError
 from easy_mlops.observability import steps as builtin
 
 PREDICTIONS_DISABLED = "Prediction logging disabled"
+
+
+def takes_keyword(method: Any, name: str) -> bool:
+    """Whether ``method`` accepts the keyword argument ``name`` (a custom step may predate it)."""
+    parameters = inspect.signature(method).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 class ModelMonitor:
@@ -56,11 +63,22 @@ class ModelMonitor:
     def _step(self, kind: type) -> Any:
         return next((step for step in self.steps if isinstance(step, kind)), None)
 
-    def log_metrics(self, metrics: Mapping[str, float], model_version: str = "1.0.0") -> list[dict[str, Any]]:
-        """Record a metrics payload; returns the alerts it raised."""
+    def log_metrics(
+        self, metrics: Mapping[str, float], model_version: str = "1.0.0", source: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Record a metrics payload; returns the alerts active after it.
+
+        ``source`` says where the metrics come from: ``training`` (the hold-out
+        split, at deployment time) or ``live`` (``evaluate`` on labelled data).
+        Steps whose ``on_log_metrics`` takes a ``source`` keyword receive it;
+        the guide's two-argument hooks keep working.
+        """
         metrics = {name: float(value) for name, value in metrics.items()}
         for step in self.steps:
-            step.on_log_metrics(metrics, model_version)
+            if source is not None and takes_keyword(step.on_log_metrics, "source"):
+                step.on_log_metrics(metrics, model_version, source=source)
+            else:
+                step.on_log_metrics(metrics, model_version)
         return self.active_alerts()
 
     def log_prediction(

@@ -43,10 +43,8 @@ def render_report(summary: dict[str, Any], about: str | None = None) -> str:
         for name, value in metrics.get("latest_metrics", {}).items():
             lines.append(f"  {name:<12} {_number(value)}")
         for name, trend in metrics.get("trends", {}).items():
-            lines.append(
-                f"  trend {name}: mean {_number(trend['mean'])}, std {_number(trend['std'])}, "
-                f"min {_number(trend['min'])}, max {_number(trend['max'])}"
-            )
+            lines.append(f"  trend {name}: {trend_text(trend)}")
+        lines += live_metrics_lines(metrics)
     lines += ["", "PREDICTIONS SUMMARY"]
     predictions = summary["predictions"]
     if predictions.get("enabled") is False:
@@ -71,6 +69,66 @@ def render_report(summary: dict[str, Any], about: str | None = None) -> str:
     else:
         lines += [f"  ALERT {alert_text(alert)}" for alert in alerts["active_alerts"]]
     return "\n".join(lines) + "\n"
+
+
+def trend_text(trend: dict[str, Any]) -> str:
+    return (
+        f"mean {_number(trend['mean'])}, std {_number(trend['std'])}, "
+        f"min {_number(trend['min'])}, max {_number(trend['max'])}"
+    )
+
+
+def live_metrics_lines(metrics: dict[str, Any]) -> list[str]:
+    """Training-day metrics beside the latest live ones, and the trend over the live evaluations."""
+    live = metrics.get("live") or {}
+    if not live.get("evaluations"):
+        return [f"  live metrics: none yet ({EVALUATE_HINT})"]
+    lines = [
+        f"  training vs live ({live['evaluations']} live evaluation(s), last {live['last_evaluation']}):"
+    ]
+    for name, training, latest, change in side_by_side(metrics):
+        lines.append(f"    {name:<12} training {training:>8}  live {latest:>8}  change {change:>8}")
+    for name, trend in (live.get("trends") or {}).items():
+        lines.append(f"    live trend {name}: {trend_text(trend)}")
+    return lines
+
+
+EVALUATE_HINT = "measure them on labelled data: make-mlops-easy evaluate LABELLED_DATA MODEL_DIR"
+
+
+def side_by_side(metrics: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """``(metric, training, live, change)`` as text, for every metric of either."""
+    training = metrics.get("training_metrics") or {}
+    live = (metrics.get("live") or {}).get("latest_metrics") or {}
+    rows = []
+    for name in [*training, *(name for name in live if name not in training)]:
+        before, after = training.get(name), live.get(name)
+        change = f"{after - before:+.4f}" if before is not None and after is not None else "-"
+        rows.append((name, _fixed(before), _fixed(after), change))
+    return rows
+
+
+def _fixed(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
+
+
+def evaluation_view(result: dict[str, Any]) -> list[Any]:
+    """What ``evaluate`` prints: the live metrics and the alerts they raised."""
+    from rich.table import Table
+
+    table = Table(title=f"Live metrics on {result['data']}", title_justify="left")
+    for column in ("metric", "value"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for name, value in result["metrics"].items():
+        table.add_row(name, _fixed(value))
+    rows = f"{result['rows']} labelled rows, label column '{result['target']}'"
+    if result["unlabelled_rows"]:
+        rows += f" ({result['unlabelled_rows']} without a label left out)"
+    view: list[Any] = [table, rows]
+    view += [f"[bold red]ALERT[/] {alert_text(alert)}" for alert in result["alerts"]] or [
+        "alerts: none active"
+    ]
+    return view
 
 
 def drift_lines(drift: dict[str, Any]) -> list[str]:
@@ -131,18 +189,23 @@ def status_view(status: dict[str, Any]) -> list[Any]:
     view.append(table)
 
     metrics = status["metrics"]
-    table = Table(title="Metrics", title_justify="left")
-    for column in ("metric", "latest", "mean", "std", "min", "max"):
+    live = metrics.get("live") or {}
+    evaluations = live.get("evaluations", 0)
+    table = Table(
+        title=f"Metrics: training vs live (trend over {evaluations} live evaluation(s))", title_justify="left"
+    )
+    for column in ("metric", "training", "live", "change", "live mean", "std", "min", "max"):
         table.add_column(column, justify="right" if column != "metric" else "left")
-    trends = metrics.get("trends", {})
-    for name, value in (metrics.get("latest_metrics") or {}).items():
+    trends = live.get("trends") or {}
+    for name, training, latest, change in side_by_side(metrics):
         trend = trends.get(name)
         cells = [f"{trend[k]:.4f}" for k in ("mean", "std", "min", "max")] if trend else ["-"] * 4
-        table.add_row(name, f"{value:.4f}", *cells)
+        table.add_row(name, training, latest, change, *cells)
     view.append(table)
     view.append(
         f"metric logs: {metrics.get('total_logs', 0)} (first {metrics.get('first_log') or '-'}, "
         f"last {metrics.get('last_log') or '-'})"
+        + ("" if evaluations else f"; no live metrics yet: {EVALUATE_HINT}")
     )
 
     predictions = status["predictions"]

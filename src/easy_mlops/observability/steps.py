@@ -146,34 +146,63 @@ class _JsonlStep(ObservabilityStep):
 
 @register_step
 class MetricsLoggerStep(_JsonlStep):
-    """Every metrics payload with its timestamp and model version (``metrics_history.jsonl``)."""
+    """Every metrics payload with its timestamp, model version and source (``metrics_history.jsonl``).
+
+    The source tells the hold-out metrics of training day (``training``) from
+    those measured later on labelled live data (``live``, by ``evaluate``), so
+    the summary can show them side by side with the trend of the live ones.
+    """
 
     name = "metrics_logger"
     filename = METRICS_LOG
 
-    def on_log_metrics(self, metrics: dict[str, float], model_version: str) -> None:
-        self._append([{"timestamp": now(), "model_version": model_version, "metrics": dict(metrics)}])
+    def on_log_metrics(
+        self, metrics: dict[str, float], model_version: str, source: str | None = None
+    ) -> None:
+        record = {"timestamp": now(), "model_version": model_version, "metrics": dict(metrics)}
+        if source is not None:
+            record["source"] = source
+        self._append([record])
 
     def summary(self) -> dict[str, Any]:
         total, first, last, latest = 0, None, None, {}
         stats: dict[str, list[float]] = {}
+        training: dict[str, Any] | None = None
+        live = {"evaluations": 0, "last_evaluation": None, "latest_metrics": {}}
+        live_stats: dict[str, list[float]] = {}
         for record in self.records():
             metrics = record.get("metrics") or {}
             total += 1
             first = first or record.get("timestamp")
             last, latest = record.get("timestamp"), metrics
-            for metric, value in metrics.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    stats.setdefault(metric, []).append(float(value))
+            add_values(stats, metrics)
+            source = record.get("source")
+            if source == "live":
+                live.update(latest_metrics=metrics, last_evaluation=record.get("timestamp"))
+                live["evaluations"] += 1
+                add_values(live_stats, metrics)
+            elif source == "training" or training is None:  # logs without sources: the first is training's
+                training = metrics
         summary: dict[str, Any] = {
             "total_logs": total,
             "first_log": first,
             "last_log": last,
             "latest_metrics": latest,
+            "training_metrics": training or {},
+            "live": live,
         }
         if total > 1:
             summary["trends"] = {name: RunningStats.of(values).summary() for name, values in stats.items()}
+        if live["evaluations"]:
+            live["trends"] = {name: RunningStats.of(values).summary() for name, values in live_stats.items()}
         return summary
+
+
+def add_values(stats: dict[str, list[float]], metrics: Mapping[str, Any]) -> None:
+    """Append each numeric metric of one record to its list in ``stats``."""
+    for metric, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            stats.setdefault(metric, []).append(float(value))
 
 
 @register_step
@@ -363,7 +392,9 @@ class MetricThresholdStep(ObservabilityStep):
     def watched(self, metric_name: str) -> bool:
         return metric_name in self.metric_thresholds or metric_name.lower() in BOUNDED_METRICS
 
-    def on_log_metrics(self, metrics: dict[str, float], model_version: str) -> None:
+    def on_log_metrics(
+        self, metrics: dict[str, float], model_version: str, source: str | None = None
+    ) -> None:
         alerts = [
             {
                 "metric": name,
@@ -376,7 +407,10 @@ class MetricThresholdStep(ObservabilityStep):
             and self.watched(name)
             and self.check_metric_threshold(name, value)
         ]
-        self.evaluations._append([{"timestamp": now(), "model_version": model_version, "alerts": alerts}])
+        record = {"timestamp": now(), "model_version": model_version, "alerts": alerts}
+        if source is not None:
+            record["source"] = source
+        self.evaluations._append([record])
 
     def save(self, log_dir: Path) -> None:
         super().save(log_dir)
@@ -393,7 +427,7 @@ class MetricThresholdStep(ObservabilityStep):
         for record in self.evaluations.records():
             evaluations += 1
             alerted += bool(record.get("alerts"))
-            latest[record.get("source", "metrics")] = record
+            latest["drift" if record.get("source") == "drift" else "metrics"] = record
             last = record.get("timestamp")
         return {
             "evaluations": evaluations,
