@@ -120,3 +120,23 @@ def test_too_few_rows_and_no_profile_are_a_line_not_an_alert(cli, compose, deplo
     status = cli("status", old, "--json")
     assert status.returncode == 0
     assert json.loads(status.stdout)["drift"]["message"].startswith("no reference profile")
+
+
+def test_an_empty_window_and_a_corrupt_counts_file(cli, deployed, tmp_path):
+    empty = json.loads(cli("status", deployed, "--json").stdout)["drift"]
+    assert empty["rows"] == 0 and empty["message"] == "no predictions logged in the window (all) yet"
+    cli("predict", tmp_path / "shifted.csv", deployed, "-o", tmp_path / "a.json")
+    counts_path = deployed / "logs" / "drift_counts.json"
+    before = json.loads(cli("status", deployed, "--json").stdout)["drift"]
+    counts_path.write_text('{"version": 1, "hours": {"2026-')  # a writer died mid-write on another system
+    status = cli("status", deployed, "--json")
+    assert status.returncode == 0
+    assert "drift_counts.json was corrupt (kept as drift_counts.json.corrupt)" in status.stderr
+    after = json.loads(status.stdout)["drift"]
+    assert after["rows"] == before["rows"] == 1800  # every logged prediction counted again
+    assert after["prediction"]["score"] == pytest.approx(before["prediction"]["score"])
+    assert after["features"] == {}  # inputs are not in the log: input drift restarts
+    assert (deployed / "logs" / "drift_counts.json.corrupt").exists()
+    cli("predict", tmp_path / "shifted.csv", deployed, "-o", tmp_path / "b.json")
+    again = json.loads(cli("status", deployed, "--json").stdout)["drift"]
+    assert again["rows"] == 3600 and again["features"]["x1"]["drifted"]

@@ -7,6 +7,7 @@ is bound to one (``save``); until then it keeps records in memory, so a
 
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -524,10 +525,37 @@ class DriftStep(ObservabilityStep):
         self.flushed_at = time.monotonic()
 
     def _stored(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8")).get("hours", {})
-        except (OSError, ValueError, AttributeError):
+        """The hourly counts on disk (call with the file locked); a corrupt file is rebuilt."""
+        if not self.path.exists():
             return {}
+        try:
+            hours = json.loads(self.path.read_text(encoding="utf-8"))["hours"]
+            if isinstance(hours, dict):
+                return hours
+        except (ValueError, KeyError, TypeError):
+            pass
+        return self._rebuild()
+
+    def _rebuild(self) -> dict[str, Any]:
+        """Set a corrupt counts file aside and count the predictions log's predictions again.
+
+        The log keeps predictions, not inputs: prediction drift is whole
+        again, input drift restarts from the batches logged after this.
+        """
+        aside = self.path.with_name(f"{self.path.name}.corrupt")
+        os.replace(self.path, aside)
+        by_hour: dict[str, list[Any]] = {}
+        for record in read_records(self.log_dir / PREDICTIONS_LOG):
+            by_hour.setdefault(str(record.get("timestamp", ""))[:13], []).append(record.get("prediction"))
+        hours = {hour: live_counts(self.reference, None, values) for hour, values in by_hour.items()}
+        write_json_atomic(self.path, {"version": 1, "hours": hours}, indent=None)
+        log.warning(
+            "%s was corrupt (kept as %s): prediction counts rebuilt from %s; input drift counts restart now",
+            self.path,
+            aside.name,
+            PREDICTIONS_LOG,
+        )
+        return hours
 
     def _last_drift_evaluation(self) -> dict[str, Any] | None:
         last = None
@@ -542,7 +570,10 @@ class DriftStep(ObservabilityStep):
                 "enabled": False,
                 "message": "no reference profile: deployed before drift monitoring (retrain to get one)",
             }
-        hours = self._stored() if self.path is not None and self.path.exists() else {}
+        hours = {}
+        if self.path is not None and self.path.exists():
+            with locked(self.path):
+                hours = self._stored()
         for hour, counts in self.pending.items():
             hours[hour] = add_counts(hours.get(hour, {}), counts)
         return self._report(hours)
@@ -551,6 +582,9 @@ class DriftStep(ObservabilityStep):
         window = window_counts(hours, self.window_hours)
         rows = window.get("rows", 0)
         report: dict[str, Any] = {"window": self.window, "rows": rows, "min_rows": self.min_rows}
+        if rows == 0:
+            report["message"] = f"no predictions logged in the window ({self.window}) yet"
+            return report
         if rows < self.min_rows:
             report["message"] = (
                 f"insufficient data: {rows} row(s) in the window, drift needs {self.min_rows} "
