@@ -6,13 +6,18 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint bench bench-serve clean
+.PHONY: run test lint browser bench bench-serve clean
 
 run: $(RUN_STAMP)
 	$(BIN)/python -m easy_mlops.run
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -n 2 -q
+
+# observe --html is tested in a real browser: Debian's Chromium, installed once.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 # ruff, and import-linter's contracts in pyproject.toml (layers, no import cycles).
 lint: $(DEV_STAMP)

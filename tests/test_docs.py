@@ -90,6 +90,8 @@ def workdir(tmp_path) -> Path:
     for name in ("churn.csv", "data/churn.csv"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         frame.to_csv(tmp_path / name, index=False)
+    for name in ("labelled_customers.csv", "data/labelled.csv"):  # labels that came in later
+        churn_frame(300, seed=5).to_csv(tmp_path / name, index=False)
     for name in ("new_customers.csv", "new.csv", "data/new.csv", "NEW.csv"):
         # As many new customers as drift needs to tell a real shift from sampling noise.
         churn_frame(500, seed=4).drop(columns=["churn"]).to_csv(tmp_path / name, index=False)
@@ -161,6 +163,19 @@ def test_the_status_json_shape(workdir, cli):
         if section == "metrics":
             missing -= {"trends"}  # appears from the second metrics log, as the README says
         assert not missing, f"{section}: {missing}"
+
+
+def test_monitoring_after_day_one_examples(workdir, cli):
+    example_deployment(workdir)
+    for words in block_with("make-mlops-easy predict new_customers.csv latest -o scored.json"):
+        result = run(words, workdir, cli=cli)
+        assert result.returncode == 0, f"{shlex.join(words)}\n{result.stderr}"
+    first, retrained = [directory for directory, _ in list_deployments(workdir / "models")]
+    status = json.loads(run(["make-mlops-easy", "status", str(first), "--json"], workdir, cli=cli).stdout)
+    assert status["metrics"]["live"]["evaluations"] == 1 and status["drift"]["rows"] == 500
+    assert "<svg" in (workdir / "report.html").read_text()
+    snapshot = (retrained / "config.yaml").read_text()
+    assert "numeric_stat: wasserstein" in snapshot and "window: 7d" in snapshot
 
 
 def test_object_storage_examples(workdir, s3, cli):

@@ -106,12 +106,12 @@ def deliver(document: dict[str, Any], output: str | Path | TextIO) -> None:
         output.flush()
 
 
-def check_output_file(path: str | Path) -> None:
+def check_output_file(path: str | Path, what: str = "the predictions") -> None:
     """Refuse an output path that cannot be written, before any work is done."""
     path = Path(path)
     folder = path.parent
     if path.is_dir():
-        raise DataError(f"{path}: is a directory; give a file name for the predictions")
+        raise DataError(f"{path}: is a directory; give a file name for {what}")
     if not folder.is_dir():
         raise DataError(f"{path}: output folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

@@ -40,6 +40,14 @@ def deployment_report(reference: str | Path) -> str:
     return render_report(deployment_monitor(directory).summary(), about)
 
 
+def deployment_html_report(reference: str | Path) -> str:
+    """The monitoring report of a deployment as a self-contained HTML page (``observe --html``)."""
+    directory = resolve_deployment(reference)
+    metadata = read_metadata(directory)
+    about = {key: metadata.get(key) for key in ("version", "deployment_time")}
+    return deployment_monitor(directory).generate_html_report({**about, "name": directory.name})
+
+
 def deployment_row(deployment_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
     """One row of ``list`` for a local deployment."""
     return _list_row(deployment_dir.name, str(deployment_dir.resolve()), metadata, deployment_dir)

@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     observe = command("observe", cmd_observe, "print the monitoring report of a deployment")
     observe.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     observe.add_argument("-o", "--output", help="also write the report to this file")
+    observe.add_argument(
+        "--html", metavar="FILE", help="also write the report as one self-contained HTML page with charts"
+    )
 
     listing = command("list", cmd_list, "list the deployments under an output directory")
     listing.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
@@ -229,11 +232,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_observe(args: argparse.Namespace) -> int:
     from easy_mlops.files import write_text_atomic
-    from easy_mlops.status import deployment_report
+    from easy_mlops.inference import check_output_file
+    from easy_mlops.status import deployment_html_report, deployment_report
 
+    for path in (args.output, args.html):
+        if path:
+            check_output_file(path, "the report")
     report = deployment_report(args.model_dir)
     if args.output:
         write_text_atomic(Path(args.output), report)
+    if args.html:
+        write_text_atomic(Path(args.html), deployment_html_report(args.model_dir))
     sys.stdout.write(report)
     return 0
 

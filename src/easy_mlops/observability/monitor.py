@@ -230,6 +230,23 @@ class ModelMonitor:
             summary["custom"] = custom
         return summary
 
+    def generate_html_report(self, about: dict[str, Any] | None = None) -> str:
+        """The report as one self-contained HTML page (charts inline); ``about`` names the deployment."""
+        from easy_mlops.jsonsafe import now
+        from easy_mlops.observability.html_report import render_html
+
+        evaluator = self._step(builtin.MetricThresholdStep)
+        drift = self._step(builtin.DriftStep)
+        summary = self.summary()
+        history = self.metrics_history
+        names = {name for record in history for name in record.get("metrics", {})}
+        watched = [name for name in names if evaluator is not None and evaluator.watched(name)]
+        thresholds = {name: evaluator.threshold(name) for name in watched}
+        reference = drift.reference if drift is not None else None
+        window = drift.current_window() if reference is not None else {}
+        about = {**(about or {}), "generated_at": now()}
+        return render_html(about, summary, history, thresholds, reference, window)
+
     def generate_report(self) -> str:
         """A plain-text report of metrics, predictions and alerts."""
         from easy_mlops.observability.report import render_report

@@ -570,13 +570,21 @@ class DriftStep(ObservabilityStep):
                 "enabled": False,
                 "message": "no reference profile: deployed before drift monitoring (retrain to get one)",
             }
+        return self._report(self._hours())
+
+    def current_window(self) -> dict[str, Any]:
+        """The live counts in the configured window, shaped like the reference profile's."""
+        return window_counts(self._hours(), self.window_hours)
+
+    def _hours(self) -> dict[str, Any]:
+        """Stored and gathered counts, per hour."""
         hours = {}
         if self.path is not None and self.path.exists():
             with locked(self.path):
                 hours = self._stored()
         for hour, counts in self.pending.items():
             hours[hour] = add_counts(hours.get(hour, {}), counts)
-        return self._report(hours)
+        return hours
 
     def _report(self, hours: dict[str, Any]) -> dict[str, Any]:
         window = window_counts(hours, self.window_hours)

@@ -1,0 +1,157 @@
+"""``observe --html``: one self-contained page, opened in a real browser (Debian's Chromium)."""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from easy_mlops.observability.html_report import CURRENT_COLOUR, REFERENCE_COLOUR, THRESHOLD_COLOUR
+from easy_mlops.pipeline import run_experiment
+
+NUMERIC, CATEGORICAL = 40, 10
+SHIFTED = ("n0", "n1", "n2", "c0")  # moved in the live data; the other 46 features are not
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+]
+
+
+def wide_table(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"n{i}": rng.normal(size=rows) for i in range(NUMERIC)})
+    for i in range(CATEGORICAL):
+        frame[f"c{i}"] = rng.choice([f"v{k}" for k in range(8)], rows)
+    for name in SHIFTED:
+        if name.startswith("n"):
+            frame[name] += shift
+        elif shift:
+            frame[name] = "v0"
+    frame["y"] = np.where(frame.n0 + frame.n5 > 0, "yes", "no")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """A deployment with 50 features, drifted live data, two live evaluations, and its HTML report."""
+    from easy_mlops.config.compose import compose_config
+    from easy_mlops.evaluation import evaluate_file
+    from easy_mlops.inference import predict_file
+
+    work = tmp_path_factory.mktemp("html")
+    wide_table(3000, 0).to_csv(work / "train.csv", index=False)
+    wide_table(1500, 1, shift=1.0).drop(columns="y").to_csv(work / "live.csv", index=False)
+    wide_table(500, 2).to_csv(work / "week1.csv", index=False)
+    wide_table(500, 3, shift=1.0).assign(y="no").to_csv(work / "week2.csv", index=False)
+    cfg = compose_config(
+        [
+            "data=csv",
+            f"data.path={work / 'train.csv'}",
+            f"deployment.output_dir={work / 'models'}",
+            "trainer.model.n_estimators=10",
+        ]
+    )
+    deployment = Path(run_experiment(cfg)["deployment"]["deployment_dir"])
+    predict_file(work / "live.csv", deployment)
+    evaluate_file(work / "week1.csv", deployment)
+    evaluate_file(work / "week2.csv", deployment)
+    return work, deployment
+
+
+def chromium(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
+    binary = shutil.which("chromium")
+    assert binary, "Debian's chromium is not installed: `make test` installs it (apt-get install chromium)"
+    profile = cwd / "chromium-profile"
+    return subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *arguments],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def console_messages(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+def test_the_page_is_self_contained_small_and_complete(cli, report):
+    work, deployment = report
+    result = cli("observe", deployment, "--html", work / "report.html")
+    assert result.returncode == 0, result.stderr
+    assert "MODEL MONITORING REPORT" in result.stdout  # the text report is still printed
+    page = (work / "report.html").read_text()
+    assert len(page.encode()) < 1_000_000  # 50 features
+    assert not re.search(r"https?://|\bsrc=|<link\b|@import", page)  # nothing to fetch: opens offline
+    for section in ("alerts", "metrics", "predictions", "drift"):
+        assert f'<section id="{section}">' in page
+    table = page[page.index('<table class="sortable">') :]
+    features = re.findall(r"<tr class='(drifted)?'><td>([^<]+)</td>", table)
+    assert len(features) == NUMERIC + CATEGORICAL
+    assert {name for drifted, name in features if drifted} == set(SHIFTED)
+    assert [name for _, name in features[: len(SHIFTED)]] != [] and all(d for d, _ in features[:4])
+    scores = [float(value) for value in re.findall(r"data-value='([0-9.]+)'", table)]
+    assert scores == sorted(scores, reverse=True)
+    status = json.loads(cli("status", deployment, "--json").stdout)
+    for alert in status["alerts"]["active_alerts"]:
+        assert alert.get("feature", alert["metric"]) in page
+    assert page.count("<svg") == 4 + 1 + NUMERIC + CATEGORICAL  # 4 metric trends, predictions, features
+
+
+def test_chromium_renders_it_with_no_console_error(cli, report):
+    work, deployment = report
+    assert cli("observe", deployment, "--html", work / "shown.html").returncode == 0
+    url = (work / "shown.html").as_uri()
+
+    dom = chromium("--dump-dom", url, cwd=work)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert '<body data-ready="yes">' in dom.stdout  # the page's script ran to its end
+    assert console_messages(dom.stderr) == []
+
+    shot = work / "shot.png"
+    taken = chromium("--window-size=1280,7000", f"--screenshot={shot}", url, cwd=work)
+    assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
+    assert console_messages(taken.stderr) == []
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3)
+    assert len(np.unique(pixels, axis=0)) > 50  # not blank
+    # The charts were drawn, in every colour: bars and dots, and the thin dashed threshold lines.
+    for colour, least in ((REFERENCE_COLOUR, 2000), (CURRENT_COLOUR, 2000), (THRESHOLD_COLOUR, 100)):
+        rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+        drawn = int((pixels == rgb).all(axis=1).sum())
+        assert drawn > least, f"{colour}: {drawn} pixels"
+
+
+def test_the_console_check_sees_errors(tmp_path):
+    """The check above can fail: a page with a script error is caught."""
+    (tmp_path / "broken.html").write_text("<html><body><script>missing_function();</script></body></html>")
+    result = chromium("--dump-dom", (tmp_path / "broken.html").as_uri(), cwd=tmp_path)
+    assert any("Uncaught ReferenceError" in line for line in console_messages(result.stderr))
+
+
+def test_a_report_without_profile_or_live_data_still_opens(
+    cli, compose, tmp_path, models_dir, classification_csv
+):
+    cfg = compose("data=csv", f"data.path={classification_csv}", "~deployment.steps.save_profile")
+    deployment = models_dir / run_experiment(cfg)["deployment"]["deployment_name"]
+    assert cli("observe", deployment, "--html", "old.html").returncode == 0
+    page = (tmp_path / "old.html").read_text()
+    assert "no reference profile" in page and "No live evaluation yet" in page
+
+    (tmp_path / "reports").mkdir()
+    refused = cli("observe", deployment, "--html", "reports")
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "error: reports: is a directory; give a file name for the report"
