@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint browser bench bench-serve clean
+.PHONY: run test lint browser bench bench-serve bench-drift clean
 
 run: $(RUN_STAMP)
 	$(BIN)/python -m easy_mlops.run
@@ -31,6 +31,10 @@ bench: $(DEV_STAMP)
 # make-mlops-easy serve vs mlflow models serve (wrk, MLflow in bench/.venv-mlflow); writes bench/SERVE_RESULTS.md.
 bench-serve: $(DEV_STAMP)
 	$(BIN)/python bench/serve.py
+
+# make-mlops-easy status vs Evidently's DataDriftPreset (Evidently in bench/.venv-evidently); writes bench/DRIFT_RESULTS.md.
+bench-drift: $(DEV_STAMP)
+	$(BIN)/python bench/drift.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -77,7 +77,13 @@ def ensure_tools() -> None:
         import sklearn
 
         sh(sys.executable, "-m", "venv", MLFLOW_VENV)
-        sh(MLFLOW_VENV / "bin" / "pip", "install", "-q", f"mlflow=={MLFLOW_VERSION}", f"scikit-learn=={sklearn.__version__}")
+        sh(
+            MLFLOW_VENV / "bin" / "pip",
+            "install",
+            "-q",
+            f"mlflow=={MLFLOW_VERSION}",
+            f"scikit-learn=={sklearn.__version__}",
+        )
 
 
 def free_port() -> int:
@@ -117,14 +123,27 @@ class Servers:
         port = free_port()
         if name == "easy_mlops":
             extra = [f"serve.{key}={value}" for key, value in serve_overrides.items()]
-            argv = [BIN / "make-mlops-easy", "serve", self.deployment, "--port", port, "--workers", self.workers, *extra]
+            argv = [
+                BIN / "make-mlops-easy",
+                "serve",
+                self.deployment,
+                "--port",
+                port,
+                "--workers",
+                self.workers,
+                *extra,
+            ]
             env = dict(os.environ)
         else:
             argv = [MLFLOW_VENV / "bin" / "mlflow", "models", "serve", "-m", self.mlflow_model]
             argv += ["--env-manager", "local", "-h", "127.0.0.1", "-p", port, "-w", self.workers]
             env = {**os.environ, "PATH": f"{MLFLOW_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"}
         process = subprocess.Popen(
-            [str(a) for a in argv], cwd=self.work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [str(a) for a in argv],
+            cwd=self.work,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         url = f"http://127.0.0.1:{port}"
@@ -154,9 +173,27 @@ def wrk(url: str, script: Path, concurrency: int, seconds: float) -> dict:
     threads = min(concurrency, 2)
     started = time.monotonic()
     result = subprocess.run(
-        ["/usr/bin/time", "-f", "CPU %U %S", "wrk", "-t", str(threads), "-c", str(concurrency),
-         "-d", f"{seconds}s", "--timeout", "60s", "--latency", "-s", str(script), url + "/invocations"],
-        capture_output=True, text=True, check=True,
+        [
+            "/usr/bin/time",
+            "-f",
+            "CPU %U %S",
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(concurrency),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "60s",
+            "--latency",
+            "-s",
+            str(script),
+            url + "/invocations",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     wall = time.monotonic() - started
     out = result.stdout
@@ -210,22 +247,52 @@ def main() -> None:
         table, batching = [], []
         for model, overrides in MODELS.items():
             models_dir = work / f"models-{model}"
-            sh(BIN / "make-mlops-easy", "train", data, f"deployment.output_dir={models_dir}", *overrides, cwd=work)
+            sh(
+                BIN / "make-mlops-easy",
+                "train",
+                data,
+                f"deployment.output_dir={models_dir}",
+                *overrides,
+                cwd=work,
+            )
             [deployment] = [p for p in models_dir.iterdir() if not p.name.startswith(".")]
             pipeline, mlflow_model = work / f"{model}.joblib", work / f"mlflow-{model}"
             sh(sys.executable, "-c", EXPORT_PIPELINE, deployment, pipeline)
-            sh(MLFLOW_VENV / "bin" / "python", "-c", SAVE_MLFLOW_MODEL, pipeline, work / "scoring.csv", mlflow_model)
+            sh(
+                MLFLOW_VENV / "bin" / "python",
+                "-c",
+                SAVE_MLFLOW_MODEL,
+                pipeline,
+                work / "scoring.csv",
+                mlflow_model,
+            )
             servers = Servers(work, deployment, mlflow_model, args.workers)
             answers = {}
             for name in ("easy_mlops", "mlflow"):
                 process, url = servers.start(name)
                 try:
                     answers[name] = post(url, body_for(scoring, 1000).encode())["predictions"]
-                    subprocess.run(["wrk", "-t", "2", "-c", "16", "-d", "5s", "-s", str(scripts[sizes[0]]),
-                                    url + "/invocations"], capture_output=True, check=True)  # warm-up
+                    subprocess.run(
+                        [
+                            "wrk",
+                            "-t",
+                            "2",
+                            "-c",
+                            "16",
+                            "-d",
+                            "5s",
+                            "-s",
+                            str(scripts[sizes[0]]),
+                            url + "/invocations",
+                        ],
+                        capture_output=True,
+                        check=True,
+                    )  # warm-up
                     for rows in sizes:
                         for concurrency in levels:
-                            runs = [wrk(url, scripts[rows], concurrency, args.seconds) for _ in range(args.runs)]
+                            runs = [
+                                wrk(url, scripts[rows], concurrency, args.seconds) for _ in range(args.runs)
+                            ]
                             cell = median_run(runs)
                             cell.update(server=name, model=model, rows=rows, concurrency=concurrency)
                             table.append(cell)
@@ -237,7 +304,9 @@ def main() -> None:
             if model == "random_forest" and not args.quick:
                 for wait_ms in (0, 1, 2):
                     for max_rows in (256, 1024):
-                        process, url = servers.start("easy_mlops", max_wait_ms=wait_ms, max_batch_rows=max_rows)
+                        process, url = servers.start(
+                            "easy_mlops", max_wait_ms=wait_ms, max_batch_rows=max_rows
+                        )
                         try:
                             runs = [wrk(url, scripts[1], 64, args.seconds) for _ in range(args.runs)]
                         finally:
@@ -253,16 +322,29 @@ def main() -> None:
 
 
 def versions() -> str:
-    mine = sh(BIN / "python", "-c", "import importlib.metadata as m; print(' '.join(f'{p} {m.version(p)}' for p in "
-              "('make-mlops-easy','starlette','uvicorn','uvloop','httptools','orjson','scikit-learn')))").stdout
-    theirs = sh(MLFLOW_VENV / "bin" / "python", "-c", "import importlib.metadata as m; print(' '.join(f'{p} {m.version(p)}' "
-                "for p in ('mlflow','fastapi','uvicorn','scikit-learn')))").stdout
+    mine = sh(
+        BIN / "python",
+        "-c",
+        "import importlib.metadata as m; print(' '.join(f'{p} {m.version(p)}' for p in "
+        "('make-mlops-easy','starlette','uvicorn','uvloop','httptools','orjson','scikit-learn')))",
+    ).stdout
+    theirs = sh(
+        MLFLOW_VENV / "bin" / "python",
+        "-c",
+        "import importlib.metadata as m; print(' '.join(f'{p} {m.version(p)}' "
+        "for p in ('mlflow','fastapi','uvicorn','scikit-learn')))",
+    ).stdout
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
-    return f"- ours: {mine.strip()}\n- MLflow's: {theirs.strip()} (uvloop/httptools: {uvloop_in_mlflow()})\n- {wrk_version}"
+    return (
+        f"- ours: {mine.strip()}\n- MLflow's: {theirs.strip()} (uvloop/httptools: {uvloop_in_mlflow()})\n"
+        f"- {wrk_version}"
+    )
 
 
 def uvloop_in_mlflow() -> str:
-    found = [p for p in ("uvloop", "httptools") if list((MLFLOW_VENV / "lib").glob(f"python*/site-packages/{p}"))]
+    found = [
+        p for p in ("uvloop", "httptools") if list((MLFLOW_VENV / "lib").glob(f"python*/site-packages/{p}"))
+    ]
     return ", ".join(found) + " present" if found else "absent"
 
 
@@ -271,13 +353,15 @@ def write_results(table: list[dict], batching: list[dict], args, load_avg) -> No
         "# Serving: make-mlops-easy serve vs mlflow models serve",
         "",
         f"Written by `python bench/serve.py{' --quick' if args.quick else ''}` on {platform.node()} "
-        f"({os.cpu_count()} cores), load average {load_avg[0]:.2f} at the start; {args.workers} worker(s) each; "
-        f"median of {args.runs} wrk run(s) of {args.seconds:g} s per cell; logging on for ours.",
+        f"({os.cpu_count()} cores), load average {load_avg[0]:.2f} at the start; "
+        f"{args.workers} worker(s) each; median of {args.runs} wrk run(s) of {args.seconds:g} s per cell; "
+        "logging on for ours.",
         "",
         versions(),
         "",
-        "| model | rows/request | concurrency | ours req/s | MLflow req/s | ratio | ours rows/s | MLflow rows/s "
-        "| ours p50 ms | MLflow p50 ms | ours p99 ms | MLflow p99 ms | errors (ours/MLflow) | wrk CPU (ours/MLflow) |",
+        "| model | rows/request | concurrency | ours req/s | MLflow req/s | ratio | ours rows/s "
+        "| MLflow rows/s | ours p50 ms | MLflow p50 ms | ours p99 ms | MLflow p99 ms | errors (ours/MLflow) "
+        "| wrk CPU (ours/MLflow) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     cells = {(c["server"], c["model"], c["rows"], c["concurrency"]): c for c in table}
@@ -300,7 +384,8 @@ def write_results(table: list[dict], batching: list[dict], args, load_avg) -> No
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| {c['max_wait_ms']} | {c['max_batch_rows']} | {c['rps']:.1f} | {c['p50']:.2f} | {c['p99']:.2f} |"
+            f"| {c['max_wait_ms']} | {c['max_batch_rows']} | {c['rps']:.1f} | {c['p50']:.2f} "
+            f"| {c['p99']:.2f} |"
             for c in batching
         ]
     RESULTS.write_text("\n".join(lines) + "\n")

@@ -47,12 +47,15 @@ def numeric_counts(reference: dict[str, Any], values: Any) -> list[int]:
     """``[underflow, bin 0 ... bin k, overflow, missing]`` of ``values`` on the reference's edges."""
     numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     missing = ~np.isfinite(numbers)
-    present = numbers[~missing]
+    # Sorted once, the values are counted by searching the ~100 edges in them: several times faster than
+    # searching each of a million unsorted values among the edges.
+    present = np.sort(numbers[~missing])
     edges = np.asarray(reference["edges"], dtype=float)
-    bins = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
+    below_each_edge = np.searchsorted(present, edges, side="left")
+    bins = np.diff(below_each_edge, prepend=0, append=present.size)
     low, high = reference["low"], reference["high"]
-    under = int((present < low).sum()) if low is not None else 0
-    over = int((present > high).sum()) if high is not None else 0
+    under = int(np.searchsorted(present, low, side="left")) if low is not None else 0
+    over = int(present.size - np.searchsorted(present, high, side="right")) if high is not None else 0
     # Values outside the training range are counted apart from the edge bins they would fall in.
     if under:
         bins[0] -= under
@@ -73,14 +76,30 @@ def categorical_reference(values: pd.Series, top: int = TOP_CATEGORIES) -> dict[
 def categorical_counts(reference: dict[str, Any], values: Any) -> list[int]:
     """``[category 0 ... category k, other, missing]`` of ``values``; unseen categories are "other"."""
     series = pd.Series(values)
-    missing = series.isna()
-    text = series[~missing].astype(str)
+    if _text_is_one_to_one(series):
+        # Counted first, converted after: a million predictions of a few classes are a few strings to make.
+        counted = series.value_counts(dropna=True)
+    else:
+        counted = series.dropna().astype(str).value_counts()
     positions = {category: position for position, category in enumerate(reference["categories"])}
     counts = [0] * (len(positions) + 2)
-    for category, count in text.value_counts().items():
-        counts[positions.get(category, len(positions))] += int(count)
-    counts[-1] = int(missing.sum())
+    for category, count in counted.items():
+        counts[positions.get(str(category), len(positions))] += int(count)
+    counts[-1] = int(series.isna().sum())
     return counts
+
+
+def _text_is_one_to_one(series: pd.Series) -> bool:
+    """Whether distinct values have distinct texts, so counting before ``str`` merges nothing.
+
+    Not for floats (0.0 and -0.0 are one value, two texts) nor object columns (1 and "1").
+    """
+    dtype = series.dtype
+    return not pd.api.types.is_object_dtype(dtype) and (
+        pd.api.types.is_integer_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
 
 
 def reference_profile(
