@@ -32,6 +32,23 @@ def test_the_statistics_on_known_vectors():
     assert numeric_score("wasserstein", reference, moved) == pytest.approx(1.0, abs=0.05)
 
 
+def test_values_far_beyond_the_training_range_count_for_how_far_they_are():
+    from scipy.stats import wasserstein_distance
+
+    from easy_mlops.profiles import numeric_counts
+
+    rng = np.random.default_rng(0)
+    training = rng.normal(size=50_000)
+    reference = numeric_reference(pd.Series(training))
+    live = np.where(rng.random(200_000) < 0.02, 50.0, rng.normal(size=200_000))  # 2% far out
+    counts = numeric_counts(reference, live)
+    exact = wasserstein_distance(training, live) / training.std()
+    assert numeric_score("wasserstein", reference, counts) == pytest.approx(exact, rel=0.05)  # about 1
+    assert numeric_score("psi", reference, counts) > 0.1  # out of range is its own group, not an edge decile
+    within = numeric_counts(reference, rng.normal(size=200_000))
+    assert numeric_score("wasserstein", reference, within) < 0.02
+
+
 def table(rows: int, seed: int, shift: float = 0.0, city: str | None = None) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
@@ -102,7 +119,8 @@ def test_other_statistics_and_a_window(cli, compose, tmp_path, models_dir):
     counts_path.write_text(json.dumps(counts))
     drift = json.loads(cli("status", deployment, "--json").stdout)["drift"]
     assert drift["window"] == "24h" and drift["rows"] == 500  # yesterday's hour is outside the window
-    assert drift["features"]["x1"]["stat"] == "wasserstein" and drift["features"]["x1"]["drifted"]
+    assert drift["features"]["x1"]["stat"] == "wasserstein" and drift["features"]["x1"]["drifted"] is True
+    assert drift["features"]["x2"]["drifted"] is False and drift["dataset_drift"] is False  # JSON booleans
     assert drift["features"]["x1"]["score"] == pytest.approx(1.0, abs=0.15)
     assert drift["prediction"]["stat"] == "wasserstein" and drift["prediction"]["drifted"]
 

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from easy_mlops.pipeline import run_experiment
-from easy_mlops.profiles import add_counts, categorical_reference, live_counts, numeric_reference
+from easy_mlops.profiles import (
+    add_counts,
+    categorical_reference,
+    live_counts,
+    numeric_parts,
+    numeric_reference,
+)
 
 
 def test_every_deployment_stores_the_training_profile_checksummed(compose, classification_csv, models_dir):
@@ -22,9 +28,10 @@ def test_every_deployment_stores_the_training_profile_checksummed(compose, class
     assert profile["rows"] == train_rows
     x1 = profile["features"]["x1"]
     assert x1["kind"] == "numeric" and 90 <= len(x1["edges"]) <= 99
-    assert sum(x1["counts"]) == train_rows and x1["counts"][0] == x1["counts"][-2] == 0  # no under/overflow
-    x2 = profile["features"]["x2"]
-    assert x2["counts"][-1] > 0 and x2["count"] + x2["counts"][-1] == train_rows  # NaNs counted apart
+    present, missing, below, above = numeric_parts(x1["counts"])
+    assert sum(present) + missing == train_rows and present[0] == present[-1] == below == above == 0
+    _, missing, _, _ = numeric_parts(profile["features"]["x2"]["counts"])
+    assert missing > 0 and profile["features"]["x2"]["count"] + missing == train_rows  # NaNs apart
     city = profile["features"]["city"]
     assert city["kind"] == "categorical" and set(city["categories"]) == {"paris", "lyon", "nice"}
     assert city["counts"][-2] == 0 and city["counts"][-1] > 0  # no "other"; the missing ones
@@ -44,7 +51,10 @@ def test_live_counts_have_the_reference_shape_and_add_up():
     live = pd.DataFrame({"x": [-99.0, 0.0, 99.0, np.nan, np.inf], "c": ["a", "z", None, "b", "a"]})
     counts = live_counts(reference, live, np.array(["yes", "no", "maybe", "yes", "yes"]))
     x = counts["features"]["x"]
-    assert (x[0], x[-2], x[-1], sum(x)) == (1, 1, 2, 5)  # under, over, missing (NaN and inf), all rows
+    present, missing, below, above = numeric_parts(x)
+    assert (present[0], present[-1], missing, sum(present) + missing) == (1, 1, 2, 5)  # NaN and inf missing
+    minimum, maximum = reference["features"]["x"]["low"], reference["features"]["x"]["high"]
+    assert (below, above) == pytest.approx((minimum + 99, 99 - maximum))  # how far out they are
     assert len(x) == len(reference["features"]["x"]["counts"])
     c = counts["features"]["c"]
     assert c[reference["features"]["c"]["categories"].index("a")] == 2 and c[-2:] == [1, 1]  # "z": other
@@ -56,4 +66,4 @@ def test_live_counts_have_the_reference_shape_and_add_up():
 @pytest.mark.parametrize("values", [[], [np.nan, np.nan]], ids=["empty", "all-missing"])
 def test_a_numeric_reference_without_values(values):
     reference = numeric_reference(pd.Series(values, dtype=float))
-    assert reference["edges"] == [] and reference["counts"][-1] == len(values)
+    assert reference["edges"] == [] and numeric_parts(reference["counts"])[1] == len(values)

@@ -2,11 +2,13 @@
 
 A numeric feature is profiled on about 100 bins between quantile edges of
 the training values, plus underflow (below the training minimum), overflow
-(above the maximum) and missing counts; a categorical feature on its top
-categories (50 by default) plus "other" and "missing". Counting live data
-with the reference's edges and categories gives vectors of the same shape,
-so windows of live data are sums of integer vectors: exact, and mergeable
-across batches, processes and machines.
+(above the maximum) and missing counts, and how far the out-of-range values
+lie beyond the minimum and maximum, summed (a count alone cannot tell a
+value just past the maximum from one fifty deviations out); a categorical
+feature on its top categories (50 by default) plus "other" and "missing".
+Counting live data with the reference's edges and categories gives vectors
+of the same shape, so windows of live data are sums of vectors: exact, and
+mergeable across batches, processes and machines.
 """
 
 from typing import Any
@@ -43,8 +45,10 @@ def numeric_reference(values: pd.Series, bins: int = NUMERIC_BINS) -> dict[str, 
     return profile
 
 
-def numeric_counts(reference: dict[str, Any], values: Any) -> list[int]:
-    """``[underflow, bin 0 ... bin k, overflow, missing]`` of ``values`` on the reference's edges."""
+def numeric_counts(reference: dict[str, Any], values: Any) -> list[float]:
+    """``[underflow, bin 0 ... bin k, overflow, missing, below, above]`` of ``values`` on the reference's
+    edges: counts, then the summed distances of the underflow below the minimum and the overflow above
+    the maximum (see :func:`numeric_parts`)."""
     numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     missing = ~np.isfinite(numbers)
     # Sorted once, the values are counted by searching the ~100 edges in them: several times faster than
@@ -61,7 +65,19 @@ def numeric_counts(reference: dict[str, Any], values: Any) -> list[int]:
         bins[0] -= under
     if over:
         bins[-1] -= over
-    return [under, *bins.tolist(), over, int(missing.sum())]
+    below = float((low - present[:under]).sum()) if under else 0.0
+    above = float((present[present.size - over :] - high).sum()) if over else 0.0
+    return [under, *bins.tolist(), over, int(missing.sum()), below, above]
+
+
+def numeric_parts(counts: list[float]) -> tuple[list[float], float, float, float]:
+    """A numeric count vector as ``(counts of [under, bins..., over], missing, below, above)``."""
+    return counts[:-3], counts[-3], counts[-2], counts[-1]
+
+
+def numeric_entries(counts: list[float]) -> list[float]:
+    """The row counts of a numeric vector, ``[under, bins..., over, missing]``, without the distances."""
+    return counts[:-2]
 
 
 def categorical_reference(values: pd.Series, top: int = TOP_CATEGORIES) -> dict[str, Any]:

@@ -143,6 +143,7 @@ class DeploymentConfig:
 
 
 DRIFT_KEYS = (
+    "enabled",
     "window",
     "numeric_stat",
     "psi_warning",
@@ -187,6 +188,7 @@ class NumericDriftStat(StrEnum):
 class DriftConfig:
     """How the ``drift`` step compares live inputs and predictions with the training profile."""
 
+    enabled: bool = True
     window: str = "all"  # all, or the last hours or days: 24h, 7d
     numeric_stat: NumericDriftStat = NumericDriftStat.psi
     psi_warning: float = 0.1

@@ -4,10 +4,12 @@ Everything here works on the count vectors of :mod:`easy_mlops.profiles`, so
 a drift answer costs the same after ten predictions or ten million:
 
 - numeric ``psi``: population stability index on the reference's deciles,
-  merged from its fine bins (missing values a category of their own);
+  merged from its fine bins (values below the training minimum, above the
+  maximum, and missing values are groups of their own);
 - numeric ``wasserstein``: the earth mover's distance between the binned
-  distributions (bin midpoints), divided by the reference's standard
-  deviation, as Evidently normalises it;
+  distributions (bin midpoints; beyond the training range, the exact mean
+  distance past it), divided by the reference's standard deviation, as
+  Evidently normalises it;
 - numeric ``ks``: the largest gap between the two binned CDFs;
 - categorical ``jensenshannon``: the Jensen–Shannon distance, natural log
   (0 to sqrt(ln 2)), over the top categories, "other" and "missing".
@@ -17,6 +19,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from easy_mlops.profiles import numeric_parts
 
 EPSILON = 1e-4  # PSI's floor for an empty group, so one missing group does not make it infinite
 DECILES = 10
@@ -45,29 +49,35 @@ def jensen_shannon(reference: Any, current: Any) -> float:
     return math.sqrt(max(0.0, 0.5 * kl(p) + 0.5 * kl(q)))
 
 
-def decile_groups(reference_counts: list[int]) -> np.ndarray:
-    """For each entry ``[under, bins..., over]``, its decile by the reference's cumulative share."""
+def decile_groups(reference_counts: list[float]) -> np.ndarray:
+    """For each bin, its decile by the reference's cumulative share."""
     cumulative = np.cumsum(reference_counts) / max(1, sum(reference_counts))
     before = np.concatenate([[0.0], cumulative[:-1]])
     return np.minimum((before * DECILES).astype(int), DECILES - 1)
 
 
-def numeric_score(stat: str, profile: dict[str, Any], current: list[int]) -> float:
+def numeric_score(stat: str, profile: dict[str, Any], current: list[float]) -> float:
     """``stat`` between a numeric feature's reference counts and ``current`` on its bins."""
-    reference = profile["counts"]
-    in_range_ref, in_range_cur = np.asarray(reference[:-1]), np.asarray(current[:-1])  # missing apart
+    ref_present, ref_missing, ref_below, ref_above = numeric_parts(profile["counts"])
+    cur_present, cur_missing, cur_below, cur_above = numeric_parts(current)
+    ref, cur = np.asarray(ref_present, dtype=float), np.asarray(cur_present, dtype=float)
     if stat == "psi":
-        groups = decile_groups(in_range_ref.tolist())
-        ref = np.bincount(groups, weights=in_range_ref, minlength=DECILES)
-        cur = np.bincount(groups, weights=in_range_cur, minlength=DECILES)
-        return psi([*ref, reference[-1]], [*cur, current[-1]])
-    gap = np.abs(np.cumsum(shares(in_range_ref)) - np.cumsum(shares(in_range_cur)))
+        # Deciles of the training range, with below-the-minimum, above-the-maximum and missing apart:
+        # values out of the training range are a group of their own, not part of an edge decile.
+        groups = decile_groups(ref[1:-1].tolist())
+        ref_deciles = np.bincount(groups, weights=ref[1:-1], minlength=DECILES)
+        cur_deciles = np.bincount(groups, weights=cur[1:-1], minlength=DECILES)
+        return psi([ref[0], *ref_deciles, ref[-1], ref_missing], [cur[0], *cur_deciles, cur[-1], cur_missing])
+    gap = np.abs(np.cumsum(shares(ref)) - np.cumsum(shares(cur)))
     if stat == "ks":
         return float(gap.max()) if gap.size else 0.0
     points = support(profile)
     distance = float(np.sum(gap[:-1] * np.diff(points)))
+    # Beyond the training range the CDF gap is the mean distance past the minimum or maximum.
+    for ref_sum, cur_sum in ((ref_below, cur_below), (ref_above, cur_above)):
+        distance += abs(cur_sum / max(cur.sum(), 1) - ref_sum / max(ref.sum(), 1))
     std = profile.get("std") or 0.0
-    return distance / std if std > 0 else distance
+    return float(distance / std if std > 0 else distance)
 
 
 def support(profile: dict[str, Any]) -> np.ndarray:
@@ -81,7 +91,7 @@ def support(profile: dict[str, Any]) -> np.ndarray:
 
 
 def score(profile: dict[str, Any], current: list[int], numeric_stat: str) -> tuple[str, float]:
-    """The statistic used for this kind of feature, and its value."""
+    """The statistic used for this kind of feature, and its value (a Python float, for JSON)."""
     if profile["kind"] == "numeric":
-        return numeric_stat, numeric_score(numeric_stat, profile, current)
-    return "jensenshannon", jensen_shannon(profile["counts"], current)
+        return numeric_stat, float(numeric_score(numeric_stat, profile, current))
+    return "jensenshannon", float(jensen_shannon(profile["counts"], current))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from easy_mlops.observability.report import alert_text, side_by_side
+from easy_mlops.profiles import numeric_entries
 
 REFERENCE_COLOUR = "#7b8fc7"
 CURRENT_COLOUR = "#f08a4b"
@@ -214,8 +215,9 @@ def legend(reference: str, current: str) -> str:
 
 def histogram(profile: dict[str, Any], current: list[int]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Bar labels and the reference's and current shares per bar, for a profiled column."""
-    reference = np.asarray(profile["counts"], dtype=float)
-    live = np.asarray(current, dtype=float)
+    reference, live = np.asarray(profile["counts"], dtype=float), np.asarray(current, dtype=float)
+    if profile["kind"] == "numeric":
+        reference, live = np.asarray(numeric_entries(reference)), np.asarray(numeric_entries(live))
     if profile["kind"] == "categorical":
         names = [*profile["categories"], "other", "missing"]
         keep = min(CATEGORY_BARS, len(profile["categories"]))
@@ -236,7 +238,7 @@ def numeric_groups(profile: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
     """Each entry ``[under, bins..., over, missing]`` of a numeric profile, mapped to an equal-width bar
     between the training minimum and maximum (out-of-range values to the end bars, missing its own)."""
     low, high = profile["low"], profile["high"]
-    entries = len(profile["counts"])
+    entries = len(numeric_entries(profile["counts"]))
     if low is None or high is None or high <= low:
         return np.zeros(entries, dtype=int), ["all"]
     bounds = np.concatenate([[low], profile["edges"], [high]])

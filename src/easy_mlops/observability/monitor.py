@@ -132,7 +132,10 @@ class ModelMonitor:
     def get_drift_summary(self) -> dict[str, Any]:
         step = self._step(builtin.DriftStep)
         if step is None:
-            return {"enabled": False, "message": "drift is not monitored (no drift step)"}
+            return {
+                "enabled": False,
+                "message": "drift is not monitored (the drift step is off: observability.drift.enabled)",
+            }
         return step.summary()
 
     def active_alerts(self) -> list[dict[str, Any]]:
