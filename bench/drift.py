@@ -371,7 +371,7 @@ def main() -> int:
             stat: train(work, reference, stat, f"observability.drift.numeric_stat={stat}")
             for stat in STATISTICS
         }
-        drift_off = train(work, reference, "drift-off", "+observability.steps.drift.enabled=false")
+        drift_off = train(work, reference, "drift-off", "observability.drift.enabled=false")
         check_split_is_profiled(train_rows, deployments["psi"])
         pristine = {name: fresh_copy(path, work, f"pristine-{name}") for name, path in deployments.items()}
         loads.append(("trained", load_average()))
@@ -571,7 +571,7 @@ def write_results(
         "## Cost of counting in predict",
         "",
         f"`make-mlops-easy predict` of the {sizes.current_rows:,} current rows on fresh copies of two "
-        "deployments identical except `observability.steps.drift.enabled=false`, alternating, one warm-up "
+        "deployments identical except `observability.drift.enabled=false`, alternating, one warm-up "
         "round, medians:",
         "",
         "| drift step | median s | runs s | peak RSS MiB |",
@@ -620,9 +620,11 @@ def write_results(
         "",
         "- PSI: ours merges the profile's ~100 quantile bins into the reference's deciles; Evidently's bins "
         "are Sturges bins of equal width over both samples together, so scores differ and verdicts near the "
-        "threshold can too. Values beyond the training range count in our outer deciles (num17).",
-        "- Wasserstein: ours is computed on the binned distributions (bin midpoints; values beyond the "
-        "training range sit at its ends), Evidently's on the raw values.",
+        "threshold can too. Values beyond the training range are a group of their own in ours, with "
+        "almost no reference mass; Evidently's range covers both samples, so a few far outliers (num17) "
+        "squeeze the reference into one or two of its bins.",
+        "- Wasserstein: ours is computed on the binned distributions within the training range (bin "
+        "midpoints) plus the exact mean distance of the values beyond it; Evidently's on the raw values.",
         "- Jensen-Shannon: ours puts categories outside the top 50 and unseen ones into one 'other' entry, "
         "Evidently keeps each.",
     ]
