@@ -632,7 +632,7 @@ def test_observe_writes_the_report_it_prints(cli, compose, classification_csv, t
     assert "total predictions: 240" in observed.stdout
     assert "total logs:  1" in observed.stdout
     # The same report body as ModelMonitor.generate_report() on the deployment's logs.
-    from easy_mlops.inference import deployment_monitor
+    from easy_mlops.monitoring import deployment_monitor
 
     programmatic = deployment_monitor(deployment).generate_report()
     assert observed.stdout.splitlines()[0] == programmatic.splitlines()[0] == "MODEL MONITORING REPORT"
@@ -728,7 +728,7 @@ def test_regression_predictions_summary_is_a_numeric_distribution(compose, regre
     ordered = sorted(predictions)
     assert ordered[119] <= quantiles["p50"] <= ordered[120]
     assert ordered[0] <= quantiles["p5"] <= ordered[24] and ordered[215] <= quantiles["p95"] <= ordered[-1]
-    from easy_mlops.inference import deployment_monitor
+    from easy_mlops.monitoring import deployment_monitor
 
     assert "predicted values: mean" in deployment_monitor(deployment).generate_report()
 

@@ -6,14 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from easy_mlops.counts import add_counts, numeric_parts
 from easy_mlops.pipeline import run_experiment
-from easy_mlops.profiles import (
-    add_counts,
-    categorical_reference,
-    live_counts,
-    numeric_parts,
-    numeric_reference,
-)
+from easy_mlops.profiles import categorical_reference, live_counts, numeric_reference
 
 
 def test_every_deployment_stores_the_training_profile_checksummed(compose, classification_csv, models_dir):

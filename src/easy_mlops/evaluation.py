@@ -15,7 +15,7 @@ import pandas as pd
 from easy_mlops.data.loaders import check_data_file, load_table
 from easy_mlops.deployment.loading import Deployment
 from easy_mlops.errors import DataError
-from easy_mlops.inference import deployment_monitor
+from easy_mlops.monitoring import deployment_monitor
 from easy_mlops.training.trainer import evaluate
 
 LIVE = "live"  # the source of metrics measured on labelled live data

@@ -17,20 +17,13 @@ import pandas as pd
 
 from easy_mlops.data.loaders import check_data_file, load_table
 from easy_mlops.deployment.loading import Deployment
-from easy_mlops.deployment.metadata import read_snapshot
 from easy_mlops.deployment.storage import is_remote
 from easy_mlops.errors import DataError
 from easy_mlops.files import write_text_atomic
 from easy_mlops.jsonsafe import json_values
-from easy_mlops.observability.monitor import ModelMonitor
+from easy_mlops.monitoring import deployment_monitor
 
 log = logging.getLogger(__name__)
-
-
-def deployment_monitor(deployment_dir: str | Path) -> ModelMonitor:
-    """A monitor for a deployment's ``logs/``, configured as the deployment's run was."""
-    directory = Path(deployment_dir)
-    return ModelMonitor.from_snapshot(read_snapshot(directory), directory / "logs")
 
 
 def record_predictions(

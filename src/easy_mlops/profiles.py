@@ -48,7 +48,7 @@ def numeric_reference(values: pd.Series, bins: int = NUMERIC_BINS) -> dict[str, 
 def numeric_counts(reference: dict[str, Any], values: Any) -> list[float]:
     """``[underflow, bin 0 ... bin k, overflow, missing, below, above]`` of ``values`` on the reference's
     edges: counts, then the summed distances of the underflow below the minimum and the overflow above
-    the maximum (see :func:`numeric_parts`)."""
+    the maximum (the layout :mod:`easy_mlops.counts` reads)."""
     numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     missing = ~np.isfinite(numbers)
     # Sorted once, the values are counted by searching the ~100 edges in them: several times faster than
@@ -68,16 +68,6 @@ def numeric_counts(reference: dict[str, Any], values: Any) -> list[float]:
     below = float((low - present[:under]).sum()) if under else 0.0
     above = float((present[present.size - over :] - high).sum()) if over else 0.0
     return [under, *bins.tolist(), over, int(missing.sum()), below, above]
-
-
-def numeric_parts(counts: list[float]) -> tuple[list[float], float, float, float]:
-    """A numeric count vector as ``(counts of [under, bins..., over], missing, below, above)``."""
-    return counts[:-3], counts[-3], counts[-2], counts[-1]
-
-
-def numeric_entries(counts: list[float]) -> list[float]:
-    """The row counts of a numeric vector, ``[under, bins..., over, missing]``, without the distances."""
-    return counts[:-2]
 
 
 def categorical_reference(values: pd.Series, top: int = TOP_CATEGORIES) -> dict[str, Any]:
@@ -150,23 +140,3 @@ def live_counts(reference: dict[str, Any], features: pd.DataFrame | None, predic
     count = numeric_counts if prediction["kind"] == "numeric" else categorical_counts
     counts["prediction"] = count(prediction, predictions)
     return counts
-
-
-def add_counts(total: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
-    """``total`` plus ``batch``, vector by vector (either may be empty)."""
-    merged = {
-        "rows": total.get("rows", 0) + batch.get("rows", 0),
-        "features": dict(total.get("features", {})),
-    }
-    for name, vector in batch.get("features", {}).items():
-        merged["features"][name] = _add(merged["features"].get(name), vector)
-    merged["prediction"] = _add(total.get("prediction"), batch.get("prediction"))
-    return merged
-
-
-def _add(left: list[int] | None, right: list[int] | None) -> list[int] | None:
-    if left is None:
-        return list(right) if right is not None else None
-    if right is None:
-        return left
-    return [a + b for a, b in zip(left, right, strict=True)]

@@ -9,8 +9,8 @@ from typing import Any
 
 from easy_mlops.deployment.catalog import resolve_deployment
 from easy_mlops.deployment.metadata import read_metadata, verify_files
-from easy_mlops.inference import deployment_monitor
 from easy_mlops.metrics import headline_metric
+from easy_mlops.monitoring import deployment_monitor
 
 DEPLOYMENT_KEYS = ("name", "status", "version", "deployment_time", "problem_type", "target_column")
 

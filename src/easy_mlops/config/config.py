@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 STEPS = "easy_mlops.deployment.steps"
@@ -289,7 +288,12 @@ def schema_node(schema: type) -> DictConfig:
 
 
 def register_configs() -> None:
-    """Store the schemas under ``base_*`` names for the YAML presets to extend."""
+    """Store the schemas under ``base_*`` names for the YAML presets to extend.
+
+    Called before composing; reading a deployment's snapshot needs the schemas, not Hydra.
+    """
+    from hydra.core.config_store import ConfigStore
+
     store = ConfigStore.instance()
     store.store(name="base_config", node=Config)
     store.store(group="data", name="base_data", node=schema_node(DataConfig))

@@ -11,8 +11,6 @@ import logging
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -21,6 +19,7 @@ from easy_mlops.errors import ConfigError, MLOpsError
 log = logging.getLogger(__name__)
 
 TRUSTED_MODULES: tuple[str, ...] = ("easy_mlops.", "sklearn.")
+HYDRA_KEYS = {"_partial_", "_args_", "_recursive_", "_convert_"}  # what only Hydra's instantiate does
 
 
 def _targets(node: Any, path: str) -> Iterable[tuple[str, str]]:
@@ -64,6 +63,9 @@ def instantiate_node(
     node: Any, key: str, trusted: Iterable[str] = (), trusted_targets: Iterable[str] = (), **kwargs: Any
 ) -> Any:
     """Instantiate one ``_target_`` node; any failure becomes one line naming ``key``."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
     check_targets(node, key, trusted, trusted_targets)
     try:
         return instantiate(node, **kwargs)
@@ -153,20 +155,37 @@ def _instantiate_step(
     node = dict(node)
     if node.get("enabled", True) is False:
         return None
+    registered = {target_path(cls): cls for cls in registry.values()}
     if "_target_" in node:
-        return instantiate_node(node, node_key, trusted, trusted_targets)
+        step_cls = registered.get(str(node["_target_"]))
+        if step_cls is None or not is_plain(node):
+            return instantiate_node(node, node_key, trusted, trusted_targets)
+        return build(step_cls, {k: v for k, v in node.items() if k != "_target_"}, node_key)
     if name not in registry:
         if not registry:
             raise ConfigError(f"config key '{node_key}' has no _target_")
         known = ", ".join(sorted(registry))
         raise ConfigError(f"config key '{node_key}': unknown {kind} step '{name}'; known steps: {known}")
-    arguments = instantiate_node(node, node_key, trusted, trusted_targets, _convert_="all") if node else {}
+    if not is_plain(node):
+        node = instantiate_node(node, node_key, trusted, trusted_targets, _convert_="all")
+    return build(registry[name], node, node_key)
+
+
+def is_plain(node: Mapping[str, Any]) -> bool:
+    """No ``_target_`` or Hydra instantiation key below the top: a registered class can take it as is,
+    without importing Hydra (read-only commands such as ``status`` build every step)."""
+    arguments = {key: value for key, value in node.items() if key != "_target_"}
+    return not HYDRA_KEYS & set(arguments) and next(iter(_targets(arguments, "")), None) is None
+
+
+def build(step_cls: type, arguments: Mapping[str, Any], node_key: str) -> Any:
+    """``step_cls(**arguments)``; a bad argument is one line naming the config key."""
     try:
-        return registry[name](**arguments)
+        return step_cls(**arguments)
     except MLOpsError:
         raise
-    except TypeError as exc:
-        raise ConfigError(f"config key '{node_key}': {type(exc).__name__}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config key '{node_key}': {type(exc).__name__}: {first_line(exc)}") from exc
 
 
 def as_container(cfg: Any, resolve: bool = True) -> dict[str, Any]:
@@ -196,7 +215,7 @@ def first_line(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def describe_instantiation_error(exc: InstantiationException) -> str:
+def describe_instantiation_error(exc: Exception) -> str:
     """Condense Hydra's multi-line instantiation error to its cause."""
     cause = exc.__cause__
     if isinstance(cause, ImportError) or "Error locating target" in str(exc):

@@ -1,32 +1,38 @@
-"""Turning a trained model into a versioned deployment directory, and back."""
+"""Turning a trained model into a versioned deployment directory, and back.
 
-from easy_mlops.deployment.deployer import ModelDeployer
-from easy_mlops.deployment.loading import Deployment, load_deployment
-from easy_mlops.deployment.metadata import read_metadata
-from easy_mlops.deployment.steps import (
-    CreateDeploymentDirectoryStep,
-    DeploymentContext,
-    DeploymentStep,
-    EndpointScriptStep,
-    SaveMetadataStep,
-    SaveModelStep,
-    SavePreprocessorStep,
-    UploadStep,
-    register_step,
-)
+The names below are imported on first use, so that reading a deployment's
+metadata (``status``, ``list``) does not load the steps that write one.
+"""
 
-__all__ = [
-    "CreateDeploymentDirectoryStep",
-    "Deployment",
-    "DeploymentContext",
-    "DeploymentStep",
-    "EndpointScriptStep",
-    "ModelDeployer",
-    "SaveMetadataStep",
-    "SaveModelStep",
-    "SavePreprocessorStep",
-    "UploadStep",
-    "load_deployment",
-    "read_metadata",
-    "register_step",
-]
+from typing import Any
+
+_EXPORTS = {
+    "ModelDeployer": "easy_mlops.deployment.deployer",
+    "Deployment": "easy_mlops.deployment.loading",
+    "load_deployment": "easy_mlops.deployment.loading",
+    "read_metadata": "easy_mlops.deployment.metadata",
+    **{
+        name: "easy_mlops.deployment.steps"
+        for name in (
+            "CreateDeploymentDirectoryStep",
+            "DeploymentContext",
+            "DeploymentStep",
+            "EndpointScriptStep",
+            "SaveMetadataStep",
+            "SaveModelStep",
+            "SavePreprocessorStep",
+            "UploadStep",
+            "register_step",
+        )
+    },
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'easy_mlops.deployment' has no attribute {name!r}")

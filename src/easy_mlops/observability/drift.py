@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from easy_mlops.profiles import numeric_parts
+from easy_mlops.counts import numeric_parts
 
 EPSILON = 1e-4  # PSI's floor for an empty group, so one missing group does not make it infinite
 DECILES = 10

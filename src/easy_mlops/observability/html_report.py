@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from easy_mlops.counts import numeric_entries
 from easy_mlops.observability.report import alert_text, side_by_side
-from easy_mlops.profiles import numeric_entries
 
 REFERENCE_COLOUR = "#7b8fc7"
 CURRENT_COLOUR = "#f08a4b"

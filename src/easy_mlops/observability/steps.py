@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from easy_mlops.config.instantiate import register
+from easy_mlops.counts import add_counts
 from easy_mlops.files import write_json_atomic
 from easy_mlops.jsonl import (
     append_lines,
@@ -29,7 +30,6 @@ from easy_mlops.jsonsafe import now
 from easy_mlops.metrics import BOUNDED_METRICS, metric_direction
 from easy_mlops.observability.drift import score as drift_score
 from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex, RunningStats
-from easy_mlops.profiles import add_counts, live_counts
 
 log = logging.getLogger(__name__)
 
@@ -493,7 +493,9 @@ class DriftStep(ObservabilityStep):
     ) -> None:
         if self.reference is None:
             return
-        import pandas as pd
+        import pandas as pd  # counting needs it; the caller scored a table, so it is loaded
+
+        from easy_mlops.profiles import live_counts
 
         if isinstance(inputs, list) and inputs and all(isinstance(row, dict) for row in inputs):
             inputs = pd.DataFrame.from_records(inputs)
@@ -542,6 +544,8 @@ class DriftStep(ObservabilityStep):
         The log keeps predictions, not inputs: prediction drift is whole
         again, input drift restarts from the batches logged after this.
         """
+        from easy_mlops.profiles import live_counts
+
         aside = self.path.with_name(f"{self.path.name}.corrupt")
         os.replace(self.path, aside)
         by_hour: dict[str, list[Any]] = {}

@@ -29,8 +29,8 @@ from starlette.routing import Route
 from easy_mlops.deployment.catalog import LATEST, resolve_deployment
 from easy_mlops.deployment.loading import Deployment
 from easy_mlops.errors import DataError, MLOpsError
-from easy_mlops.inference import deployment_monitor
 from easy_mlops.jsonsafe import json_values
+from easy_mlops.monitoring import deployment_monitor
 from easy_mlops.serving.batching import Batch, MicroBatcher
 from easy_mlops.serving.metrics import CONTENT_TYPE, ServerMetrics, scrape
 from easy_mlops.serving.requests import RequestError, parse_body

@@ -1,0 +1,74 @@
+"""Read-only commands load only what their work needs: not pandas, scikit-learn or Hydra.
+
+Each command runs in a fresh interpreter (as the console script does); what
+it imported is read from ``sys.modules`` when it ends.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from easy_mlops.pipeline import run_experiment
+
+HEAVY = ("pandas", "sklearn", "scipy", "hydra", "joblib", "pyarrow")
+RUN_AND_LIST_MODULES = """
+import json, sys
+from easy_mlops.cli.main import main
+sys.argv = ["make-mlops-easy", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def loaded_by(*args: str, cwd) -> tuple[int, set[str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST_MODULES, json.dumps(args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    report = json.loads(result.stdout.rsplit("MODULES ", 1)[1])
+    return report["code"], {name.split(".")[0] for name in report["modules"]}
+
+
+@pytest.fixture
+def deployed(compose, classification_csv, models_dir, tmp_path):
+    deployment = (
+        models_dir
+        / run_experiment(compose("data=csv", f"data.path={classification_csv}"))["deployment"][
+            "deployment_name"
+        ]
+    )
+    from easy_mlops.inference import predict_file
+
+    predict_file(classification_csv, deployment)  # logs to read: predictions, drift counts
+    return deployment
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "{deployment}", "--json"),
+        ("status", "{deployment}"),
+        ("list", "{models}"),
+        ("list", "--json", "{models}"),
+    ],
+    ids=["status --json", "status", "list", "list --json"],
+)
+def test_read_only_commands_do_not_load_the_heavy_libraries(args, deployed, models_dir, tmp_path):
+    words = [word.format(deployment=deployed, models=models_dir) for word in args]
+    code, modules = loaded_by(*words, cwd=tmp_path)
+    assert code == 0
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_the_check_sees_a_heavy_import(deployed, tmp_path, classification_csv):
+    """predict needs pandas and scikit-learn: the same check finds them."""
+    code, modules = loaded_by("predict", str(classification_csv), str(deployed), "--no-log", cwd=tmp_path)
+    assert code == 0 and {"pandas", "sklearn"} <= modules
