@@ -45,7 +45,7 @@ LIBRARIES = (
     "hydra-joblib-launcher",
     "make-mlops-easy",
 )
-FIGURES = ("train", "imports", "predict", "status", "aging", "sweep", "memory")
+FIGURES = ("train", "imports", "predict", "status", "aging", "sweep", "memory", "readonly")
 STATUS_BATCH = 100_000
 
 
@@ -627,6 +627,65 @@ class Bench:
                 Row(6, label, megabytes(ours), megabytes(theirs), ratio, "≤ 1.3", verdict(ratio, 1.3))
             )
 
+    def figure_readonly(self) -> None:
+        """Commands that only read JSON files, against the import of pandas alone (issue: <= 0.5x)."""
+        say("\n== read-only commands vs `python -c 'import pandas'` ==")
+        pristine = self.framework_deployment(self.s.small_rows)
+        few, many = self.fresh("list_3"), self.fresh("list_100")
+        for folder, count in ((few, 3), (many, 100)):
+            for number in range(count):  # copies: list reads each one's metadata and logs index
+                shutil.copytree(pristine, folder / f"deployment_20240101_{number:06d}")
+        board = self.fresh("sweep")
+        board.mkdir()
+        from easy_mlops.sweeps.board import rank, write_summary
+
+        rows = [
+            {
+                "job": job,
+                "overrides": f"trainer.model.C={job}",
+                "status": "ok",
+                "metrics": {"accuracy": job / 20},
+            }
+            for job in range(16)
+        ]
+        write_summary(board, rank(rows, None, None))
+        deployment = next(iter(sorted(few.iterdir())))
+        commands = {
+            "import pandas": [sys.executable, "-c", "import pandas"],
+            "status --json": [self.cli, "status", deployment, "--json"],
+            "list (3 deployments)": [self.cli, "list", few],
+            "list (100 deployments)": [self.cli, "list", many],
+            "sweeps show (16 jobs)": [self.cli, "sweeps", "show", board],
+        }
+        runs = timing.alternate(
+            [(name, (lambda cmd=cmd: self.measure(cmd))) for name, cmd in commands.items()],
+            self.s.repeat,
+            warmup=1,
+            progress=say,
+        )
+        pandas_import = median_seconds(runs["import pandas"])
+        for name in ("status --json", "list (3 deployments)", "sweeps show (16 jobs)"):
+            self.rows.append(
+                timed_row(
+                    7,
+                    f"`{name}` vs `python -c 'import pandas'`",
+                    median_seconds(runs[name]),
+                    pandas_import,
+                    0.5,
+                )
+            )
+        self.rows.append(
+            timed_row(
+                7,
+                "`list`: 100 deployments vs 3",
+                median_seconds(runs["list (100 deployments)"]),
+                median_seconds(runs["list (3 deployments)"]),
+                2.0,
+            )
+        )
+        for folder in (few, many, board):
+            shutil.rmtree(folder)
+
     # ---------------------------------------------------------------- driver
 
     def run(self, only: set[str]) -> bool:
@@ -644,6 +703,7 @@ class Bench:
             ("status", self.figure_status),
             ("aging", self.figure_aging),
             ("sweep", self.figure_sweep),
+            ("readonly", self.figure_readonly),
         ):
             if name in wanted:
                 plan.append((name, figure))

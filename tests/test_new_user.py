@@ -263,7 +263,7 @@ def test_train_says_what_to_type_next(cli, classification_csv, tmp_path):
 
 def sweep(compose, tmp_path: Path, values: list[int]) -> list[Path]:
     """Three diabetes jobs recorded as one sweep, as the app's leaderboard records them; best first."""
-    from easy_mlops.sweeps.leaderboard import rank, write_summary
+    from easy_mlops.sweeps.board import rank, write_summary
 
     sweep_dir = tmp_path / "outputs" / "multirun" / "2024-01-01" / "12-00-00"
     sweep_dir.mkdir(parents=True)

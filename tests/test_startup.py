@@ -72,3 +72,16 @@ def test_the_check_sees_a_heavy_import(deployed, tmp_path, classification_csv):
     """predict needs pandas and scikit-learn: the same check finds them."""
     code, modules = loaded_by("predict", str(classification_csv), str(deployed), "--no-log", cwd=tmp_path)
     assert code == 0 and {"pandas", "sklearn"} <= modules
+
+
+def test_sweeps_show_does_not_load_hydra(tmp_path):
+    from easy_mlops.sweeps.board import rank, write_summary
+
+    rows = [
+        {"job": 0, "overrides": "trainer=mlp", "status": "ok", "metrics": {"accuracy": 0.9}},
+        {"job": 1, "overrides": "trainer=random_forest", "status": "ok", "metrics": {"accuracy": 0.95}},
+    ]
+    write_summary(tmp_path, rank(rows, None, None))
+    code, modules = loaded_by("sweeps", "show", str(tmp_path), cwd=tmp_path)
+    assert code == 0
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))

@@ -9,9 +9,24 @@ from pathlib import Path
 
 from easy_mlops.deployment.metadata import read_snapshot
 from easy_mlops.observability.monitor import ModelMonitor
+from easy_mlops.observability.steps import MetricThresholdStep, PredictionsLoggerStep
 
 
 def deployment_monitor(deployment_dir: str | Path) -> ModelMonitor:
     """A monitor for a deployment's ``logs/``, configured as the deployment's run was."""
     directory = Path(deployment_dir)
     return ModelMonitor.from_snapshot(read_snapshot(directory), directory / "logs")
+
+
+def logged_counts(deployment_dir: str | Path) -> tuple[int, int]:
+    """``(active alerts, logged predictions)`` of a deployment, read from two small files in its logs.
+
+    What ``list`` shows for each deployment: the recorded evaluations and the
+    predictions index do not depend on the config, so the snapshot is not
+    read and no monitor is built (that is most of what ``status`` costs).
+    """
+    logs = Path(deployment_dir) / "logs"
+    alerts, predictions = MetricThresholdStep(), PredictionsLoggerStep()
+    alerts.load(logs)
+    predictions.load(logs)
+    return len(alerts.summary()["active_alerts"]), predictions.summary().get("total_predictions", 0)

@@ -19,8 +19,8 @@ from easy_mlops.config.secrets import mask_overrides, task_overrides
 from easy_mlops.console import USER_ERROR_EXIT, print_results, reporting_errors
 from easy_mlops.errors import ConfigError
 from easy_mlops.files import write_json_atomic
+from easy_mlops.sweeps.board import RESULT_FILE, JobFailed, print_failed_sweep
 from easy_mlops.sweeps.launchers import LauncherUnavailable
-from easy_mlops.sweeps.leaderboard import RESULT_FILE, JobFailed, print_failed_sweep
 
 register_configs()
 

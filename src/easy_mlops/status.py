@@ -10,7 +10,7 @@ from typing import Any
 from easy_mlops.deployment.catalog import resolve_deployment
 from easy_mlops.deployment.metadata import read_metadata, verify_files
 from easy_mlops.metrics import headline_metric
-from easy_mlops.monitoring import deployment_monitor
+from easy_mlops.monitoring import deployment_monitor, logged_counts
 
 DEPLOYMENT_KEYS = ("name", "status", "version", "deployment_time", "problem_type", "target_column")
 
@@ -72,9 +72,7 @@ def _list_row(name: Any, directory: Any, metadata: dict[str, Any], logs_of: Path
     """
     active_alerts = total_predictions = None
     if logs_of is not None:
-        monitor = deployment_monitor(logs_of)
-        active_alerts = len(monitor.active_alerts())
-        total_predictions = monitor.get_predictions_summary().get("total_predictions", 0)
+        active_alerts, total_predictions = logged_counts(logs_of)
     metrics = metadata.get("metrics", {})
     headline = headline_metric(metrics, metadata.get("training", {}).get("optimized_metric"))
     return {

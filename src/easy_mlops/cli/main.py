@@ -327,7 +327,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_sweeps_show(args: argparse.Namespace) -> int:
-    from easy_mlops.sweeps.leaderboard import leaderboard_table, read_leaderboard
+    from easy_mlops.sweeps.board import leaderboard_table, read_leaderboard
 
     board = read_leaderboard(args.sweep_dir)
     if args.json:
