@@ -4,7 +4,7 @@ The public API is imported lazily so that ``import easy_mlops`` and the CLI
 start fast; ``from easy_mlops import MLOpsPipeline`` works as usual.
 """
 
-from typing import Any
+from easy_mlops.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -22,10 +22,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'easy_mlops' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -4,7 +4,7 @@ The names below are imported on first use, so that reading a deployment's
 metadata (``status``, ``list``) does not load the steps that write one.
 """
 
-from typing import Any
+from easy_mlops.lazy import lazy_attributes
 
 _EXPORTS = {
     "ModelDeployer": "easy_mlops.deployment.deployer",
@@ -29,10 +29,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'easy_mlops.deployment' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

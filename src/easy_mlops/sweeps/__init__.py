@@ -4,7 +4,7 @@ The callbacks are imported on first use (Hydra instantiates them by path), so
 reading a leaderboard does not load Hydra.
 """
 
-from typing import Any
+from easy_mlops.lazy import lazy_attributes
 
 _EXPORTS = {
     "LauncherCheckCallback": "easy_mlops.sweeps.launchers",
@@ -15,10 +15,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'easy_mlops.sweeps' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)
