@@ -88,3 +88,14 @@ def test_hold_out_split_is_stratified():
         assert train_rows["y"].value_counts().to_dict() == {"a": 72, "b": 8}
     _, hold_out = split(frame.assign(y=range(100)), "y", "regression", 0.2, 0)
     assert len(hold_out) == 20  # regression targets are not stratified (they cannot be)
+
+
+def test_cv_folds_zero_is_off_and_one_is_refused(compose, cli, classification_csv):
+    results = run_experiment(compose("data=iris", "deploy=false", "trainer.cv_folds=0"))
+    assert not any(name.startswith("cv_") for name in results["training"]["metrics"])
+    refused = cli("train", classification_csv, "trainer.cv_folds=1", "--no-deploy")
+    assert refused.returncode == 2
+    assert (
+        refused.stderr.strip()
+        == "error: config key 'trainer.cv_folds': 1 must be at least 2 (0 or null: off)"
+    )

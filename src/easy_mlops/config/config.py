@@ -65,7 +65,7 @@ class TrainerConfig:
     problem_type: ProblemType = ProblemType.auto
     test_size: float = 0.2
     random_state: int = 42
-    cv_folds: int | None = None  # cross-validate on the training split when set
+    cv_folds: int | None = None  # cross-validate on the training split with this many folds; 0 or null: off
 
 
 def default_deployment_steps() -> dict[str, Any]:
@@ -255,8 +255,8 @@ def check_values(cfg: Any) -> None:
     if not 0 < test_size < 1:
         raise ConfigError(f"config key 'trainer.test_size': {test_size} must be between 0 and 1")
     folds = cfg.trainer.cv_folds
-    if folds is not None and folds < 2:
-        raise ConfigError(f"config key 'trainer.cv_folds': {folds} must be at least 2 (or null)")
+    if folds is not None and (folds < 0 or folds == 1):
+        raise ConfigError(f"config key 'trainer.cv_folds': {folds} must be at least 2 (0 or null: off)")
     serve = cfg.get("serve")
     if serve is not None:
         for key, value, low in (
