@@ -170,3 +170,14 @@ def test_training_from_json_and_parquet(compose, tmp_path):
         results = run_experiment(compose("data=csv", f"data.path={tmp_path / name}", "deploy=false"))
         assert results["training"]["target_column"] == "price"
         assert results["training"]["problem_type"] == "regression"
+
+
+def test_text_predictions_are_written_as_valid_json_lines():
+    """Class labels are encoded once per distinct text: quotes, commas and accents survive."""
+    from easy_mlops.observability.prediction_index import PredictionBatch
+
+    labels = np.array(['a, "b"', "é", 'a, "b"', "no"], dtype=object)
+    batch = PredictionBatch(labels, "1.0.0")
+    records = [json.loads(line) for chunk in batch.chunks() for line in chunk.splitlines()]
+    assert [record["prediction"] for record in records] == labels.tolist()
+    assert [record["row"] for record in records] == [0, 1, 2, 3]

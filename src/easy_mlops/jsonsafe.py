@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+JSON_SCALARS = {str, int, bool, type(None)}  # JSON as they are (floats may be NaN or infinite)
+
 
 def now() -> str:
     """The current time as an ISO 8601 string in UTC, as every log record carries it."""
@@ -35,6 +37,8 @@ def json_values(values: Any) -> list:
                 converted[position] = str(converted[position])
         return converted
     items = values.tolist() if hasattr(values, "tolist") else list(values)
+    if set(map(type, items)) <= JSON_SCALARS:  # class labels as text: a million of them in ~30 ms
+        return items
     return [json_safe(value) for value in items]
 
 

@@ -218,7 +218,8 @@ class PredictionBatch:
         """The JSON Lines text of the batch, ``LINES_PER_WRITE`` lines at a time.
 
         Values are encoded with one ``json.dumps`` per chunk when they are all
-        numbers, else one per value; only the row number varies per line.
+        numbers, once per distinct text when they are all text, else one per
+        value; only the row number varies per line.
         Rows with inputs (the per-row API) are written one record at a time.
         """
         if self.inputs is not None:
@@ -228,9 +229,16 @@ class PredictionBatch:
         head = f'{{"timestamp": {stamp}, "model_version": {version}, "row": '
         tail = f', "metadata": {json.dumps(self.metadata, default=str)}}}\n' if self.metadata else "}\n"
         numbers_only = self.numbers.size == len(self.values)
+        text_only = not numbers_only and set(map(type, self.values)) == {str}
         for start in range(0, len(self.values), LINES_PER_WRITE):
             values = self.values[start : start + LINES_PER_WRITE]
-            encoded = json.dumps(values)[1:-1].split(", ") if numbers_only else map(json.dumps, values)
+            if numbers_only:
+                encoded = json.dumps(values)[1:-1].split(", ")
+            elif text_only:  # class labels: a few distinct texts, each encoded once
+                distinct = {value: json.dumps(value) for value in set(values)}
+                encoded = map(distinct.__getitem__, values)
+            else:
+                encoded = map(json.dumps, values)
             first = self.first_row + start
             yield "".join(f'{head}{first + i}, "prediction": {v}{tail}' for i, v in enumerate(encoded))
 
