@@ -8,7 +8,6 @@ is bound to one (``save``); until then it keeps records in memory, so a
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ from easy_mlops.jsonl import (
 )
 from easy_mlops.jsonsafe import now
 from easy_mlops.metrics import BOUNDED_METRICS, metric_direction
+from easy_mlops.observability.drift import drift_alerts, window_counts, window_hours
 from easy_mlops.observability.drift import score as drift_score
 from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex, RunningStats
 
@@ -608,17 +608,9 @@ class DriftStep(ObservabilityStep):
             profile = self.reference["features"].get(name)
             if profile is None or len(current) != len(profile["counts"]):
                 continue
-            stat, value = drift_score(profile, current, self.numeric_stat)
-            limit = self.psi_threshold if stat == "psi" else self.threshold
-            features[name] = {
-                "kind": profile["kind"],
-                "stat": stat,
-                "score": value,
-                "threshold": limit,
-                "drifted": value >= limit,
-            }
-            if stat == "psi":
-                features[name]["warning"] = self.psi_warning <= value < limit
+            features[name] = {"kind": profile["kind"], **self._verdict(profile, current)}
+            if features[name]["stat"] == "psi":
+                features[name]["warning"] = self.psi_warning <= features[name]["score"] < self.psi_threshold
         drifted = sum(feature["drifted"] for feature in features.values())
         share = drifted / len(features) if features else 0.0
         report.update(
@@ -628,80 +620,11 @@ class DriftStep(ObservabilityStep):
         )
         current = window.get("prediction")
         if current is not None:
-            stat, value = drift_score(self.reference["prediction"], current, self.numeric_stat)
-            limit = self.psi_threshold if stat == "psi" else self.threshold
-            report["prediction"] = {
-                "stat": stat,
-                "score": value,
-                "threshold": limit,
-                "drifted": value >= limit,
-            }
+            report["prediction"] = self._verdict(self.reference["prediction"], current)
         return report
 
-
-def window_hours(window: str) -> int | None:
-    """Hours in ``all`` (None), ``24h`` or ``7d``; anything else is an error naming the key."""
-    text = str(window).strip().lower()
-    if text == "all":
-        return None
-    match = re.fullmatch(r"(\d+)\s*([hd])", text)
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"drift window must be 'all' or a duration like 24h or 7d, got {window!r}")
-    return int(match.group(1)) * (24 if match.group(2) == "d" else 1)
-
-
-def window_counts(hours: dict[str, Any], last_hours: int | None) -> dict[str, Any]:
-    """The sum of the hourly counts within the last ``last_hours`` hours (all of them for None)."""
-    from datetime import UTC, datetime, timedelta
-
-    total: dict[str, Any] = {}
-    since = None
-    if last_hours is not None:
-        since = (datetime.now(UTC) - timedelta(hours=last_hours)).isoformat()[:13]
-    for hour, counts in hours.items():
-        if since is None or hour >= since:
-            total = add_counts(total, counts)
-    return total
-
-
-def drift_alerts(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The drifted features, dataset drift and prediction drift of a report, as alert entries."""
-    alerts = [
-        {
-            "kind": "drift",
-            "metric": f"drift:{name}",
-            "feature": name,
-            "stat": feature["stat"],
-            "value": feature["score"],
-            "threshold": feature["threshold"],
-            "direction": "lower",
-        }
-        for name, feature in report.get("features", {}).items()
-        if feature["drifted"]
-    ]
-    if report.get("dataset_drift"):
-        alerts.append(
-            {
-                "kind": "drift",
-                "metric": "drift:dataset",
-                "feature": "dataset",
-                "stat": "share_drifted",
-                "value": report["share_drifted"],
-                "threshold": None,
-                "direction": "lower",
-            }
-        )
-    prediction = report.get("prediction")
-    if prediction and prediction["drifted"]:
-        alerts.append(
-            {
-                "kind": "drift",
-                "metric": "drift:prediction",
-                "feature": "prediction",
-                "stat": prediction["stat"],
-                "value": prediction["score"],
-                "threshold": prediction["threshold"],
-                "direction": "lower",
-            }
-        )
-    return alerts
+    def _verdict(self, profile: dict[str, Any], current: list[float]) -> dict[str, Any]:
+        """``{stat, score, threshold, drifted}`` of one profiled column against its live counts."""
+        stat, value = drift_score(profile, current, self.numeric_stat)
+        limit = self.psi_threshold if stat == "psi" else self.threshold
+        return {"stat": stat, "score": value, "threshold": limit, "drifted": value >= limit}
