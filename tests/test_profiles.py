@@ -8,7 +8,14 @@ import pytest
 
 from easy_mlops.counts import add_counts, numeric_parts
 from easy_mlops.pipeline import run_experiment
-from easy_mlops.profiles import categorical_reference, live_counts, numeric_reference
+from easy_mlops.profiles import (
+    NUMERIC_BINS,
+    categorical_reference,
+    live_counts,
+    numeric_counts,
+    numeric_reference,
+    sorted_quantiles,
+)
 
 
 def test_every_deployment_stores_the_training_profile_checksummed(compose, classification_csv, models_dir):
@@ -62,3 +69,21 @@ def test_live_counts_have_the_reference_shape_and_add_up():
 def test_a_numeric_reference_without_values(values):
     reference = numeric_reference(pd.Series(values, dtype=float))
     assert reference["edges"] == [] and numeric_parts(reference["counts"])[1] == len(values)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 101, 5_000])
+def test_edges_from_sorted_values_are_numpys_quantiles_exactly(size):
+    """The reference sorts once and interpolates: the edges must be what ``np.quantile`` gives, exactly."""
+    rng = np.random.default_rng(size)
+    q = np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]
+    for values in (
+        rng.normal(size=size),
+        rng.integers(0, 4, size=size).astype(float),  # ties: edges collapse
+        rng.lognormal(sigma=3, size=size) * 1e9,
+        np.full(size, -2.5),
+    ):
+        assert np.array_equal(sorted_quantiles(np.sort(values), q), np.quantile(values, q))
+        series = pd.Series(np.append(values, [np.nan, np.inf]))
+        reference = numeric_reference(series)
+        assert reference["edges"] == np.unique(np.quantile(values, q)).tolist()
+        assert reference["counts"] == numeric_counts(reference, series)  # the training counts, recounted
