@@ -49,7 +49,7 @@ def run_experiment(
         cfg.trainer.problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
     optimized_metric(cfg.optimized_metric, cfg.trainer.problem_type)  # a metric this run computes
     deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None
-    ModelMonitor(cfg.observability, trusted_modules=trusted)  # fail on a bad step before training
+    monitor = ModelMonitor(cfg.observability, trusted_modules=trusted)  # a bad step fails before training
     with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
         model, preprocessor, training = train(
             frame, target, cfg.preprocessing, cfg.trainer, trusted, cfg.optimized_metric
@@ -66,7 +66,7 @@ def run_experiment(
     }
 
     def log_training_metrics(deployment_dir: Path) -> None:
-        monitor = ModelMonitor(cfg.observability, log_dir=deployment_dir / "logs", trusted_modules=trusted)
+        monitor.load(deployment_dir / "logs")
         results["alerts"] = monitor.log_metrics(
             training["metrics"], str(cfg.deployment.version), source="training"
         )
