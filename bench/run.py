@@ -3,6 +3,7 @@
     python bench/run.py                 # everything, full sizes (tens of minutes)
     python bench/run.py --quick         # small sizes, one run each: checks that the scripts work
     python bench/run.py --only status   # one figure (repeatable: --only train --only predict)
+    python bench/run.py --only fixed    # the fixed costs with a fast model (logistic regression)
 
 Every timed command is a real process started from a scratch working
 directory inside one temporary directory, which is removed at the end. Each
@@ -45,7 +46,7 @@ LIBRARIES = (
     "hydra-joblib-launcher",
     "make-mlops-easy",
 )
-FIGURES = ("train", "imports", "predict", "status", "aging", "sweep", "memory", "readonly")
+FIGURES = ("train", "imports", "predict", "status", "aging", "sweep", "memory", "readonly", "fixed")
 STATUS_BATCH = 100_000
 
 
@@ -59,6 +60,8 @@ class Settings:
     aging_calls: int = 50
     aging_window: int = 10  # first/last this many calls are compared
     sweep_rows: int = 20_000  # training rows of every sweep job (figure 5)
+    tiny_rows: int = 1_000  # figure 8: a training set small enough that only fixed costs show
+    fixed_sweep_jobs: int = 16
     repeat: int = 5
     sweep_repeat: int = 3
 
@@ -72,6 +75,7 @@ QUICK = Settings(
     aging_calls=20,
     aging_window=5,
     sweep_rows=2_000,
+    fixed_sweep_jobs=4,
     repeat=1,
     sweep_repeat=1,
 )
@@ -189,8 +193,8 @@ class Bench:
             f"hydra.run.dir={run_dir}",
         ]
 
-    def baseline_train_cmd(self, data_path: Path, output_dir: Path) -> list:
-        return [self.python, BASELINES / "train.py", data_path, output_dir]
+    def baseline_train_cmd(self, data_path: Path, output_dir: Path, *options: str) -> list:
+        return [self.python, BASELINES / "train.py", data_path, output_dir, *options]
 
     @staticmethod
     def deployment_in(output_dir: Path) -> Path:
@@ -686,6 +690,178 @@ class Bench:
         for folder in (few, many, board):
             shutil.rmtree(folder)
 
+    # ---------------------------------------------------------------- figure 8: fixed costs
+
+    def figure_fixed(self) -> None:
+        """The framework's fixed costs, with a model fast enough not to hide them (logistic regression)."""
+        fast = ["trainer=logistic_regression", "trainer.cv_folds=0"]
+        for rows in (self.s.rows, self.s.tiny_rows):
+            self.fixed_train(rows, fast)
+        self.fixed_predict(fast)
+        self.fixed_sweep()
+
+    def fixed_train(self, rows: int, fast: list[str]) -> None:
+        say(f"\n== fixed costs: train a logistic regression on {rows:,} rows, cv off ==")
+        data_path = self.training_data(rows)
+
+        def timed(cmd: list, *made: Path) -> Measurement:
+            measurement = self.measure(cmd)
+            for path in made:
+                shutil.rmtree(path, ignore_errors=True)
+            return measurement
+
+        def cli() -> Measurement:
+            output_dir = self.fresh("fixed_cli")
+            return timed([*self.cli_train_cmd(data_path, output_dir), *fast], output_dir)
+
+        def baseline() -> Measurement:
+            output_dir = self.fresh("fixed_base")
+            cmd = self.baseline_train_cmd(data_path, output_dir, "--model", "logistic_regression")
+            return timed(cmd, output_dir)
+
+        def hydra_app() -> Measurement:
+            output_dir, run_dir = self.fresh("fixed_app"), self.fresh("fixed_run")
+            return timed([*self.hydra_train_cmd(data_path, output_dir, run_dir), *fast], output_dir, run_dir)
+
+        runs = timing.alternate(
+            [("cli", cli), ("baseline", baseline), ("hydra", hydra_app)],
+            self.s.repeat,
+            warmup=1,
+            progress=say,
+        )
+        base = median_seconds(runs["baseline"])
+        for side, name in (("cli", "`make-mlops-easy train`"), ("hydra", "`python -m easy_mlops.run`")):
+            ours = median_seconds(runs[side])
+            label = f"Train, logistic regression, {rows:,} rows, cv off: {name} vs baseline"
+            if rows == self.s.rows:
+                self.rows.append(timed_row(8, label, ours, base, 1.10))
+                continue
+            extra = ours - base
+            self.rows.append(
+                Row(
+                    8,
+                    f"{label} (difference)",
+                    seconds(ours),
+                    seconds(base),
+                    ours / base,
+                    "+≤ 0.50 s",
+                    f"{'PASS' if extra <= 0.5 else 'MISS'} (+{extra:.2f} s)",
+                )
+            )
+
+    def fixed_predict(self, fast: list[str]) -> None:
+        rows, scoring_rows = self.s.rows, self.s.predict_rows
+        say(f"\n== fixed costs: batch predict {scoring_rows:,} rows with a logistic regression ==")
+        data_path, scoring = self.training_data(rows), self.scoring_data(scoring_rows)
+        trained = self.fresh("fixed_deployment")
+        self.measure([*self.cli_train_cmd(data_path, trained), *fast])
+        pristine = self.deployment_in(trained)
+        baseline_dir = self.fresh("fixed_baseline")
+        self.measure(self.baseline_train_cmd(data_path, baseline_dir, "--model", "logistic_regression"))
+
+        def framework(*options: str) -> Callable[[], Measurement]:
+            def side() -> Measurement:
+                deployment = self.fresh("fixed_predict")
+                shutil.copytree(pristine, deployment)
+                output = self.fresh("fixed_predictions").with_suffix(".json")
+                measurement = self.measure([self.cli, "predict", scoring, deployment, "-o", output, *options])
+                shutil.rmtree(deployment)
+                output.unlink()
+                return measurement
+
+            return side
+
+        def baseline() -> Measurement:
+            output = self.fresh("fixed_predictions").with_suffix(".json")
+            measurement = self.measure([self.python, BASELINES / "predict.py", scoring, baseline_dir, output])
+            output.unlink()
+            return measurement
+
+        runs = timing.alternate(
+            [("on", framework()), ("baseline", baseline), ("off", framework("--no-log"))],
+            self.s.repeat,
+            warmup=1,
+            progress=say,
+        )
+        base = median_seconds(runs["baseline"])
+        for side, name, limit in (("on", "logging on", 1.10), ("off", "`--no-log`", 1.03)):
+            self.rows.append(
+                timed_row(
+                    8,
+                    f"Batch predict, logistic regression, {scoring_rows:,} rows, {name} vs baseline",
+                    median_seconds(runs[side]),
+                    base,
+                    limit,
+                )
+            )
+        shutil.rmtree(trained)
+        shutil.rmtree(baseline_dir)
+
+    def fixed_sweep(self) -> None:
+        rows, jobs = self.s.tiny_rows, self.s.fixed_sweep_jobs
+        say(f"\n== fixed costs: {jobs}-job sweep of logistic regressions, {rows:,} rows, joblib n_jobs=2 ==")
+        data_path = self.training_data(rows)
+        problems: list[str] = []
+
+        def sweep() -> Measurement:
+            output_dir, sweep_dir = self.fresh("fixed_sweep"), self.fresh("fixed_sweep_dir")
+            cmd = [
+                self.python,
+                "-m",
+                "easy_mlops.run",
+                "-m",
+                "data=csv",
+                f"data.path={data_path}",
+                "trainer=logistic_regression",
+                "trainer.cv_folds=0",
+                f"trainer.model.C=range(1,{jobs + 1})",
+                "hydra/launcher=joblib",
+                "hydra.launcher.n_jobs=2",
+                f"deployment.output_dir={output_dir}",
+                f"hydra.sweep.dir={sweep_dir}",
+            ]
+            measurement = self.measure(cmd)
+            made = len(list(output_dir.glob("deployment_*")))
+            if made != jobs:
+                problems.append(f"{made} deployments, expected {jobs}")
+            shutil.rmtree(output_dir, ignore_errors=True)
+            shutil.rmtree(sweep_dir, ignore_errors=True)
+            return measurement
+
+        def baseline() -> Measurement:
+            output_dir = self.fresh("fixed_sweep_base")
+            cmd = [
+                self.python,
+                BASELINES / "sweep.py",
+                data_path,
+                output_dir,
+                "--jobs",
+                str(jobs),
+                "--n-jobs",
+                "2",
+            ]
+            measurement = self.measure(cmd)
+            shutil.rmtree(output_dir, ignore_errors=True)
+            return measurement
+
+        runs = timing.alternate([("sweep", sweep), ("baseline", baseline)], self.s.sweep_repeat, progress=say)
+        ours, base = median_seconds(runs["sweep"]), median_seconds(runs["baseline"])
+        per_job = (ours - base) * 2 / jobs  # two workers: wall time x 2 is worker time
+        self.rows.append(
+            Row(
+                8,
+                f"Sweep of {jobs} logistic regressions, {rows:,} rows, joblib launcher n_jobs=2, vs "
+                f"baselines/sweep.py (joblib, 2 workers); median of {self.s.sweep_repeat}",
+                seconds(ours),
+                seconds(base),
+                ours / base,
+                "report per-job cost",
+                f"info ({per_job:.2f} s of worker time per job)",
+            )
+        )
+        if problems:
+            self.notes.append("Fixed-cost sweep: PROBLEMS: " + "; ".join(problems))
+
     # ---------------------------------------------------------------- driver
 
     def run(self, only: set[str]) -> bool:
@@ -704,6 +880,7 @@ class Bench:
             ("aging", self.figure_aging),
             ("sweep", self.figure_sweep),
             ("readonly", self.figure_readonly),
+            ("fixed", self.figure_fixed),
         ):
             if name in wanted:
                 plan.append((name, figure))
@@ -871,6 +1048,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--aging-calls", type=int, help="aging calls (50)")
     parser.add_argument("--aging-window", type=int, help="first/last calls compared (10)")
     parser.add_argument("--sweep-rows", type=int, help="training rows of each sweep job (20,000)")
+    parser.add_argument("--tiny-rows", type=int, help="training rows where only fixed costs show (1,000)")
+    parser.add_argument("--fixed-sweep-jobs", type=int, help="jobs of the fixed-cost sweep (16)")
     parser.add_argument("--repeat", type=int, help="runs per side (default 5)")
     parser.add_argument("--sweep-repeat", type=int, help="runs per side of the sweep (default 3)")
     parser.add_argument(

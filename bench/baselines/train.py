@@ -1,17 +1,18 @@
 """Baseline for ``make-mlops-easy train DATA``: the same work with pandas, scikit-learn and joblib only.
 
-    python bench/baselines/train.py DATA OUTDIR
+    python bench/baselines/train.py DATA OUTDIR [--model random_forest|logistic_regression] [--C 1.0]
 
 Reads the CSV, splits off the last column as the target, makes the same
 stratified hold-out split, fits the same preprocessing (conf/preprocessing/standard.yaml)
-and the same random forest (conf/trainer/random_forest.yaml) on the training
-rows, scores the hold-out rows with the same weighted metrics and writes
+and the same model (conf/trainer/random_forest.yaml by default, or
+conf/trainer/logistic_regression.yaml with its ``C``) on the training rows,
+scores the hold-out rows with the same weighted metrics and writes
 ``model.joblib`` ({"model": estimator, ...}), ``preprocessor.joblib`` (the
 fitted ColumnTransformer) and ``metadata.json`` (with the metrics) to OUTDIR.
 """
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import joblib
@@ -19,13 +20,21 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+MODELS = {
+    "random_forest": lambda c: RandomForestClassifier(
+        n_estimators=100, max_depth=None, min_samples_leaf=1, n_jobs=None, random_state=42
+    ),
+    "logistic_regression": lambda c: LogisticRegression(C=c, max_iter=1000, random_state=42),
+}
 
-def main(data_path: str, output_dir: str) -> None:
+
+def main(data_path: str, output_dir: str, model_name: str = "random_forest", c: float = 1.0) -> None:
     frame = pd.read_csv(data_path)
     target = frame.columns[-1]
     train_rows, test_rows = train_test_split(frame, test_size=0.2, random_state=42, stratify=frame[target])
@@ -46,7 +55,14 @@ def main(data_path: str, output_dir: str) -> None:
                 Pipeline(
                     [
                         ("imputer", SimpleImputer(strategy="most_frequent")),
-                        ("encoder", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                        (
+                            "encoder",
+                            OneHotEncoder(
+                                max_categories=50,
+                                handle_unknown="infrequent_if_exist",
+                                sparse_output=False,
+                            ),
+                        ),
                     ]
                 ),
                 categorical,
@@ -58,9 +74,7 @@ def main(data_path: str, output_dir: str) -> None:
     features_train = preprocessor.fit_transform(x_train)
     features_test = preprocessor.transform(x_test)
 
-    model = RandomForestClassifier(
-        n_estimators=100, max_depth=None, min_samples_leaf=1, n_jobs=None, random_state=42
-    )
+    model = MODELS[model_name](c)
     model.fit(features_train, y_train)
     predicted = model.predict(features_test)
     metrics = {
@@ -91,6 +105,10 @@ def main(data_path: str, output_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: train.py DATA OUTDIR")
-    main(sys.argv[1], sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data")
+    parser.add_argument("output_dir")
+    parser.add_argument("--model", choices=sorted(MODELS), default="random_forest")
+    parser.add_argument("--C", type=float, default=1.0, help="logistic regression's inverse regularisation")
+    args = parser.parse_args()
+    main(args.data, args.output_dir, args.model, args.C)
