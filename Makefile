@@ -5,19 +5,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
+# The MLflow tracking server the tests start. Its own virtualenv: the server needs SQLAlchemy 2,
+# which the optuna extra's storage cannot use; the package itself only needs mlflow-skinny.
+MLFLOW_SERVER := .venv-mlflow-server
+MLFLOW_VERSION := 3.17.2
 
-.PHONY: run test lint browser bench bench-serve bench-drift clean
+.PHONY: run test lint browser mlflow-server bench bench-serve bench-drift clean
 
 run: $(RUN_STAMP)
 	$(BIN)/python -m easy_mlops.run
 
-test: lint browser
+test: lint browser mlflow-server
 	$(BIN)/python -m pytest -n 2 -q
 
 # observe --html is tested in a real browser: Debian's Chromium, installed once.
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+mlflow-server: $(MLFLOW_SERVER)/bin/mlflow
+
+$(MLFLOW_SERVER)/bin/mlflow:
+	$(PYTHON) -m venv $(MLFLOW_SERVER)
+	$(MLFLOW_SERVER)/bin/python -m pip install -q 'mlflow==$(MLFLOW_VERSION)'
 
 # ruff, and import-linter's contracts in pyproject.toml (layers, no import cycles).
 lint: $(DEV_STAMP)
@@ -49,4 +59,4 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(RUN_STAMP)
 
 clean:
-	rm -rf $(VENV) models multirun outputs/*/ .pytest_cache
+	rm -rf $(VENV) $(MLFLOW_SERVER) models multirun mlruns outputs/*/ .pytest_cache

@@ -308,3 +308,61 @@ def block_under(heading: str, language: str, index: int = 0) -> str:
     text = GUIDE.read_text(encoding="utf-8")
     section = re.split(r"^#+ ", text.split(f"\n{heading}\n", 1)[1], flags=re.M)[0]
     return re.findall(rf"^```{language}\n(.*?)^```", section, re.S | re.M)[index]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+MLFLOW_SERVER = ROOT / ".venv-mlflow-server" / "bin" / "mlflow"  # made by `make mlflow-server`
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log_path: Path, seconds: float = 120) -> None:
+    """Until ``url`` answers 200; a process that exits or never answers fails with its log's tail."""
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{url} never answered:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server (SQLite backend, local artifact root) on a free loopback port."""
+    if not MLFLOW_SERVER.exists():
+        pytest.fail(f"{MLFLOW_SERVER} is missing: run `make mlflow-server` (make test does)")
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    command = [
+        str(MLFLOW_SERVER),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--default-artifact-root",
+        str(root / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    env = {**os.environ, "PATH": f"{MLFLOW_SERVER.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    log_path = root / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{uri}/health", process, log_path)
+        yield {"uri": uri, "closed_port": free_port()}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -339,7 +339,7 @@ def test_the_unknown_step_error_lists_every_step_upload_included(cli, tmp_path, 
     result = cli("train", classification_csv, "-c", "c.yaml")
     assert result.returncode == 2
     assert result.stderr.strip().endswith(
-        "known steps: create_directory, endpoint_script, save_metadata, save_model,"
+        "known steps: create_directory, endpoint_script, mlflow_model, save_metadata, save_model,"
         " save_preprocessor, save_profile, upload"
     )
     assert "c.yaml" in result.stderr and "upload_to_mars" in result.stderr

@@ -25,3 +25,7 @@ class DeploymentError(MLOpsError):
 
 class StepPrerequisiteError(DeploymentError, RuntimeError):
     """A deployment step ran before the step it depends on."""
+
+
+class TrackingError(MLOpsError):
+    """The tracking server could not record a run; the deployment itself is complete."""

@@ -16,6 +16,7 @@ from easy_mlops.data.loaders import check_data_file, load_table
 from easy_mlops.deployment.loading import Deployment
 from easy_mlops.errors import DataError
 from easy_mlops.monitoring import deployment_monitor
+from easy_mlops.tracking import log_live_metrics
 from easy_mlops.training.trainer import evaluate
 
 LIVE = "live"  # the source of metrics measured on labelled live data
@@ -48,6 +49,7 @@ def evaluate_file(
     predicted = deployment.predict(labelled.drop(columns=[target]), source=str(data_path))
     metrics = evaluate(problem_type, truth, predicted)
     alerts = deployment_monitor(deployment.directory).log_metrics(metrics, deployment.version, source=LIVE)
+    log_live_metrics(deployment.directory, metrics)  # to the deployment's MLflow run, when it has one
     return {
         "data": str(data_path),
         "target": target,

@@ -22,6 +22,7 @@ from easy_mlops.deployment.steps import utc_now
 from easy_mlops.errors import DataError
 from easy_mlops.metrics import optimized_metric
 from easy_mlops.observability.monitor import ModelMonitor
+from easy_mlops.tracking import build_tracker, git_commit, parent_run
 from easy_mlops.training.trainer import resolve_problem_type, train
 
 
@@ -48,6 +49,9 @@ def run_experiment(
     with naming_the_data(source):
         cfg.trainer.problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
     optimized_metric(cfg.optimized_metric, cfg.trainer.problem_type)  # a metric this run computes
+    tracker = build_tracker(cfg.get("tracking")) if deploy else None  # a missing extra fails here
+    if tracker is not None:
+        cfg.deployment.mlflow_model = True  # what the run logs and registers as its model
     deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None
     monitor = ModelMonitor(cfg.observability, trusted_modules=trusted)  # a bad step fails before training
     with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
@@ -64,6 +68,8 @@ def run_experiment(
         "random_state": cfg.trainer.random_state,
         "config": safe_snapshot(cfg),
     }
+    if tracker is not None:
+        info["git_commit"] = git_commit()
 
     def log_training_metrics(deployment_dir: Path) -> None:
         monitor.load(deployment_dir / "logs")
@@ -75,6 +81,11 @@ def run_experiment(
         results["deployment"] = deployer.deploy(
             model, preprocessor, training, run_info=info, on_published=log_training_metrics
         )
+    if tracker is not None:
+        with phase("Tracking"):
+            results["tracking"] = tracker.log_deployment(
+                results["deployment"]["deployment_dir"], parent_run(run_info)
+            )
     return results
 
 

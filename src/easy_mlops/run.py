@@ -21,6 +21,8 @@ from easy_mlops.errors import ConfigError
 from easy_mlops.files import write_json_atomic
 from easy_mlops.sweeps.board import RESULT_FILE, JobFailed, print_failed_sweep
 from easy_mlops.sweeps.launchers import LauncherUnavailable
+from easy_mlops.sweeps.parent_run import finish_sweep_run
+from easy_mlops.tracking import log_failed_run
 
 register_configs()
 
@@ -58,8 +60,13 @@ def app(cfg: DictConfig) -> float | None:
     # In a single run, report here: past this function Hydra adds its own
     # "Error executing job" line. In a sweep, the job fails and the sweep decides.
     single_run = HydraConfig.get().mode == RunMode.RUN
+    run_info = hydra_run_info()
     with reporting_errors(cfg.debug or bool(HydraConfig.get().verbose) or not single_run):
-        results = run_experiment(cfg, run_info=hydra_run_info())
+        try:
+            results = run_experiment(cfg, run_info=run_info)
+        except Exception as exc:
+            log_failed_run(cfg, exc, run_info)  # with tracking=mlflow: a FAILED run, the error as a tag
+            raise
     print_results(results, job=job_name(cfg))
     training = results["training"]
     # The sweep leaderboard reads this from the job's own output directory.
@@ -102,6 +109,7 @@ def main() -> None:
         except JobFailed as failure:
             # Hydra skipped on_multirun_end: show the leaderboard and every failed job here.
             print_failed_sweep(failure.sweep_dir)
+            finish_sweep_run(failure.sweep_dir, failed=True)
             if show_tracebacks:
                 raise
             sys.exit(USER_ERROR_EXIT)

@@ -1,7 +1,7 @@
 """``make-mlops-easy``: a thin shell over the functions the Hydra app calls.
 
 Commands: train, predict, evaluate, serve, status, observe, list, gc, prune, push,
-replay, sweeps show, init. Every user error is one line on stderr with exit code 2
+track, replay, sweeps show, init. Every user error is one line on stderr with exit code 2
 (``--debug`` shows the traceback); ``status`` and ``evaluate`` with
 ``--fail-on-alert`` exit 3 when an alert is active; ``replay`` exits 1 when the
 retrained model differs.
@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     push.add_argument(
         "--uri", help="destination folder URL (default: the deployment's deployment.upload.uri)"
+    )
+
+    track = command("track", cmd_track, "log a deployment to MLflow (again, after tracking failed)")
+    track.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
+    track.add_argument(
+        "--uri",
+        help="tracking URI (default: the run's tracking.uri, else $MLFLOW_TRACKING_URI, else ./mlruns)",
     )
 
     replay = command("replay", cmd_replay, "retrain a deployment from its config snapshot and compare")
@@ -302,6 +309,21 @@ def cmd_push(args: argparse.Namespace) -> int:
     directory = resolve_deployment(args.model_dir)
     uri, storage_options = upload_settings(directory, args.uri)
     stdout.print(f"Uploaded to {push_deployment(directory, uri, storage_options)}", markup=False)
+    return 0
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.catalog import resolve_deployment
+    from easy_mlops.tracking import track_deployment
+
+    directory = resolve_deployment(args.model_dir)
+    record = track_deployment(directory, args.uri)
+    registered = record.get("registered_model")
+    stdout.print(
+        f"Logged {directory.name} as MLflow run {record['run_id']} at {record['uri']}"
+        + (f"; registered as {registered['name']} version {registered['version']}" if registered else ""),
+        markup=False,
+    )
     return 0
 
 

@@ -87,6 +87,8 @@ def default_deployment_steps() -> dict[str, Any]:
             "format": "${...serialization}",
         },
         "save_profile": {"_target_": f"{STEPS}.SaveProfileStep"},
+        # Before the metadata, so the MLflow model's files are checksummed with the rest.
+        "mlflow_model": {"_target_": f"{STEPS}.MlflowModelStep", "enabled": "${...mlflow_model}"},
         "save_metadata": {
             "_target_": f"{STEPS}.SaveMetadataStep",
             "filename": "${...metadata_filename}",
@@ -136,6 +138,7 @@ class DeploymentConfig:
     version: str = "1.0.0"
     deployment_time: str | None = None
     serialization: Serialization = Serialization.joblib
+    mlflow_model: bool = False  # also write mlflow_model/ (an MLflow pyfunc); on whenever tracking is
     upload: UploadConfig = field(default_factory=UploadConfig)
     s3: S3Config = field(default_factory=S3Config)
     steps: dict[str, Any] = field(default_factory=default_deployment_steps)
@@ -228,6 +231,22 @@ class ServeConfig:
 
 
 @dataclass
+class TrackingConfig:
+    """Where each run is recorded besides its deployment: nowhere (``tracking=none``) or MLflow.
+
+    ``_target_`` is the tracker class; null means off, and then nothing of
+    MLflow is imported.
+    """
+
+    _target_: str | None = None
+    uri: str | None = None  # null: $MLFLOW_TRACKING_URI, else ./mlruns
+    experiment: str | None = None  # null: the data's name (file stem or dataset)
+    run_name: str | None = None  # null: the deployment's name
+    register_model: str | None = None  # a registered model name: each deployment becomes a new version
+    log_artifacts: bool = True  # metadata.json, config.yaml, overrides.yaml and the MLflow model
+
+
+@dataclass
 class Config:
     """The whole experiment: one node per stage, in the order data flows."""
 
@@ -237,6 +256,7 @@ class Config:
     deployment: DeploymentConfig = MISSING
     observability: ObservabilityConfig = MISSING
     serve: ServeConfig = MISSING
+    tracking: TrackingConfig = MISSING
     deploy: bool = True
     # Module prefixes whose classes a ``_target_`` may name, on top of
     # easy_mlops and scikit-learn.
@@ -302,3 +322,4 @@ def register_configs() -> None:
     store.store(group="deployment", name="base_deployment", node=schema_node(DeploymentConfig))
     store.store(group="observability", name="base_observability", node=schema_node(ObservabilityConfig))
     store.store(group="serve", name="base_serve", node=schema_node(ServeConfig))
+    store.store(group="tracking", name="base_tracking", node=schema_node(TrackingConfig))

@@ -23,6 +23,14 @@ SECRET_WORDS = ("secret", "password", "passwd", "token", "credential", "api_key"
 SECRET_KEYS = {"key", "access_key", "access_key_id", "aws_access_key_id", "session_token"}
 SECRET_SECTIONS = {"secrets", "credentials"}
 ENV_INTERPOLATION = re.compile(r"\$\{oc\.env:")
+URL_PASSWORD = re.compile(r"(?<=://)([^/@:\s]*):([^/@\s]+)@")  # scheme://user:password@host
+
+
+def mask_url_password(value: Any) -> Any:
+    """``https://user:***@host/...`` for a text holding a URL with a password; anything else as is."""
+    return URL_PASSWORD.sub(rf"\1:{MASK}@", value) if isinstance(value, str) else value
+
+
 NODE_INTERPOLATION = re.compile(r"\$\{(\.*)([\w\-]+(?:\.[\w\-]+)*)\}")  # ${a.b}, ${..a}; not resolvers
 
 KeyPath = tuple[str, ...]
@@ -137,7 +145,7 @@ def _merge_safe(
         return _mask(resolved, inside_secret)  # a node copied in by interpolation
     if (inside_secret or path in secret) and resolved is not None:
         return raw if isinstance(raw, str) and raw.startswith("${") else MASK
-    return resolved
+    return mask_url_password(resolved)
 
 
 def _mask(value: Any, inside_secret: bool) -> Any:
@@ -146,7 +154,7 @@ def _mask(value: Any, inside_secret: bool) -> Any:
         return {key: _mask(item, _is_secret_child(key, item, inside_secret)) for key, item in value.items()}
     if isinstance(value, list):
         return [_mask(item, inside_secret) for item in value]
-    return MASK if inside_secret and value is not None else value
+    return MASK if inside_secret and value is not None else mask_url_password(value)
 
 
 def task_overrides(hydra_cfg: DictConfig) -> list[str]:
@@ -173,7 +181,7 @@ def mask_overrides(overrides: Iterable[str], cfg: DictConfig | None = None) -> l
         ):
             if not ENV_INTERPOLATION.search(value):
                 override = f"{key}={MASK}"
-        masked.append(override)
+        masked.append(mask_url_password(override))
     return masked
 
 

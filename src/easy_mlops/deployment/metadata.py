@@ -118,7 +118,8 @@ def build_metadata(
 ) -> dict[str, Any]:
     """What the metadata file says: paths, metrics, version, times, checksums, run."""
     created = (created_at or datetime.now(UTC)).isoformat()
-    results = {k: v for k, v in training_results.items() if k != "profile"}  # profile.json holds it
+    # profile.json holds the profile; the input example lives in the MLflow model only.
+    results = {k: v for k, v in training_results.items() if k not in ("profile", "input_example")}
     return {
         MARKER: FORMAT,
         "name": name,

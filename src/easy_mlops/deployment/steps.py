@@ -222,6 +222,42 @@ class SaveProfileStep(DeploymentStep):
 
 
 @register_step
+class MlflowModelStep(DeploymentStep):
+    """Write ``mlflow_model/``: the deployment as an MLflow pyfunc (``deployment.mlflow_model=true``,
+    or any run with ``tracking=mlflow``). Needs the model and preprocessor files written before it."""
+
+    name = "mlflow_model"
+
+    def __init__(self, enabled: bool = True) -> None:
+        super().__init__(enabled)
+        if enabled:
+            from easy_mlops.deployment.mlflow_model import require_mlflow
+
+            require_mlflow("config key 'deployment.mlflow_model'")  # before training, not after
+
+    def run(self, context: DeploymentContext) -> None:
+        from easy_mlops.deployment.mlflow_model import MLFLOW_MODEL_DIR, save_mlflow_model
+
+        directory = context.require_directory(self.name)
+        written = {key: context.artifacts.get(key) for key in ("model_path", "preprocessor_path")}
+        missing = [key.removesuffix("_path") for key, path in written.items() if path is None]
+        if missing:
+            raise StepPrerequisiteError(
+                f"deployment step '{self.name}' needs the {' and '.join(missing)} saved before it"
+            )
+        path = directory / MLFLOW_MODEL_DIR
+        save_mlflow_model(
+            path,
+            directory / Path(written["model_path"]).name,
+            directory / Path(written["preprocessor_path"]).name,
+            context.training_results.get("target_column"),
+            context.preprocessor.input_schema(),
+            context.training_results.get("input_example"),
+        )
+        context.artifacts["mlflow_model_path"] = str(context.published_path(path))
+
+
+@register_step
 class SaveMetadataStep(DeploymentStep):
     """Write the config snapshot and name the metadata file describing the deployment.
 

@@ -10,6 +10,8 @@ _EXPORTS = {
     "LauncherCheckCallback": "easy_mlops.sweeps.launchers",
     "LeaderboardCallback": "easy_mlops.sweeps.leaderboard",
     "QuietOptunaCallback": "easy_mlops.sweeps.quiet",
+    "SweepRunCallback": "easy_mlops.sweeps.parent_run",
+    "finish_sweep_run": "easy_mlops.sweeps.parent_run",
     "read_leaderboard": "easy_mlops.sweeps.board",
 }
 

@@ -232,5 +232,7 @@ def train(
         "train_rows": len(train_rows),
         "test_rows": len(test_rows),
         "profile": profile,
+        # A few training rows: the MLflow model's input example (not written to metadata.json).
+        "input_example": train_rows[preprocessor.feature_names_in_].head(3),
     }
     return model, preprocessor, results
