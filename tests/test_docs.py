@@ -178,6 +178,28 @@ def test_monitoring_after_day_one_examples(workdir, cli):
     assert "numeric_stat: wasserstein" in snapshot and "window: 7d" in snapshot
 
 
+def test_tracking_examples(workdir, cli):
+    from mlflow import MlflowClient
+
+    train, sweep, track = block_with("pip install make-mlops-easy[mlflow]")[1:]
+    for words in (train, sweep, track):
+        result = run(words, workdir, cli=None if words is sweep else cli)
+        assert result.returncode == 0, f"{shlex.join(words)}\n{result.stderr}"
+    assert result.stdout.startswith("Logged deployment_")  # track latest: the sweep's last job, logged
+    store = (workdir / "mlruns").as_uri()  # ./mlruns: no tracking.uri and no $MLFLOW_TRACKING_URI
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    runs = client.search_runs([client.get_experiment_by_name("churn").experiment_id])
+    assert len(runs) == 4  # the train, the sweep's parent and its two jobs
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(r.data.params["trainer.model.n_estimators"] for r in children) == ["100", "50"]
+    registered = [
+        directory.name
+        for directory, metadata in list_deployments(workdir / "models")
+        if (metadata.get("tracking") or {}).get("registered_model")
+    ]
+    assert registered == [client.get_model_version("churn", "1").tags["easy_mlops.deployment"]]
+
+
 def test_object_storage_examples(workdir, s3, cli):
     import s3fs
 
