@@ -23,7 +23,7 @@ from easy_mlops.errors import DataError
 from easy_mlops.metrics import optimized_metric
 from easy_mlops.observability.monitor import ModelMonitor
 from easy_mlops.tracking import build_tracker, git_commit, parent_run
-from easy_mlops.training.trainer import resolve_problem_type, train
+from easy_mlops.training.trainer import check_device, resolve_problem_type, train
 
 
 def run_experiment(
@@ -42,6 +42,7 @@ def run_experiment(
     deploy = cfg.deploy if deploy is None else deploy
     trusted = tuple(cfg.trusted_modules)
     check_values(cfg)
+    check_device(cfg.trainer)  # a GPU asked for, before any data is read
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
     if not cfg.data.get("target"):

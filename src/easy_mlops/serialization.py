@@ -15,6 +15,19 @@ from easy_mlops.errors import ConfigError, DeploymentError
 FORMATS = {"joblib": ".joblib", "skops": ".skops"}
 # Types a deployment's skops files may create.
 SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "easy_mlops.")
+# xgboost's and lightgbm's estimators, and the boosters inside them (restored from their own model
+# format, not unpickled); LightGBM keeps some state in an OrderedDict.
+SKOPS_TRUSTED_TYPES = frozenset(
+    {
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "xgboost.core.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "lightgbm.basic.Booster",
+        "collections.OrderedDict",
+    }
+)
 
 
 def check_format(value: str, key: str) -> str:
@@ -60,7 +73,11 @@ def _load_skops(path: Path, what: str) -> Any:
         types = skops.io.get_untrusted_types(file=path)
     except Exception as exc:
         raise DeploymentError(f"{path}: cannot read the {what} ({type(exc).__name__}: {exc})") from exc
-    refused = [name for name in types if not name.startswith(SKOPS_TRUSTED_PREFIXES)]
+    refused = [
+        name
+        for name in types
+        if not name.startswith(SKOPS_TRUSTED_PREFIXES) and name not in SKOPS_TRUSTED_TYPES
+    ]
     if refused:
         raise DeploymentError(f"{path}: refusing to load untrusted type(s) {', '.join(refused)}")
     try:

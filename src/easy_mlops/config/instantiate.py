@@ -19,6 +19,19 @@ from easy_mlops.errors import ConfigError, MLOpsError
 log = logging.getLogger(__name__)
 
 TRUSTED_MODULES: tuple[str, ...] = ("easy_mlops.", "sklearn.")
+# Libraries trusted for their estimator classes only, not for any callable they export.
+TRUSTED_ESTIMATORS: frozenset[str] = frozenset(
+    f"{module}.{name}"
+    for module, names in {
+        "xgboost": ("XGBClassifier", "XGBRegressor"),
+        "xgboost.sklearn": ("XGBClassifier", "XGBRegressor"),
+        "lightgbm": ("LGBMClassifier", "LGBMRegressor"),
+        "lightgbm.sklearn": ("LGBMClassifier", "LGBMRegressor"),
+    }.items()
+    for name in names
+)
+# The extra that brings a module a preset needs.
+EXTRAS = {"xgboost": "boosting", "lightgbm": "boosting"}
 HYDRA_KEYS = {"_partial_", "_args_", "_recursive_", "_convert_"}  # what only Hydra's instantiate does
 
 
@@ -45,7 +58,7 @@ def check_targets(
     (the registered steps).
     """
     prefixes = TRUSTED_MODULES + tuple(p if p.endswith(".") else p + "." for p in trusted)
-    exact = set(trusted_targets)
+    exact = set(trusted_targets) | TRUSTED_ESTIMATORS
     try:
         found = list(_targets(node, key))
     except OmegaConfBaseException as exc:
@@ -54,8 +67,8 @@ def check_targets(
         if target not in exact and not (target + ".").startswith(prefixes):
             raise ConfigError(
                 f"config key '{path}._target_': '{target}' is not in a trusted module "
-                f"({', '.join(p.rstrip('.') for p in prefixes)}); add its module to "
-                "trusted_modules to allow it"
+                f"({', '.join(p.rstrip('.') for p in prefixes)}) nor a trusted estimator (xgboost's "
+                "and lightgbm's); add its module to trusted_modules to allow it"
             )
 
 
@@ -215,12 +228,27 @@ def first_line(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def missing_modules(exc: BaseException, target: str) -> list[str]:
+    """Top-level modules an import failure was about: the target's own, and any named along the
+    chain of causes (Hydra wraps the ImportError of a module that imports a missing library)."""
+    names = [target.split(".", 1)[0]]
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ImportError) and seen.name:
+            names.append(seen.name.split(".", 1)[0])
+        names += [name for name in EXTRAS if f"'{name}'" in str(seen) or f"of {name} halted" in str(seen)]
+        seen = seen.__cause__ or seen.__context__
+    return names
+
+
 def describe_instantiation_error(exc: Exception) -> str:
     """Condense Hydra's multi-line instantiation error to its cause."""
     cause = exc.__cause__
     if isinstance(cause, ImportError) or "Error locating target" in str(exc):
         target = str(exc).split("'")[1] if "'" in str(exc) else "?"
-        return f"cannot import _target_ '{target}'"
+        extra = next((EXTRAS[name] for name in missing_modules(exc, target) if name in EXTRAS), None)
+        hint = f": pip install 'make-mlops-easy[{extra}]'" if extra else ""
+        return f"cannot import _target_ '{target}'{hint}"
     if cause is not None:
         return f"{type(cause).__name__}: {first_line(cause)}"
     return first_line(exc)

@@ -90,6 +90,25 @@ def resolve_problem_type(trainer_cfg: DictConfig, target: pd.Series, target_colu
     return problem_type
 
 
+def check_device(trainer_cfg: DictConfig) -> None:
+    """A GPU asked for (``trainer.model.device=cuda``) must be there: checked before any data is read,
+    since XGBoost would fall back to the CPU with a warning."""
+    device = str(OmegaConf.select(trainer_cfg, "model.device", default=None) or "cpu")
+    if not device.startswith("cuda"):
+        return
+    try:
+        from easy_mlops.training.boosting import cuda_available
+    except ImportError as exc:
+        raise ConfigError(
+            f"config key 'trainer.model.device': device '{device}' needs XGBoost: "
+            "pip install 'make-mlops-easy[boosting]'"
+        ) from exc
+    if not cuda_available():
+        raise ConfigError(
+            f"config key 'trainer.model.device': device '{device}' requested but no CUDA device is available"
+        )
+
+
 def build_estimator(trainer_cfg: DictConfig, trusted: Iterable[str] = ()) -> Any:
     """Instantiate ``trainer.model`` for the problem type set in ``trainer_cfg``."""
     try:
@@ -167,6 +186,16 @@ def cross_validate(
     return {f"cv_{headline}_mean": float(np.mean(scores)), f"cv_{headline}_std": float(np.std(scores))}
 
 
+def trained_on(estimator: Any) -> str:
+    """The device an estimator trained on; one trained on a GPU is then set to predict on the CPU,
+    so its deployment scores on any machine."""
+    params = estimator.get_params() if hasattr(estimator, "get_params") else {}
+    device = str(params.get("device") or "cpu")
+    if device != "cpu":
+        estimator.set_params(device="cpu")
+    return device
+
+
 def report_left_out(columns: list[str], frame: pd.DataFrame) -> None:
     """One warning for the identifier-like columns the fitted preprocessor left out, counted in ``frame``."""
     if columns:
@@ -213,6 +242,7 @@ def train(
         x_test, y_test = preprocessor.prepare_data(test_rows, target_column)
         log.info("fitting %s on %d rows", type(estimator).__name__, len(train_rows))
         estimator.fit(x_train, y_train)
+        device = trained_on(estimator)
         held_out = estimator.predict(x_test)
         metrics = {**evaluate(problem_type, y_test, held_out), **cv_scores}
         # What drift is measured against: the training split's features, the hold-out's predictions.
@@ -231,6 +261,7 @@ def train(
         "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
         "train_rows": len(train_rows),
         "test_rows": len(test_rows),
+        "device": device,
         "profile": profile,
         # A few training rows: the MLflow model's input example (not written to metadata.json).
         "input_example": train_rows[preprocessor.feature_names_in_].head(3),
