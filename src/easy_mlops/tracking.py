@@ -65,7 +65,7 @@ def mlflow_client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def first_line(exc: BaseException) -> str:
+def tracking_failure(exc: BaseException) -> str:
     """A tracking failure in a few words: the server unreachable, or MLflow's own first line."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     for cause, words in UNREACHABLE.items():
@@ -150,7 +150,7 @@ class MlflowTracker:
             with quiet_mlflow():
                 self._log_run(directory, metadata_path, metadata, record, previous, parent)
         except Exception as exc:
-            error = first_line(exc)
+            error = tracking_failure(exc)
             metadata["tracking"] = {**record, "status": "failed", "error": error}
             write_json_atomic(metadata_path, metadata)
             raise TrackingError(
@@ -265,7 +265,9 @@ class MlflowTracker:
         try:
             self._log_failed_run(cfg, error, run_info)
         except Exception as exc:  # the job's own error is what the user must see
-            log.warning("tracking: could not record the failed run in %s: %s", self.uri, first_line(exc))
+            log.warning(
+                "tracking: could not record the failed run in %s: %s", self.uri, tracking_failure(exc)
+            )
 
     def _log_failed_run(self, cfg: DictConfig, error: BaseException, run_info: dict[str, Any]) -> None:
         with quiet_mlflow():
@@ -279,7 +281,7 @@ class MlflowTracker:
             hydra = run_info.get("hydra") or {}
             tags = {
                 f"{TAG}overrides": " ".join(mask_overrides(run_info.get("overrides", []), cfg)),
-                f"{TAG}error": first_line(error)[:5000],
+                f"{TAG}error": tracking_failure(error)[:5000],
             }
             if "sweep_dir" in hydra:
                 tags.update(
@@ -357,6 +359,6 @@ def log_live_metrics(directory: str | Path, metrics: dict[str, float]) -> dict[s
     except Exception as exc:
         raise TrackingError(
             f"tracking: could not log the evaluation to run {record['run_id']} at {record['uri']}: "
-            f"{first_line(exc)}; the evaluation is recorded in the deployment's logs"
+            f"{tracking_failure(exc)}; the evaluation is recorded in the deployment's logs"
         ) from exc
     return {"run_id": record["run_id"], "step": step}

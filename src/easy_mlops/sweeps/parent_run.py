@@ -22,8 +22,8 @@ from easy_mlops.tracking import (
     TAG,
     build_tracker,
     data_name,
-    first_line,
     mlflow_client,
+    tracking_failure,
     tracking_uri,
 )
 
@@ -49,7 +49,7 @@ class SweepRunCallback(Callback):
                 tags={f"{TAG}sweep_dir": str(sweep_dir), f"{TAG}overrides": " ".join(overrides)},
             )
         except Exception as exc:
-            log.warning("tracking: no parent run for this sweep (%s): %s", tracker.uri, first_line(exc))
+            log.warning("tracking: no parent run for this sweep (%s): %s", tracker.uri, tracking_failure(exc))
             return
         sweep_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(
@@ -97,4 +97,4 @@ def finish_sweep_run(sweep_dir: str | Path, failed: bool, uri: str | None = None
         )
         client.set_terminated(parent["run_id"], "FAILED" if failed else "FINISHED")
     except Exception as exc:
-        log.warning("tracking: could not end the sweep's parent run: %s", first_line(exc))
+        log.warning("tracking: could not end the sweep's parent run: %s", tracking_failure(exc))
