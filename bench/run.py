@@ -4,6 +4,7 @@
     python bench/run.py --quick         # small sizes, one run each: checks that the scripts work
     python bench/run.py --only status   # one figure (repeatable: --only train --only predict)
     python bench/run.py --only fixed    # the fixed costs with a fast model (logistic regression)
+    python bench/run.py --only boosting # trainer=xgboost against a hand-written xgboost script
 
 Every timed command is a real process started from a scratch working
 directory inside one temporary directory, which is removed at the end. Each
@@ -46,7 +47,18 @@ LIBRARIES = (
     "hydra-joblib-launcher",
     "make-mlops-easy",
 )
-FIGURES = ("train", "imports", "predict", "status", "aging", "sweep", "memory", "readonly", "fixed")
+FIGURES = (
+    "train",
+    "imports",
+    "predict",
+    "status",
+    "aging",
+    "sweep",
+    "memory",
+    "readonly",
+    "fixed",
+    "boosting",
+)
 STATUS_BATCH = 100_000
 
 
@@ -862,6 +874,51 @@ class Bench:
         if problems:
             self.notes.append("Fixed-cost sweep: PROBLEMS: " + "; ".join(problems))
 
+    # ---------------------------------------------------------------- figure 9: xgboost
+
+    def figure_boosting(self) -> None:
+        """``trainer=xgboost`` against the same xgboost fit written by hand (issue: <= 1.05x)."""
+        rows = self.s.rows
+        say(f"\n== train with trainer=xgboost, {rows:,} rows ==")
+        data_path = self.training_data(rows)
+        metrics: dict[str, dict] = {}
+
+        def timed(side: str, cmd: list, output_dir: Path) -> Measurement:
+            measurement = self.measure(cmd)
+            found = sorted(output_dir.rglob("metadata.json"))
+            metrics.setdefault(side, json.loads(found[0].read_text())["metrics"])
+            shutil.rmtree(output_dir)
+            return measurement
+
+        def framework() -> Measurement:
+            output_dir = self.fresh("xgb_framework")
+            return timed(
+                "framework", [*self.cli_train_cmd(data_path, output_dir), "trainer=xgboost"], output_dir
+            )
+
+        def baseline() -> Measurement:
+            output_dir = self.fresh("xgb_baseline")
+            cmd = self.baseline_train_cmd(data_path, output_dir, "--model", "xgboost")
+            return timed("baseline", cmd, output_dir)
+
+        runs = timing.alternate(
+            [("framework", framework), ("baseline", baseline)], self.s.repeat, warmup=1, progress=say
+        )
+        self.rows.append(
+            timed_row(
+                9,
+                f"Train, xgboost, {rows:,} rows: `make-mlops-easy train trainer=xgboost` vs baseline",
+                median_seconds(runs["framework"]),
+                median_seconds(runs["baseline"]),
+                1.05,
+            )
+        )
+        same = metrics.get("framework") == metrics.get("baseline")
+        self.notes.append(
+            f"xgboost, {rows:,} rows: hold-out metrics of the framework and the baseline are "
+            + ("identical." if same else f"DIFFERENT: {metrics}")
+        )
+
     # ---------------------------------------------------------------- driver
 
     def run(self, only: set[str]) -> bool:
@@ -881,6 +938,7 @@ class Bench:
             ("sweep", self.figure_sweep),
             ("readonly", self.figure_readonly),
             ("fixed", self.figure_fixed),
+            ("boosting", self.figure_boosting),
         ):
             if name in wanted:
                 plan.append((name, figure))

@@ -1,11 +1,12 @@
 """Baseline for ``make-mlops-easy train DATA``: the same work with pandas, scikit-learn and joblib only.
 
-    python bench/baselines/train.py DATA OUTDIR [--model random_forest|logistic_regression] [--C 1.0]
+    python bench/baselines/train.py DATA OUTDIR [--model random_forest|logistic_regression|xgboost] [--C 1.0]
 
 Reads the CSV, splits off the last column as the target, makes the same
 stratified hold-out split, fits the same preprocessing (conf/preprocessing/standard.yaml)
-and the same model (conf/trainer/random_forest.yaml by default, or
-conf/trainer/logistic_regression.yaml with its ``C``) on the training rows,
+and the same model (conf/trainer/random_forest.yaml by default,
+conf/trainer/logistic_regression.yaml with its ``C``, or conf/trainer/xgboost.yaml)
+on the training rows,
 scores the hold-out rows with the same weighted metrics and writes
 ``model.joblib`` ({"model": estimator, ...}), ``preprocessor.joblib`` (the
 fitted ColumnTransformer) and ``metadata.json`` (with the metrics) to OUTDIR.
@@ -31,6 +32,10 @@ MODELS = {
         n_estimators=100, max_depth=None, min_samples_leaf=1, n_jobs=None, random_state=42
     ),
     "logistic_regression": lambda c: LogisticRegression(C=c, max_iter=1000, random_state=42),
+    # conf/trainer/xgboost.yaml; the bench's classes are already 0..n-1, as xgboost wants them.
+    "xgboost": lambda c: __import__("xgboost").XGBClassifier(
+        n_estimators=200, learning_rate=0.1, max_depth=6, tree_method="hist", device="cpu", random_state=42
+    ),
 }
 
 
