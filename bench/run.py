@@ -205,6 +205,29 @@ class Bench:
             f"hydra.run.dir={run_dir}",
         ]
 
+    def timed_sweep(self, data_path: Path, jobs: int, problems: list[str], *overrides: str) -> Measurement:
+        """Time ``python -m easy_mlops.run -m`` on ``data_path``; a sweep that did not make ``jobs``
+        deployments is noted in ``problems``."""
+        output_dir, sweep_dir = self.fresh("sweep_deployments"), self.fresh("sweep_dir")
+        cmd = [
+            self.python,
+            "-m",
+            "easy_mlops.run",
+            "-m",
+            "data=csv",
+            f"data.path={data_path}",
+            *overrides,
+            f"deployment.output_dir={output_dir}",
+            f"hydra.sweep.dir={sweep_dir}",
+        ]
+        measurement = self.measure(cmd)
+        made = len(list(output_dir.glob("deployment_*")))
+        if made != jobs or not (sweep_dir / "sweep_summary.csv").exists():
+            problems.append(f"{' '.join(overrides)}: {made} deployments, expected {jobs}")
+        shutil.rmtree(output_dir, ignore_errors=True)
+        shutil.rmtree(sweep_dir, ignore_errors=True)
+        return measurement
+
     def baseline_train_cmd(self, data_path: Path, output_dir: Path, *options: str) -> list:
         return [self.python, BASELINES / "train.py", data_path, output_dir, *options]
 
@@ -583,30 +606,8 @@ class Bench:
         problems: list[str] = []
 
         def sweep(launcher: list[str]) -> Callable[[], Measurement]:
-            def side() -> Measurement:
-                output_dir, sweep_dir = self.fresh("sweep_deployments"), self.fresh("sweep_dir")
-                cmd = [
-                    self.python,
-                    "-m",
-                    "easy_mlops.run",
-                    "-m",
-                    "data=csv",
-                    f"data.path={data_path}",
-                    "trainer.model.n_estimators=100,200",
-                    "trainer.test_size=0.2,0.25,0.3,0.35",
-                    f"deployment.output_dir={output_dir}",
-                    f"hydra.sweep.dir={sweep_dir}",
-                    *launcher,
-                ]
-                measurement = self.measure(cmd)
-                made = len(list(output_dir.glob("deployment_*")))
-                if made != 8 or not (sweep_dir / "sweep_summary.csv").exists():
-                    problems.append(f"{' '.join(launcher) or 'basic'}: {made} deployments, expected 8")
-                shutil.rmtree(output_dir, ignore_errors=True)
-                shutil.rmtree(sweep_dir, ignore_errors=True)
-                return measurement
-
-            return side
+            grid = ["trainer.model.n_estimators=100,200", "trainer.test_size=0.2,0.25,0.3,0.35"]
+            return lambda: self.timed_sweep(data_path, 8, problems, *grid, *launcher)
 
         runs = timing.alternate(
             [("basic", sweep([])), ("joblib", sweep(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]))],
@@ -816,29 +817,16 @@ class Bench:
         problems: list[str] = []
 
         def sweep() -> Measurement:
-            output_dir, sweep_dir = self.fresh("fixed_sweep"), self.fresh("fixed_sweep_dir")
-            cmd = [
-                self.python,
-                "-m",
-                "easy_mlops.run",
-                "-m",
-                "data=csv",
-                f"data.path={data_path}",
+            return self.timed_sweep(
+                data_path,
+                jobs,
+                problems,
                 "trainer=logistic_regression",
                 "trainer.cv_folds=0",
                 f"trainer.model.C=range(1,{jobs + 1})",
                 "hydra/launcher=joblib",
                 "hydra.launcher.n_jobs=2",
-                f"deployment.output_dir={output_dir}",
-                f"hydra.sweep.dir={sweep_dir}",
-            ]
-            measurement = self.measure(cmd)
-            made = len(list(output_dir.glob("deployment_*")))
-            if made != jobs:
-                problems.append(f"{made} deployments, expected {jobs}")
-            shutil.rmtree(output_dir, ignore_errors=True)
-            shutil.rmtree(sweep_dir, ignore_errors=True)
-            return measurement
+            )
 
         def baseline() -> Measurement:
             output_dir = self.fresh("fixed_sweep_base")

@@ -97,6 +97,15 @@ def hydra_app(tmp_path):
     return run
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a server the tests started, killing it if it does not exit within 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -172,11 +181,7 @@ def s3_server(tmp_path_factory):
             "closed_port": free_port(),
         }
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 @pytest.fixture
@@ -361,8 +366,4 @@ def mlflow_server(tmp_path_factory):
         wait_for_http(f"{uri}/health", process, log_path)
         yield {"uri": uri, "closed_port": free_port()}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import BIN, deployments, free_port, run_process, wait_for_http
+from conftest import BIN, deployments, free_port, run_process, stop, wait_for_http
 
 mlflow = pytest.importorskip("mlflow", reason="the dev extras install mlflow-skinny")
 from mlflow import MlflowClient  # noqa: E402
@@ -153,8 +153,7 @@ def test_mlflow_models_serve_answers_what_predict_answers(cli, classification_cs
         with urllib.request.urlopen(request, timeout=30) as response:
             answered = json.loads(response.read())["predictions"]
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop(server)
     assert answered == expected
 
 
@@ -203,24 +202,37 @@ def test_an_unreachable_server_keeps_the_deployment_and_track_logs_it_later(
     assert run.info.status == "FINISHED" and run.data.tags["easy_mlops.deployment"] == deployment.name
 
 
-def test_a_sweep_is_a_parent_run_with_a_child_per_job(hydra_app, mlflow_server, classification_csv, tmp_path):
-    models, sweep_dir = tmp_path / "models", tmp_path / "sweep"
+def tracked_sweep(hydra_app, server: dict, data: Path, tmp_path: Path, experiment: str, *overrides: str):
+    """``python -m easy_mlops.run -m`` with tracking on, into ``experiment``; returns the process and
+    the experiment's runs."""
     result = hydra_app(
         "-m",
         "data=csv",
-        f"data.path={classification_csv}",
+        f"data.path={data}",
         "tracking=mlflow",
-        f"tracking.uri={mlflow_server['uri']}",
-        "tracking.experiment=sweep-test",
+        f"tracking.uri={server['uri']}",
+        f"tracking.experiment={experiment}",
+        *overrides,
+        f"deployment.output_dir={tmp_path / 'models'}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )
+    client = client_for(server["uri"])
+    found = client.get_experiment_by_name(experiment)
+    return result, client.search_runs([found.experiment_id]) if found else []
+
+
+def test_a_sweep_is_a_parent_run_with_a_child_per_job(hydra_app, mlflow_server, classification_csv, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result, runs = tracked_sweep(
+        hydra_app,
+        mlflow_server,
+        classification_csv,
+        tmp_path,
+        "sweep-test",
         "trainer.model.n_estimators=5,10",
         "trainer.test_size=0.2,0.3",
-        f"deployment.output_dir={models}",
-        f"hydra.sweep.dir={sweep_dir}",
     )
     assert result.returncode == 0, result.stderr
-    client = client_for(mlflow_server["uri"])
-    experiment = client.get_experiment_by_name("sweep-test")
-    runs = client.search_runs([experiment.experiment_id])
     parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
     assert len(parents) == 1
     [parent] = parents
@@ -234,21 +246,16 @@ def test_a_sweep_is_a_parent_run_with_a_child_per_job(hydra_app, mlflow_server, 
 
 
 def test_a_failed_job_is_a_failed_child_run(hydra_app, mlflow_server, classification_csv, tmp_path):
-    result = hydra_app(
-        "-m",
-        "data=csv",
-        f"data.path={classification_csv}",
-        "tracking=mlflow",
-        f"tracking.uri={mlflow_server['uri']}",
-        "tracking.experiment=failing-sweep",
+    result, runs = tracked_sweep(
+        hydra_app,
+        mlflow_server,
+        classification_csv,
+        tmp_path,
+        "failing-sweep",
         "trainer.model.n_estimators=5",
         "trainer.model.max_depth=-1,3",  # -1: scikit-learn refuses it when fitting
-        f"deployment.output_dir={tmp_path / 'models'}",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
     )
     assert result.returncode == 2
-    client = client_for(mlflow_server["uri"])
-    runs = client.search_runs([client.get_experiment_by_name("failing-sweep").experiment_id])
     [parent] = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
     children = {run.data.tags["easy_mlops.job"]: run for run in runs if run is not parent}
     assert (
