@@ -117,3 +117,16 @@ def test_search_presets(preset, hydra_app, classification_csv, tmp_path):
     assert all(f"trainer.model.{key}=" in rows[0]["overrides"] for key in ("learning_rate", "n_estimators"))
     frame = pd.read_csv(sweep_dir / "sweep_summary.csv")
     assert len(frame) == 2
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_the_mlflow_model_pins_the_library_and_predicts_labels(preset, cli, classification_csv, models_dir):
+    mlflow = pytest.importorskip("mlflow")
+    _, predictions = train_and_predict(
+        cli, classification_csv, models_dir, f"trainer={preset}", "deployment.mlflow_model=true"
+    )
+    [deployment] = deployments(models_dir)
+    requirements = (deployment / "mlflow_model" / "requirements.txt").read_text()
+    assert f"{preset}==" in requirements and "make-mlops-easy==" in requirements
+    loaded = mlflow.pyfunc.load_model(str(deployment / "mlflow_model"))
+    assert list(loaded.predict(pd.read_csv(classification_csv))) == predictions

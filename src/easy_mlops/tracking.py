@@ -308,6 +308,8 @@ def build_tracker(tracking: Any) -> MlflowTracker | None:
 
 def log_failed_run(cfg: DictConfig, error: BaseException, run_info: dict[str, Any]) -> None:
     """Record a run whose training failed, when tracking is on; never hides ``error`` behind its own."""
+    if isinstance(error, TrackingError):
+        return  # the run trained and deployed; the server itself is what failed
     try:
         tracker = build_tracker(cfg.get("tracking"))
     except Exception:  # a missing extra: the run's own error says enough
@@ -348,14 +350,15 @@ def log_live_metrics(directory: str | Path, metrics: dict[str, float]) -> dict[s
     from mlflow.entities import Metric
 
     try:
-        client = mlflow_client(record["uri"])
-        first = next(iter(metrics))
-        step = max((m.step for m in client.get_metric_history(record["run_id"], first)), default=0) + 1
-        now = int(time.time() * 1000)
-        client.log_batch(
-            record["run_id"],
-            metrics=[Metric(name, float(value), now, step) for name, value in metrics.items()],
-        )
+        with quiet_mlflow():
+            client = mlflow_client(record["uri"])
+            first = next(iter(metrics))
+            step = max((m.step for m in client.get_metric_history(record["run_id"], first)), default=0) + 1
+            now = int(time.time() * 1000)
+            client.log_batch(
+                record["run_id"],
+                metrics=[Metric(name, float(value), now, step) for name, value in metrics.items()],
+            )
     except Exception as exc:
         raise TrackingError(
             f"tracking: could not log the evaluation to run {record['run_id']} at {record['uri']}: "

@@ -21,7 +21,7 @@ from easy_mlops.errors import ConfigError
 
 MLFLOW_MODEL_DIR = "mlflow_model"
 MISSING_EXTRA = "MLflow is not installed: pip install 'make-mlops-easy[mlflow]'"
-# Our input kinds as MLflow column types; numbers are doubles whatever their dtype in a file.
+# Our input kinds as MLflow column types, when no training rows tell the dtypes.
 COLUMN_TYPES = {"numeric": "double", "categorical": "string"}
 EXAMPLE_ROWS = 3
 # MLflow's advice while saving, about choices made here on purpose: integer columns stay ``long`` as
@@ -54,11 +54,12 @@ def environment(**values: str) -> Iterator[None]:
 
 @contextmanager
 def quiet_mlflow() -> Iterator[None]:
-    """MLflow's INFO lines, progress bars, run links and advice stay out of our output (stdout may be
-    JSON); its other warnings show."""
-    logger = logging.getLogger("mlflow")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+    """MLflow's INFO lines, progress bars, run links and advice, and urllib3's "Retrying" lines, stay
+    out of our output (stdout may be JSON; a failure is one line of ours); other warnings show."""
+    levels = {"mlflow": logging.WARNING, "urllib3": logging.ERROR}
+    saved = {name: logging.getLogger(name).level for name in levels}
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
     try:
         with (
             environment(
@@ -70,7 +71,8 @@ def quiet_mlflow() -> Iterator[None]:
                 warnings.filterwarnings("ignore", message=advice)
             yield
     finally:
-        logger.setLevel(level)
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def signature(input_schema: list[dict[str, str]], example: pd.DataFrame | None) -> Any:
@@ -92,21 +94,25 @@ def save_mlflow_model(
     target_column: str | None,
     input_schema: list[dict[str, str]],
     example: Any = None,
+    libraries: tuple[str, ...] = (),
 ) -> None:
-    """Write the MLflow model of a deployment's model and preprocessor files into ``path``."""
-    import mlflow
+    """Write the MLflow model of a deployment's model and preprocessor files into ``path``.
 
-    from easy_mlops.versions import library_versions
+    ``libraries`` are the distributions loading the model needs besides ours
+    and scikit-learn's (``xgboost``, ``skops``): pinned in its requirements.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    import mlflow
 
     if example is not None:
         example = pd.DataFrame(example).head(EXAMPLE_ROWS)
-
-    versions = library_versions()
-    requirements = [
-        f"{name}=={versions[name]}"
-        for name in ("make-mlops-easy", "scikit-learn", "pandas", "numpy", "joblib")
-        if versions.get(name)
-    ]
+    requirements = []
+    for name in ("make-mlops-easy", "scikit-learn", "pandas", "numpy", "joblib", *libraries):
+        try:
+            requirements.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
     with quiet_mlflow():
         mlflow.pyfunc.save_model(
             str(path),

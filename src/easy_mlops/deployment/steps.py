@@ -253,8 +253,25 @@ class MlflowModelStep(DeploymentStep):
             context.training_results.get("target_column"),
             context.preprocessor.input_schema(),
             context.training_results.get("input_example"),
+            libraries=model_libraries(context.model, written["model_path"]),
         )
         context.artifacts["mlflow_model_path"] = str(context.published_path(path))
+
+
+def model_libraries(model: Any, model_path: str) -> tuple[str, ...]:
+    """Distributions a saved model needs besides ours and scikit-learn: the library its estimator
+    comes from (``xgboost`` for our own subclass too), and ``skops`` for a ``.skops`` file."""
+    estimator = getattr(model, "estimator", model)
+    origin = next(
+        (
+            cls.__module__.split(".", 1)[0]
+            for cls in type(estimator).__mro__
+            if not cls.__module__.startswith("easy_mlops")
+        ),
+        "builtins",
+    )
+    needed = () if origin in ("sklearn", "builtins") else (origin,)
+    return needed + (("skops",) if model_path.endswith(".skops") else ())
 
 
 @register_step

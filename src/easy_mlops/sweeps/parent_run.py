@@ -15,6 +15,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from easy_mlops.config.secrets import mask_overrides, mask_url_password
+from easy_mlops.deployment.mlflow_model import quiet_mlflow
 from easy_mlops.files import write_json_atomic
 from easy_mlops.sweeps.board import SUMMARY_JSON
 from easy_mlops.tracking import (
@@ -40,14 +41,17 @@ class SweepRunCallback(Callback):
             return
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
         try:
-            client = mlflow_client(tracker.uri)
-            experiment_id = tracker.experiment_id(client, tracker.experiment or data_name(config.get("data")))
-            overrides = mask_overrides(list(config.hydra.overrides.task), config)
-            run = client.create_run(
-                experiment_id,
-                run_name=tracker.run_name or f"sweep {sweep_dir.parent.name}/{sweep_dir.name}",
-                tags={f"{TAG}sweep_dir": str(sweep_dir), f"{TAG}overrides": " ".join(overrides)},
-            )
+            with quiet_mlflow():
+                client = mlflow_client(tracker.uri)
+                experiment_id = tracker.experiment_id(
+                    client, tracker.experiment or data_name(config.get("data"))
+                )
+                overrides = mask_overrides(list(config.hydra.overrides.task), config)
+                run = client.create_run(
+                    experiment_id,
+                    run_name=tracker.run_name or f"sweep {sweep_dir.parent.name}/{sweep_dir.name}",
+                    tags={f"{TAG}sweep_dir": str(sweep_dir), f"{TAG}overrides": " ".join(overrides)},
+                )
         except Exception as exc:
             log.warning("tracking: no parent run for this sweep (%s): %s", tracker.uri, tracking_failure(exc))
             return
@@ -75,26 +79,27 @@ def finish_sweep_run(sweep_dir: str | Path, failed: bool, uri: str | None = None
         return
     parent = json.loads(path.read_text(encoding="utf-8"))
     try:
-        client = mlflow_client(uri or parent["uri"])
-        board_path = sweep_dir / SUMMARY_JSON
-        board = json.loads(board_path.read_text(encoding="utf-8")) if board_path.is_file() else {}
-        best = next((row for row in board.get("rows", []) if row.get("status") == "ok"), None)
-        metric = board.get("metric")
-        if best is not None and metric in best.get("metrics", {}):
-            from mlflow.entities import Metric
+        with quiet_mlflow():
+            client = mlflow_client(uri or parent["uri"])
+            board_path = sweep_dir / SUMMARY_JSON
+            board = json.loads(board_path.read_text(encoding="utf-8")) if board_path.is_file() else {}
+            best = next((row for row in board.get("rows", []) if row.get("status") == "ok"), None)
+            metric = board.get("metric")
+            if best is not None and metric in best.get("metrics", {}):
+                from mlflow.entities import Metric
 
-            value = float(best["metrics"][metric])
-            client.log_batch(
-                parent["run_id"], metrics=[Metric(f"best_{metric}", value, int(time.time() * 1000), 0)]
+                value = float(best["metrics"][metric])
+                client.log_batch(
+                    parent["run_id"], metrics=[Metric(f"best_{metric}", value, int(time.time() * 1000), 0)]
+                )
+                client.set_tag(parent["run_id"], f"{TAG}best_job", str(best["job"]))
+                if best.get("deployment_dir"):
+                    client.set_tag(parent["run_id"], f"{TAG}best_deployment", str(best["deployment_dir"]))
+            jobs = board.get("rows", [])
+            client.set_tag(parent["run_id"], f"{TAG}jobs", str(len(jobs)))
+            client.set_tag(
+                parent["run_id"], f"{TAG}failed_jobs", str(sum(row.get("status") == "failed" for row in jobs))
             )
-            client.set_tag(parent["run_id"], f"{TAG}best_job", str(best["job"]))
-            if best.get("deployment_dir"):
-                client.set_tag(parent["run_id"], f"{TAG}best_deployment", str(best["deployment_dir"]))
-        jobs = board.get("rows", [])
-        client.set_tag(parent["run_id"], f"{TAG}jobs", str(len(jobs)))
-        client.set_tag(
-            parent["run_id"], f"{TAG}failed_jobs", str(sum(row.get("status") == "failed" for row in jobs))
-        )
-        client.set_terminated(parent["run_id"], "FAILED" if failed else "FINISHED")
+            client.set_terminated(parent["run_id"], "FAILED" if failed else "FINISHED")
     except Exception as exc:
         log.warning("tracking: could not end the sweep's parent run: %s", tracking_failure(exc))
