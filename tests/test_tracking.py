@@ -274,3 +274,19 @@ def test_training_without_tracking_imports_no_mlflow(classification_csv, tmp_pat
     )
     result = run_process([sys.executable, "-c", code], tmp_path)
     assert result.stdout.strip().splitlines()[-1] == "NO-MLFLOW", result.stderr
+
+
+def test_track_logs_a_deployment_made_without_tracking(cli, classification_csv, models_dir, tmp_path):
+    """An untracked deployment (even one whose snapshot predates the tracking section) can be logged."""
+    assert cli("train", classification_csv, f"deployment.output_dir={models_dir}").returncode == 0
+    deployment = only_deployment(models_dir)
+    config = deployment / "config.yaml"
+    text = config.read_text()
+    config.write_text(text[: text.index("\ntracking:\n")] + text[text.index("\ndeploy:") :])  # as made before
+    tracked = cli("track", deployment)
+    assert tracked.returncode == 0, tracked.stderr
+    record = metadata_of(deployment)["tracking"]
+    client = client_for((tmp_path / "mlruns").resolve().as_uri())  # ./mlruns: nothing configured
+    assert client.get_run(record["run_id"]).data.tags["easy_mlops.deployment"] == deployment.name
+    artifacts = {item.path for item in client.list_artifacts(record["run_id"])}
+    assert {"config.yaml", "metadata.json"} <= artifacts and "model" not in artifacts  # no mlflow_model/

@@ -331,14 +331,15 @@ def track_deployment(directory: str | Path, uri: str | None = None) -> dict[str,
     """Log (again) a deployment whose tracking failed, with the tracking settings of its snapshot."""
     directory = Path(directory)
     snapshot = read_snapshot(directory)
-    settings = OmegaConf.to_container(snapshot.get("tracking") or {}, resolve=True) if snapshot else {}
+    node = OmegaConf.select(snapshot, "tracking") if snapshot is not None else None  # absent: made before
+    settings = OmegaConf.to_container(node, resolve=True) if node is not None else {}
     settings.pop("_target_", None)
-    recorded = (read_metadata(directory).get("tracking") or {}).get("uri")
+    metadata = read_metadata(directory)
+    recorded = (metadata.get("tracking") or {}).get("uri")
     configured = settings.pop("uri", None)
     usable = next((u for u in (configured, recorded) if u and MASK not in u), None)
     tracker = MlflowTracker(uri=uri or usable, **settings)
-    run = read_metadata(directory).get("run", {})
-    return tracker.log_deployment(directory, parent_run(run))
+    return tracker.log_deployment(directory, parent_run(metadata.get("run", {})))
 
 
 def log_live_metrics(directory: str | Path, metrics: dict[str, float]) -> dict[str, Any] | None:
