@@ -193,11 +193,14 @@ def test_an_unreachable_server_keeps_the_deployment_and_track_logs_it_later(
     assert cli("status", deployment).returncode == 0  # complete and verified
     record = metadata_of(deployment)["tracking"]
     assert record["status"] == "failed" and "server unreachable" in record["error"]
+    shown = json.loads(cli("status", deployment, "--json").stdout)["deployment"]["tracking"]
+    assert shown == record  # status says so too
 
     tracked = cli("track", deployment, "--uri", mlflow_server["uri"])
     assert tracked.returncode == 0, tracked.stderr
     record = metadata_of(deployment)["tracking"]
     assert record["status"] == "logged"
+    assert f"MLflow run {record['run_id']}" in cli("status", deployment).stdout
     run = client_for(mlflow_server["uri"]).get_run(record["run_id"])
     assert run.info.status == "FINISHED" and run.data.tags["easy_mlops.deployment"] == deployment.name
 

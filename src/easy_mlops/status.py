@@ -27,6 +27,7 @@ def deployment_status(reference: str | Path, verify: bool = True) -> dict[str, A
     deployment["training_metrics"] = metadata.get("metrics", {})
     deployment["integrity"] = "verified" if verify else "not checked"
     deployment["remote"] = metadata.get("remote")
+    deployment["tracking"] = metadata.get("tracking")  # the MLflow run, when tracking was on
     return {"deployment": deployment, **summary}
 
 

@@ -186,6 +186,15 @@ def status_view(status: dict[str, Any]) -> list[Any]:
     if remote:
         error = f": {remote['error']}" if remote.get("error") else ""
         table.add_row("remote", f"{remote.get('uri')} ({remote.get('status')}{error})")
+    tracking = deployment.get("tracking")
+    if tracking:
+        run = (
+            f"MLflow run {tracking['run_id']} at {tracking.get('uri')}"
+            if tracking.get("run_id")
+            else tracking.get("uri")
+        )
+        error = f": {tracking['error']}" if tracking.get("error") else ""
+        table.add_row("tracking", f"{run} ({tracking.get('status')}{error})")
     view.append(table)
 
     metrics = status["metrics"]
