@@ -20,6 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from easy_mlops.config.instantiate import first_line
 from easy_mlops.config.secrets import MASK, mask_overrides, mask_url_password, safe_snapshot
 from easy_mlops.deployment.metadata import find_metadata_file, read_metadata, read_snapshot
 from easy_mlops.deployment.mlflow_model import MLFLOW_MODEL_DIR, quiet_mlflow, require_mlflow
@@ -128,7 +129,9 @@ class MlflowTracker:
         self.register_model = register_model
         self.log_artifacts = log_artifacts
 
-    def experiment_id(self, client: Any, name: str) -> str:
+    def experiment_id(self, client: Any, data: Any) -> str:
+        """The configured experiment's id, else the data's name's; created when new."""
+        name = self.experiment or data_name(data)
         found = client.get_experiment_by_name(name)
         return found.experiment_id if found is not None else client.create_experiment(name)
 
@@ -175,7 +178,7 @@ class MlflowTracker:
             experiment_id = parent["experiment_id"]
         else:
             run = metadata.get("run", {})
-            experiment_id = self.experiment_id(client, self.experiment or data_name(run.get("data")))
+            experiment_id = self.experiment_id(client, run.get("data"))
         record["experiment_id"] = experiment_id
         run_id = previous.get("run_id") if previous.get("uri") == record["uri"] else None
         if run_id is None:
@@ -220,12 +223,7 @@ class MlflowTracker:
         }
         if run.get("git_commit"):
             tags["mlflow.source.git.commit"] = run["git_commit"]
-        if "sweep_dir" in hydra:
-            tags[f"{TAG}sweep_dir"] = str(hydra["sweep_dir"])
-            tags[f"{TAG}job"] = str(hydra.get("job_num"))
-        if parent:
-            tags["mlflow.parentRunId"] = parent["run_id"]
-        return {key: value for key, value in tags.items() if value}
+        return {key: value for key, value in {**tags, **job_tags(hydra, parent)}.items() if value}
 
     def _log_values(self, client: Any, run_id: str, directory: Path, metadata: dict[str, Any]) -> None:
         from mlflow.entities import Metric, Param
@@ -273,28 +271,28 @@ class MlflowTracker:
         with quiet_mlflow():
             client = mlflow_client(self.uri)
             parent = parent_run(run_info)
-            experiment_id = (
-                parent["experiment_id"]
-                if parent
-                else self.experiment_id(client, self.experiment or data_name(cfg.get("data")))
-            )
-            hydra = run_info.get("hydra") or {}
+            experiment_id = parent["experiment_id"] if parent else self.experiment_id(client, cfg.get("data"))
             tags = {
                 f"{TAG}overrides": " ".join(mask_overrides(run_info.get("overrides", []), cfg)),
-                f"{TAG}error": tracking_failure(error)[:5000],
+                f"{TAG}error": mask_url_password(first_line(error))[:5000],  # the job's own error, as is
+                **job_tags(run_info.get("hydra") or {}, parent),
             }
-            if "sweep_dir" in hydra:
-                tags.update(
-                    {f"{TAG}sweep_dir": str(hydra["sweep_dir"]), f"{TAG}job": str(hydra.get("job_num"))}
-                )
-            if parent:
-                tags["mlflow.parentRunId"] = parent["run_id"]
             run_id = client.create_run(experiment_id, tags=tags, run_name=self.run_name).info.run_id
             config = OmegaConf.to_container(safe_snapshot(cfg), resolve=False)
             from mlflow.entities import Param
 
             client.log_batch(run_id, params=[Param(k, v) for k, v in flatten(config).items()])
             client.set_terminated(run_id, "FAILED")
+
+
+def job_tags(hydra: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, str]:
+    """Where a sweep's job comes from: its sweep directory, job number and parent run."""
+    tags = {}
+    if "sweep_dir" in hydra:
+        tags = {f"{TAG}sweep_dir": str(hydra["sweep_dir"]), f"{TAG}job": str(hydra.get("job_num"))}
+    if parent:
+        tags["mlflow.parentRunId"] = parent["run_id"]
+    return tags
 
 
 def build_tracker(tracking: Any) -> MlflowTracker | None:

@@ -236,7 +236,6 @@ def missing_modules(exc: BaseException, target: str) -> list[str]:
     while seen is not None:
         if isinstance(seen, ImportError) and seen.name:
             names.append(seen.name.split(".", 1)[0])
-        names += [name for name in EXTRAS if f"'{name}'" in str(seen) or f"of {name} halted" in str(seen)]
         seen = seen.__cause__ or seen.__context__
     return names
 

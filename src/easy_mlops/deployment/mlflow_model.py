@@ -23,7 +23,6 @@ MLFLOW_MODEL_DIR = "mlflow_model"
 MISSING_EXTRA = "MLflow is not installed: pip install 'make-mlops-easy[mlflow]'"
 # Our input kinds as MLflow column types, when no training rows tell the dtypes.
 COLUMN_TYPES = {"numeric": "double", "categorical": "string"}
-EXAMPLE_ROWS = 3
 # MLflow's advice while saving, about choices made here on purpose: integer columns stay ``long`` as
 # MLflow's own flavors infer them, and its own pandas deprecation is its to fix.
 QUIET_WARNINGS = ("Hint: Inferred schema contains integer", "Operation with range is deprecated")
@@ -106,7 +105,7 @@ def save_mlflow_model(
     import mlflow
 
     if example is not None:
-        example = pd.DataFrame(example).head(EXAMPLE_ROWS)
+        example = pd.DataFrame(example)  # the few training rows the trainer kept
     requirements = []
     for name in ("make-mlops-easy", "scikit-learn", "pandas", "numpy", "joblib", *libraries):
         try:

@@ -262,15 +262,10 @@ def model_libraries(model: Any, model_path: str) -> tuple[str, ...]:
     """Distributions a saved model needs besides ours and scikit-learn: the library its estimator
     comes from (``xgboost`` for our own subclass too), and ``skops`` for a ``.skops`` file."""
     estimator = getattr(model, "estimator", model)
-    origin = next(
-        (
-            cls.__module__.split(".", 1)[0]
-            for cls in type(estimator).__mro__
-            if not cls.__module__.startswith("easy_mlops")
-        ),
-        "builtins",
-    )
-    needed = () if origin in ("sklearn", "builtins") else (origin,)
+    # The first class not of ours in its MRO (``object`` at the latest).
+    origin = next(cls for cls in type(estimator).__mro__ if not cls.__module__.startswith("easy_mlops"))
+    library = origin.__module__.split(".", 1)[0]
+    needed = () if library in ("sklearn", "builtins") else (library,)
     return needed + (("skops",) if model_path.endswith(".skops") else ())
 
 

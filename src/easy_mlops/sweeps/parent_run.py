@@ -22,7 +22,6 @@ from easy_mlops.tracking import (
     PARENT_RUN_FILE,
     TAG,
     build_tracker,
-    data_name,
     mlflow_client,
     tracking_failure,
     tracking_uri,
@@ -43,9 +42,7 @@ class SweepRunCallback(Callback):
         try:
             with quiet_mlflow():
                 client = mlflow_client(tracker.uri)
-                experiment_id = tracker.experiment_id(
-                    client, tracker.experiment or data_name(config.get("data"))
-                )
+                experiment_id = tracker.experiment_id(client, config.get("data"))
                 overrides = mask_overrides(list(config.hydra.overrides.task), config)
                 run = client.create_run(
                     experiment_id,
