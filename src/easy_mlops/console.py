@@ -9,19 +9,36 @@ import logging
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-from rich.console import Console
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from easy_mlops.errors import MLOpsError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 log = logging.getLogger("easy_mlops")
 
-stdout = Console(soft_wrap=True, highlight=False)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False)
-for _console in (stdout, stderr):
-    if not _console.is_terminal:
-        _console.width = 200  # pipes and logs: keep table cells whole
+
+@cache
+def _console(to_stderr: bool) -> "Console":
+    from rich.console import Console
+
+    console = Console(stderr=to_stderr, soft_wrap=True, highlight=False)
+    if not console.is_terminal:
+        console.width = 200  # pipes and logs: keep table cells whole
+    return console
+
+
+def stdout() -> "Console":
+    """The console for results, made on first use: a command that prints JSON never imports rich."""
+    return _console(False)
+
+
+def stderr() -> "Console":
+    """The console for warnings and errors, made on first use."""
+    return _console(True)
+
 
 USER_ERROR_EXIT = 2
 
@@ -30,7 +47,7 @@ class StderrHandler(logging.Handler):
     """One ``level: message`` line per record on the (current) stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        stderr.print(f"{record.levelname.lower()}: {record.getMessage()}", markup=False)
+        stderr().print(f"{record.levelname.lower()}: {record.getMessage()}", markup=False)
 
 
 def log_to_stderr(level: int = logging.WARNING) -> None:
@@ -50,17 +67,17 @@ def phase(description: str) -> Iterator[None]:
     errors. The phase is logged too (the Hydra job's log file keeps it).
     """
     log.info("%s", description)
-    if not (stdout.is_terminal and stderr.is_terminal):
+    if not (stdout().is_terminal and stderr().is_terminal):
         say(description)
         yield
         return
-    with stderr.status(f"{description}..."):
+    with stderr().status(f"{description}..."):
         yield
 
 
 def say(message: str) -> None:
     """One plain line for the person running the command, on stdout (flushed at once)."""
-    stdout.print(message, markup=False)
+    stdout().print(message, markup=False)
 
 
 def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
@@ -81,18 +98,18 @@ def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
     table.add_column("value", justify="right")
     for name, value in training["metrics"].items():
         table.add_row(name, f"{value:.4f}")
-    with stdout:  # one buffered write
-        stdout.print(table)
+    with stdout():  # one buffered write
+        stdout().print(table)
         deployment = results.get("deployment") or {}
         if deployment.get("deployment_dir"):
-            stdout.print(f"Deployment: {deployment['deployment_dir']}")
+            stdout().print(f"Deployment: {deployment['deployment_dir']}")
         for alert in results.get("alerts", []):
-            stdout.print(f"ALERT: {alert_text(alert)}", markup=False)
+            stdout().print(f"ALERT: {alert_text(alert)}", markup=False)
 
 
 def fail(message: str, code: int = USER_ERROR_EXIT) -> None:
     """One line on stderr and exit."""
-    stderr.print(f"error: {message}", markup=False)
+    stderr().print(f"error: {message}", markup=False)
     sys.exit(code)
 
 

@@ -172,7 +172,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     deployed = results["deployment"].get("deployment_dir")
     if deployed:
         under_default = Path(deployed).parent == Path(default_output_dir()).resolve()
-        stdout.print(f"Next: make-mlops-easy predict NEW.csv {'latest' if under_default else deployed}")
+        stdout().print(f"Next: make-mlops-easy predict NEW.csv {'latest' if under_default else deployed}")
     return 0
 
 
@@ -204,7 +204,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"serve.{key}={value}" for key in ("port", "workers") if (value := getattr(args, key)) is not None
     ]
     cfg = compose_config([*shortcuts, *args.overrides])
-    return serve(args.model_dir, cfg.serve, cfg.deployment.output_dir, announce=stdout.print)
+    return serve(args.model_dir, cfg.serve, cfg.deployment.output_dir, announce=stdout().print)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -216,7 +216,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
     else:
         for part in evaluation_view(result):
-            stdout.print(part)
+            stdout().print(part)
     if args.fail_on_alert and result["alerts"]:
         return ALERT_EXIT
     return 0
@@ -231,7 +231,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(status, indent=2, default=str) + "\n")
     else:
         for part in status_view(status):
-            stdout.print(part)
+            stdout().print(part)
     if args.fail_on_alert and status["alerts"].get("active_alerts"):
         return ALERT_EXIT
     return 0
@@ -268,9 +268,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return 0
-    stdout.print(deployments_table(rows, f"Deployments in {output_dir}"))
+    stdout().print(deployments_table(rows, f"Deployments in {output_dir}"))
     if not rows:
-        stdout.print("no deployments yet: run `make-mlops-easy train DATA`")
+        stdout().print("no deployments yet: run `make-mlops-easy train DATA`")
     return 0
 
 
@@ -279,8 +279,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
     removed = collect_garbage(args.output_dir or default_output_dir(), args.grace)
     for path in removed:
-        stdout.print(f"removed {path}", markup=False)
-    stdout.print(f"{len(removed)} leftover(s) removed", markup=False)
+        stdout().print(f"removed {path}", markup=False)
+    stdout().print(f"{len(removed)} leftover(s) removed", markup=False)
     return 0
 
 
@@ -297,8 +297,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     for directory in doomed:
         if not args.dry_run:
             remove_deployment(directory)
-        stdout.print(f"{'would remove' if args.dry_run else 'removed'} {directory}", markup=False)
-    stdout.print(f"{len(doomed)} deployment(s) {'to remove' if args.dry_run else 'removed'}", markup=False)
+        stdout().print(f"{'would remove' if args.dry_run else 'removed'} {directory}", markup=False)
+    stdout().print(f"{len(doomed)} deployment(s) {'to remove' if args.dry_run else 'removed'}", markup=False)
     return 0
 
 
@@ -308,7 +308,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     directory = resolve_deployment(args.model_dir)
     uri, storage_options = upload_settings(directory, args.uri)
-    stdout.print(f"Uploaded to {push_deployment(directory, uri, storage_options)}", markup=False)
+    stdout().print(f"Uploaded to {push_deployment(directory, uri, storage_options)}", markup=False)
     return 0
 
 
@@ -319,7 +319,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     directory = resolve_deployment(args.model_dir)
     record = track_deployment(directory, args.uri)
     registered = record.get("registered_model")
-    stdout.print(
+    stdout().print(
         f"Logged {directory.name} as MLflow run {record['run_id']} at {record['uri']}"
         + (f"; registered as {registered['name']} version {registered['version']}" if registered else ""),
         markup=False,
@@ -332,19 +332,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from easy_mlops.replay import replay
 
     directory = resolve_deployment(args.model_dir)
-    stdout.print(f"Replaying {directory}")
+    stdout().print(f"Replaying {directory}")
     report = replay(directory, args.data)
     for change in report.changes:
-        stdout.print(f"changed since the deployment: {change}", markup=False)
+        stdout().print(f"changed since the deployment: {change}", markup=False)
     if report.identical:
-        stdout.print(
+        stdout().print(
             f"PASS: metrics and {report.compared_predictions} hold-out predictions are identical",
             markup=False,
         )
         return 0
-    stdout.print("FAIL: the retrained model differs", markup=False)
+    stdout().print("FAIL: the retrained model differs", markup=False)
     for difference in report.differences:
-        stdout.print(f"  {difference}", markup=False)
+        stdout().print(f"  {difference}", markup=False)
     return 1
 
 
@@ -355,7 +355,7 @@ def cmd_sweeps_show(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(board, indent=2) + "\n")
     else:
-        stdout.print(leaderboard_table(board))
+        stdout().print(leaderboard_table(board))
     return 0
 
 
@@ -368,7 +368,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         raise ConfigError(f"{path}: already exists; pass --force to overwrite it")
     write_text_atomic(path, default_guide_yaml())
-    stdout.print(f"Wrote {path}: use it with `make-mlops-easy train DATA -c {path}`")
+    stdout().print(f"Wrote {path}: use it with `make-mlops-easy train DATA -c {path}`")
     return 0
 
 
