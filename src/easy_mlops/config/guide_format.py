@@ -116,9 +116,11 @@ def section_to_hydra(given: Mapping[str, Any], key: str, source: str) -> dict[st
     section = dict(given)
     if key in DEFAULT_STEPS and "steps" in section:
         flat = {k: v for k, v in section.items() if k != "steps"}
-        defaults = OmegaConf.to_container(schema_node(SECTION_SCHEMAS[key]), resolve=False, enum_to_str=True)
+        if isinstance(section["steps"], (list, tuple)):  # the guide's list, whose params may refine flat keys
+            schema = schema_node(SECTION_SCHEMAS[key])
+            flat = {**OmegaConf.to_container(schema, resolve=False, enum_to_str=True), **flat}
         try:
-            section["steps"] = steps_mapping(section["steps"], f"{key}.steps", {**defaults, **flat})
+            section["steps"] = steps_mapping(section["steps"], f"{key}.steps", flat)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
     return section
@@ -145,13 +147,13 @@ def to_hydra(
             continue
         schema = schemas[key]
         if not dataclasses.is_dataclass(schema):
-            _check(OmegaConf.structured(Config), {key: value}, "", source)
+            _checked_merge(OmegaConf.structured(Config), {key: value}, "", source)
             converted[key] = value
             continue
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: config key '{key}' must be a mapping, got {value!r}")
         section = section_to_hydra(value, key, source)
-        _check(schema_node(schema), section, key, source)
+        _checked_merge(schema_node(schema), section, key, source)
         known = None if step_names is None else set(step_names.get(key, ()))
         for name, node in (section.get("steps") or {}).items():
             if known is not None and node is not None and "_target_" not in node and name not in known:
@@ -163,10 +165,10 @@ def to_hydra(
     return converted
 
 
-def _check(schema: DictConfig, value: Any, key: str, source: str) -> None:
-    """Merge ``value`` into ``schema`` only to see whether it fits; one line naming the key if not."""
+def _checked_merge(schema: DictConfig, value: Any, key: str, source: str) -> DictConfig:
+    """``value`` merged into ``schema``; one line naming the key if it does not fit."""
     try:
-        OmegaConf.merge(schema, value)
+        return OmegaConf.merge(schema, value)
     except OmegaConfBaseException as exc:
         inner = getattr(exc, "full_key", None) or ""
         full_key = f"{key}.{inner}".strip(".") if key and not inner.startswith(f"{key}.") else inner
@@ -200,8 +202,7 @@ def section_config(schema: type, config: Any, key: str) -> DictConfig:
         raise ConfigError(f"{key} config must be a mapping, got {type(config).__name__}")
     source = f"{key} config"
     section = section_to_hydra(config, key, source)
-    _check(base, section, key, source)
-    merged = OmegaConf.merge(base, section)
+    merged = _checked_merge(base, section, key, source)
     if "steps" in section:
         merged.steps = section["steps"]  # a given pipeline replaces the default one, it is not merged into it
     return merged
