@@ -1,13 +1,16 @@
 """Predictions as JSON values: what ``predict`` prints and the logs record.
 
-Kept apart from the observability steps so that scoring can import it alone.
+Kept apart from the observability steps so that scoring can import it alone;
+numpy is imported by the batch converters, which only scoring calls, so
+reading logs does not pay for it.
 """
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 JSON_SCALARS = {str, int, bool, type(None)}  # JSON as they are (floats may be NaN or infinite)
 
@@ -30,6 +33,8 @@ def json_safe(value: Any) -> Any:
 
 def json_values(values: Any) -> list:
     """``json_safe`` for a whole batch: a 1-D array of numbers, booleans or text converts in bulk."""
+    import numpy as np
+
     if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "biufU":
         converted = values.tolist()
         if values.dtype.kind == "f":
@@ -42,11 +47,13 @@ def json_values(values: Any) -> list:
     return [json_safe(value) for value in items]
 
 
-def numeric_values(predictions: Any, values: list) -> np.ndarray:
+def numeric_values(predictions: Any, values: list) -> "np.ndarray":
     """The finite numbers among JSON-ready ``values`` as floats (booleans and text left out).
 
     Taken straight from ``predictions`` when it is a 1-D integer or float array.
     """
+    import numpy as np
+
     if isinstance(predictions, np.ndarray) and predictions.ndim == 1 and predictions.dtype.kind in "iuf":
         numbers = predictions.astype(float)
         return numbers[np.isfinite(numbers)] if predictions.dtype.kind == "f" else numbers

@@ -6,14 +6,19 @@ the model, so read-only commands stay cheap.
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from easy_mlops.deployment.metadata import read_snapshot
-from easy_mlops.observability.monitor import ModelMonitor
 from easy_mlops.observability.steps import MetricThresholdStep, PredictionsLoggerStep
 
+if TYPE_CHECKING:
+    from easy_mlops.observability.monitor import ModelMonitor
 
-def deployment_monitor(deployment_dir: str | Path) -> ModelMonitor:
+
+def deployment_monitor(deployment_dir: str | Path) -> "ModelMonitor":
     """A monitor for a deployment's ``logs/``, configured as the deployment's run was."""
+    from easy_mlops.observability.monitor import ModelMonitor  # OmegaConf: not for ``list``
+
     directory = Path(deployment_dir)
     return ModelMonitor.from_snapshot(read_snapshot(directory), directory / "logs")
 

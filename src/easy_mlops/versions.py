@@ -2,7 +2,6 @@
 
 import platform
 from functools import cache
-from importlib import metadata
 
 RECORDED = ("make-mlops-easy", "scikit-learn", "pandas", "numpy", "joblib", "hydra-core", "omegaconf")
 
@@ -10,6 +9,8 @@ RECORDED = ("make-mlops-easy", "scikit-learn", "pandas", "numpy", "joblib", "hyd
 @cache
 def library_versions() -> dict[str, str]:
     """Versions of Python and of the libraries a deployment depends on."""
+    from importlib import metadata  # 15 ms: only commands that record or compare versions pay it
+
     versions = {"python": platform.python_version()}
     for name in RECORDED:
         try:

@@ -8,9 +8,14 @@ directory, step sequences, thresholds) are declared here once.
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+# omegaconf.MISSING, spelt out: commands that only read a default (``list`` reads
+# ``DeploymentConfig.output_dir``) do not import OmegaConf for it (a test checks they agree).
+MISSING = "???"
 
 STEPS = "easy_mlops.deployment.steps"
 OBSERVERS = "easy_mlops.observability.steps"
@@ -299,8 +304,10 @@ def check_values(cfg: Any) -> None:
 OPEN_MAPS: dict[type, tuple[str, ...]] = {ObservabilityConfig: ("metric_thresholds", "metric_directions")}
 
 
-def schema_node(schema: type) -> DictConfig:
+def schema_node(schema: type) -> "DictConfig":
     """``schema`` as a config node, with its metric-name maps open to new keys."""
+    from omegaconf import OmegaConf
+
     node = OmegaConf.structured(schema)
     for name in OPEN_MAPS.get(schema, ()):
         OmegaConf.set_struct(node[name], False)

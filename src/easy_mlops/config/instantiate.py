@@ -4,16 +4,17 @@ A config file must not be able to call ``os.system``: every ``_target_`` (at any
 depth) is checked against the trusted module prefixes before Hydra imports it.
 Pipelines of steps are mappings keyed by name; :func:`instantiate_steps` serves
 deployment, observability and preprocessing alike, each stage passing the
-registry of its step classes (kept beside them, see :func:`register`).
+registry of its step classes (kept beside them, see :mod:`easy_mlops.config.registry`).
 """
 
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from easy_mlops.config.registry import target_path
 from easy_mlops.errors import ConfigError, MLOpsError
 
 log = logging.getLogger(__name__)
@@ -88,25 +89,6 @@ def instantiate_node(
         raise ConfigError(f"config key '{key}': {describe_instantiation_error(exc)}") from exc
     except OmegaConfBaseException as exc:
         raise ConfigError(f"config key '{key}': {first_line(exc)}") from exc
-
-
-def register(registry: MutableMapping[str, type], base: type, step_cls: type) -> type:
-    """Add ``step_cls`` to ``registry`` under its ``name``; returns it, so it serves as a decorator.
-
-    Any subclass of ``base`` is accepted, one defined inside a function too:
-    a registered name is built from the class itself, never imported by path.
-    """
-    if not (isinstance(step_cls, type) and issubclass(step_cls, base)):
-        raise TypeError(f"{step_cls!r} is not a subclass of {base.__name__}")
-    name = getattr(step_cls, "name", "")
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"{step_cls.__name__}.name must be an identifier, got {name!r}")
-    registry[name] = step_cls
-    return step_cls
-
-
-def target_path(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def instantiate_steps(

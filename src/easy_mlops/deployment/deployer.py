@@ -11,7 +11,8 @@ from omegaconf import OmegaConf
 
 from easy_mlops.config.config import DeploymentConfig
 from easy_mlops.config.guide_format import section_config
-from easy_mlops.config.instantiate import instantiate_steps, register
+from easy_mlops.config.instantiate import instantiate_steps
+from easy_mlops.config.registry import register
 from easy_mlops.deployment import steps as builtin
 from easy_mlops.deployment.loading import Deployment
 from easy_mlops.deployment.metadata import DEFAULT_METADATA, build_metadata

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from omegaconf import OmegaConf
 
-from easy_mlops.config.instantiate import register
+from easy_mlops.config.registry import register
 from easy_mlops.deployment.catalog import collect_garbage, staging_root
 from easy_mlops.deployment.storage import filesystem, push_deployment
 from easy_mlops.errors import ConfigError, StepPrerequisiteError

@@ -1,17 +1,19 @@
-"""Recording what happens after a model goes live: metrics, predictions, alerts."""
+"""Recording what happens after a model goes live: metrics, predictions, alerts.
 
-from easy_mlops.observability.monitor import ModelMonitor
-from easy_mlops.observability.steps import (
-    MetricsLoggerStep,
-    MetricThresholdStep,
-    ObservabilityStep,
-    PredictionsLoggerStep,
-)
+The names below are imported on first use, so that reading the logs (``list``)
+does not load the monitor and the OmegaConf schema it is configured with.
+"""
 
-__all__ = [
-    "MetricThresholdStep",
-    "MetricsLoggerStep",
-    "ModelMonitor",
-    "ObservabilityStep",
-    "PredictionsLoggerStep",
-]
+from easy_mlops.lazy import lazy_attributes
+
+_EXPORTS = {
+    "ModelMonitor": "easy_mlops.observability.monitor",
+    **{
+        name: "easy_mlops.observability.steps"
+        for name in ("MetricsLoggerStep", "MetricThresholdStep", "ObservabilityStep", "PredictionsLoggerStep")
+    },
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -2,8 +2,8 @@
 
 Everything here works on the count vectors of :mod:`easy_mlops.profiles`, so
 a drift answer costs the same after ten predictions or ten million; windows
-are sums of hourly vectors, and a verdict's drifted columns become alert
-entries. The statistics:
+are sums of hourly vectors (:mod:`easy_mlops.observability.drift_windows`,
+which reading the logs needs without numpy). The statistics:
 
 - numeric ``psi``: population stability index on the reference's deciles,
   merged from its fine bins (values below the training minimum, above the
@@ -18,13 +18,11 @@ entries. The statistics:
 """
 
 import math
-import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from easy_mlops.counts import add_counts, numeric_parts
+from easy_mlops.counts import numeric_parts
 
 EPSILON = 1e-4  # PSI's floor for an empty group, so one missing group does not make it infinite
 DECILES = 10
@@ -99,56 +97,3 @@ def score(profile: dict[str, Any], current: list[int], numeric_stat: str) -> tup
     if profile["kind"] == "numeric":
         return numeric_stat, float(numeric_score(numeric_stat, profile, current))
     return "jensenshannon", float(jensen_shannon(profile["counts"], current))
-
-
-def window_hours(window: str) -> int | None:
-    """Hours in ``all`` (None), ``24h`` or ``7d``; anything else is an error naming the key."""
-    text = str(window).strip().lower()
-    if text == "all":
-        return None
-    match = re.fullmatch(r"(\d+)\s*([hd])", text)
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"drift window must be 'all' or a duration like 24h or 7d, got {window!r}")
-    return int(match.group(1)) * (24 if match.group(2) == "d" else 1)
-
-
-def window_counts(hours: dict[str, Any], last_hours: int | None) -> dict[str, Any]:
-    """The sum of the hourly counts within the last ``last_hours`` hours (all of them for None)."""
-    total: dict[str, Any] = {}
-    since = None
-    if last_hours is not None:
-        since = (datetime.now(UTC) - timedelta(hours=last_hours)).isoformat()[:13]
-    for hour, counts in hours.items():
-        if since is None or hour >= since:
-            total = add_counts(total, counts)
-    return total
-
-
-def drift_alerts(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The drifted features, dataset drift and prediction drift of a report, as alert entries."""
-    alerts = [
-        drift_alert(name, feature["stat"], feature["score"], feature["threshold"])
-        for name, feature in report.get("features", {}).items()
-        if feature["drifted"]
-    ]
-    if report.get("dataset_drift"):
-        alerts.append(drift_alert("dataset", "share_drifted", report["share_drifted"], None))
-    prediction = report.get("prediction")
-    if prediction and prediction["drifted"]:
-        alerts.append(
-            drift_alert("prediction", prediction["stat"], prediction["score"], prediction["threshold"])
-        )
-    return alerts
-
-
-def drift_alert(feature: str, stat: str, value: float, threshold: float | None) -> dict[str, Any]:
-    """One alert entry, shaped like a metric's (``metric``, ``value``, ``threshold``, ``direction``)."""
-    return {
-        "kind": "drift",
-        "metric": f"drift:{feature}",
-        "feature": feature,
-        "stat": stat,
-        "value": value,
-        "threshold": threshold,
-        "direction": "lower",
-    }

@@ -9,7 +9,8 @@ from omegaconf import OmegaConf
 
 from easy_mlops.config.config import ObservabilityConfig
 from easy_mlops.config.guide_format import section_config
-from easy_mlops.config.instantiate import instantiate_steps, register
+from easy_mlops.config.instantiate import instantiate_steps
+from easy_mlops.config.registry import register
 from easy_mlops.errors import ConfigError
 from easy_mlops.observability import steps as builtin
 

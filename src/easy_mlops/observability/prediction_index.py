@@ -12,11 +12,12 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from easy_mlops.jsonsafe import json_input, json_values, now, numeric_values
+
+if TYPE_CHECKING:  # numpy is imported where predictions are added, not where the index is read
+    import numpy as np
 
 INDEX_VERSION = 1
 LINES_PER_WRITE = 50_000
@@ -35,7 +36,7 @@ class RunningStats:
     low: float | None = None
     high: float | None = None
 
-    def merge(self, values: np.ndarray) -> None:
+    def merge(self, values: "np.ndarray") -> None:
         """Chan et al.'s parallel update with a batch of ``values``."""
         n, batch_mean = values.size, float(values.mean())
         batch_m2 = float(((values - batch_mean) ** 2).sum())
@@ -53,6 +54,8 @@ class RunningStats:
 
     @classmethod
     def of(cls, values: list[float]) -> "RunningStats":
+        import numpy as np
+
         stats = cls()
         if values:
             stats.merge(np.asarray(values, dtype=float))
@@ -75,7 +78,7 @@ class PredictionIndex:
     log_tail: str | None = None  # a hash of the covered log's last bytes
 
     def add(
-        self, values: list, first: Any, last: Any, recent: list, numbers: np.ndarray | None = None
+        self, values: list, first: Any, last: Any, recent: list, numbers: "np.ndarray | None" = None
     ) -> None:
         """Fold in ``values`` in time proportional to their number.
 
@@ -170,8 +173,10 @@ class PredictionIndex:
             return None
 
 
-def _merge_sample(sample: list, values: np.ndarray, seed: int) -> list:
+def _merge_sample(sample: list, values: "np.ndarray", seed: int) -> list:
     """A uniform sample of every value seen: keep the values with the smallest random keys."""
+    import numpy as np
+
     keys = np.random.default_rng(seed).random(values.size)
     if values.size > RESERVOIR_SIZE:
         keep = np.argpartition(keys, RESERVOIR_SIZE)[:RESERVOIR_SIZE]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from easy_mlops.config.instantiate import register
+from easy_mlops.config.registry import register
 from easy_mlops.counts import add_counts
 from easy_mlops.files import write_json_atomic
 from easy_mlops.jsonl import (
@@ -27,8 +27,7 @@ from easy_mlops.jsonl import (
 )
 from easy_mlops.jsonsafe import now
 from easy_mlops.metrics import BOUNDED_METRICS, metric_direction
-from easy_mlops.observability.drift import drift_alerts, window_counts, window_hours
-from easy_mlops.observability.drift import score as drift_score
+from easy_mlops.observability.drift_windows import drift_alerts, window_counts, window_hours
 from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex, RunningStats
 
 log = logging.getLogger(__name__)
@@ -625,6 +624,8 @@ class DriftStep(ObservabilityStep):
 
     def _verdict(self, profile: dict[str, Any], current: list[float]) -> dict[str, Any]:
         """``{stat, score, threshold, drifted}`` of one profiled column against its live counts."""
-        stat, value = drift_score(profile, current, self.numeric_stat)
+        from easy_mlops.observability.drift import score  # numpy: only when there is a window to score
+
+        stat, value = score(profile, current, self.numeric_stat)
         limit = self.psi_threshold if stat == "psi" else self.threshold
         return {"stat": stat, "score": value, "threshold": limit, "drifted": value >= limit}
