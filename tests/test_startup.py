@@ -108,3 +108,26 @@ def test_sweeps_show_does_not_load_hydra(tmp_path):
     code, modules = loaded_by("sweeps", "show", str(tmp_path), cwd=tmp_path)
     assert code == 0
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_a_settled_job_leaves_its_garbage_collectable_after_it():
+    """What is alive when a job settles is left out of collections; after the job a cycle it left goes."""
+    import gc
+    import weakref
+
+    from easy_mlops.runtime import settled
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.self = cycle
+    alive = weakref.ref(cycle)
+    with settled():
+        assert gc.get_freeze_count() > 0
+        del cycle
+        gc.collect()
+        assert alive() is not None, "frozen: not collected during the job"
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert alive() is None, "after the job the cycle is collected"

@@ -6,7 +6,9 @@ Composes ``conf/`` and runs :func:`easy_mlops.pipeline.run_experiment`. Add
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -19,6 +21,7 @@ from easy_mlops.config.secrets import mask_overrides, task_overrides
 from easy_mlops.console import USER_ERROR_EXIT, print_results, reporting_errors
 from easy_mlops.errors import ConfigError
 from easy_mlops.files import write_json_atomic
+from easy_mlops.runtime import settle, settled
 from easy_mlops.sweeps.board import RESULT_FILE, JobFailed, print_failed_sweep
 from easy_mlops.sweeps.launchers import LauncherUnavailable
 from easy_mlops.sweeps.parent_run import finish_sweep_run
@@ -57,6 +60,12 @@ def job_name(cfg: DictConfig) -> str | None:
 def app(cfg: DictConfig) -> float | None:
     from easy_mlops.pipeline import run_experiment
 
+    with settled():  # the imports and the composed config, left out of collections for this job
+        return run_job(cfg, run_experiment)
+
+
+def run_job(cfg: DictConfig, run_experiment: Callable[..., dict[str, Any]]) -> float | None:
+    """One run or one sweep job: train, deploy, report; returns the optimized metric for sweepers."""
     # In a single run, report here: past this function Hydra adds its own
     # "Error executing job" line. In a sweep, the job fails and the sweep decides.
     single_run = HydraConfig.get().mode == RunMode.RUN
@@ -101,6 +110,7 @@ def main() -> None:
     show_tracebacks = debug_requested(arguments)
     # Composition errors reach reporting_errors whole, instead of Hydra's multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    settle()  # the imports, before Hydra composes
     with reporting_errors(show_tracebacks, overrides=arguments):
         try:
             app()

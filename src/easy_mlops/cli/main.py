@@ -160,9 +160,12 @@ def default_output_dir() -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     from easy_mlops.console import print_results
     from easy_mlops.pipeline import compose_experiment, data_overrides, run_experiment
+    from easy_mlops.runtime import settle
 
+    settle()  # the imports, before composing
     overrides = data_overrides(args.data, args.target) + list(args.overrides)
     cfg = compose_experiment(overrides, config_file=args.config)
+    settle()  # the composed config and Hydra's state
     run_info = {
         "overrides": overrides,
         "config_file": str(Path(args.config).resolve()) if args.config else None,
@@ -179,11 +182,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from easy_mlops.data.loaders import check_data_file
     from easy_mlops.inference import check_output_file, predict_file
+    from easy_mlops.runtime import settle
 
     check_data_file(args.data)  # the cheap checks before `latest` is resolved or a model loaded
     if args.output:
         check_output_file(args.output)
     output = args.output or sys.stdout
+    settle()  # the imports (pandas among them), before the data and the model are loaded
     predictions = predict_file(args.data, args.model_dir, not args.no_log, not args.skip_verify, output)
     if args.output:
         sys.stderr.write(f"wrote {len(predictions):,} predictions to {args.output}\n")
@@ -210,7 +215,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from easy_mlops.evaluation import evaluate_file
     from easy_mlops.observability.report import evaluation_view
+    from easy_mlops.runtime import settle
 
+    settle()  # the imports, before the data and the model are loaded
     result = evaluate_file(args.data, args.model_dir, args.target, verify=not args.skip_verify)
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
