@@ -233,6 +233,7 @@ class PredictionBatch:
         stamp, version = json.dumps(self.timestamp), json.dumps(self.model_version)
         head = f'{{"timestamp": {stamp}, "model_version": {version}, "row": '
         tail = f', "metadata": {json.dumps(self.metadata, default=str)}}}\n' if self.metadata else "}\n"
+        between, middle = tail + head, ', "prediction": '
         numbers_only = self.numbers.size == len(self.values)
         text_only = not numbers_only and set(map(type, self.values)) == {str}
         for start in range(0, len(self.values), LINES_PER_WRITE):
@@ -245,7 +246,9 @@ class PredictionBatch:
             else:
                 encoded = map(json.dumps, values)
             first = self.first_row + start
-            yield "".join(f'{head}{first + i}, "prediction": {v}{tail}' for i, v in enumerate(encoded))
+            rows = map(str, range(first, first + len(values)))
+            # Joined in C: "ROW, "prediction": VALUE" per line, lines joined by tail + head.
+            yield head + between.join(map(middle.join, zip(rows, encoded, strict=True))) + tail
 
     def add_to(self, index: PredictionIndex) -> None:
         """Fold this batch into ``index`` (its lines are counted as written)."""
