@@ -91,10 +91,12 @@ def test_the_schemas_missing_marker_is_omegaconfs():
     assert config.MISSING == omegaconf.MISSING
 
 
-def test_the_check_sees_a_heavy_import(deployed, tmp_path, classification_csv):
-    """predict needs pandas and scikit-learn: the same check finds them."""
+def test_predict_loads_the_model_libraries_not_the_config_machinery(deployed, tmp_path, classification_csv):
+    """predict needs pandas and scikit-learn (the same check finds them); without logging, nothing reads
+    a config: unpickling the preprocessor imports neither OmegaConf nor Hydra."""
     code, modules = loaded_by("predict", str(classification_csv), str(deployed), "--no-log", cwd=tmp_path)
     assert code == 0 and {"pandas", "sklearn"} <= modules
+    assert not {"omegaconf", "hydra", "yaml"} & modules, sorted({"omegaconf", "hydra", "yaml"} & modules)
 
 
 def test_sweeps_show_does_not_load_hydra(tmp_path):

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from easy_mlops.config.instantiate import as_container, instantiate_steps
 from easy_mlops.data.loaders import load_table
 from easy_mlops.errors import ConfigError, DataError
 
@@ -61,6 +60,8 @@ class DataPreprocessor:
     @classmethod
     def from_config(cls, cfg: Any, trusted_modules: Iterable[str] = ()) -> "DataPreprocessor":
         """Build from a ``preprocessing`` node (DictConfig, dataclass or dict)."""
+        from easy_mlops.config.instantiate import as_container
+
         container = as_container(cfg)
         return cls(
             container.get("numeric"),
@@ -141,7 +142,11 @@ class DataPreprocessor:
         return features.drop(columns=self.dropped_columns_)
 
     def _pipeline(self, kind: str) -> Any:
+        """The fit-time transformers of one column kind (OmegaConf and Hydra are imported here, not
+        when a deployment's preprocessor is unpickled to predict)."""
         from sklearn.pipeline import Pipeline
+
+        from easy_mlops.config.instantiate import instantiate_steps
 
         if self.numeric is None and self.categorical is None:
             steps = standard_preset()[kind]
@@ -334,6 +339,7 @@ def standard_preset() -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     from easy_mlops.config.compose import config_dir
+    from easy_mlops.config.instantiate import as_container
 
     preset = OmegaConf.load(config_dir() / "preprocessing" / "standard.yaml")
     return {kind: as_container(preset[kind]) for kind in ("numeric", "categorical")}
