@@ -98,13 +98,14 @@ def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
     table.add_column("value", justify="right")
     for name, value in training["metrics"].items():
         table.add_row(name, f"{value:.4f}")
-    with stdout():  # one buffered write
-        stdout().print(table)
+    out = stdout()
+    with out:  # one buffered write
+        out.print(table)
         deployment = results.get("deployment") or {}
         if deployment.get("deployment_dir"):
-            stdout().print(f"Deployment: {deployment['deployment_dir']}")
+            out.print(f"Deployment: {deployment['deployment_dir']}")
         for alert in results.get("alerts", []):
-            stdout().print(f"ALERT: {alert_text(alert)}", markup=False)
+            out.print(f"ALERT: {alert_text(alert)}", markup=False)
 
 
 def fail(message: str, code: int = USER_ERROR_EXIT) -> None:
