@@ -86,6 +86,13 @@ def flatten(node: Any, prefix: str = "") -> dict[str, str]:
     return {prefix.rstrip("."): value[:MAX_PARAM_LENGTH]}
 
 
+def config_params(config: dict[str, Any]) -> list[Any]:
+    """Every leaf of a (masked) config as an MLflow ``Param``."""
+    from mlflow.entities import Param
+
+    return [Param(key, value) for key, value in flatten(config).items()]
+
+
 def git_commit(directory: Path | None = None) -> str | None:
     """The commit checked out where the run started, when that is inside a git repository."""
     try:
@@ -226,16 +233,15 @@ class MlflowTracker:
         return {key: value for key, value in {**tags, **job_tags(hydra, parent)}.items() if value}
 
     def _log_values(self, client: Any, run_id: str, directory: Path, metadata: dict[str, Any]) -> None:
-        from mlflow.entities import Metric, Param
+        from mlflow.entities import Metric
 
         snapshot = read_snapshot(directory)
         config = OmegaConf.to_container(snapshot, resolve=False) if snapshot is not None else {}
-        params = [Param(key, value) for key, value in flatten(config).items()]
         when = millis(metadata.get("created_at"))
         metrics = [
             Metric(name, float(value), when, 0) for name, value in (metadata.get("metrics") or {}).items()
         ]
-        client.log_batch(run_id, metrics=metrics, params=params)
+        client.log_batch(run_id, metrics=metrics, params=config_params(config))
 
     def _register(self, client: Any, run_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
         from mlflow.exceptions import MlflowException
@@ -279,9 +285,7 @@ class MlflowTracker:
             }
             run_id = client.create_run(experiment_id, tags=tags, run_name=self.run_name).info.run_id
             config = OmegaConf.to_container(safe_snapshot(cfg), resolve=False)
-            from mlflow.entities import Param
-
-            client.log_batch(run_id, params=[Param(k, v) for k, v in flatten(config).items()])
+            client.log_batch(run_id, params=config_params(config))
             client.set_terminated(run_id, "FAILED")
 
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from easy_mlops.config.secrets import mask_overrides, mask_url_password
 from easy_mlops.deployment.mlflow_model import quiet_mlflow
 from easy_mlops.files import write_json_atomic
-from easy_mlops.sweeps.board import SUMMARY_JSON
+from easy_mlops.sweeps.board import SUMMARY_JSON, read_leaderboard
 from easy_mlops.tracking import (
     PARENT_RUN_FILE,
     TAG,
@@ -78,8 +78,7 @@ def finish_sweep_run(sweep_dir: str | Path, failed: bool, uri: str | None = None
     try:
         with quiet_mlflow():
             client = mlflow_client(uri or parent["uri"])
-            board_path = sweep_dir / SUMMARY_JSON
-            board = json.loads(board_path.read_text(encoding="utf-8")) if board_path.is_file() else {}
+            board = read_leaderboard(sweep_dir) if (sweep_dir / SUMMARY_JSON).is_file() else {}
             best = next((row for row in board.get("rows", []) if row.get("status") == "ok"), None)
             metric = board.get("metric")
             if best is not None and metric in best.get("metrics", {}):
