@@ -65,6 +65,45 @@ def test_live_counts_have_the_reference_shape_and_add_up():
     assert twice["rows"] == 10 and twice["features"]["x"] == [2 * n for n in x]
 
 
+def test_a_large_batch_counted_on_threads_gives_the_same_counts(monkeypatch):
+    import threading
+
+    from easy_mlops import profiles
+
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame(
+        {f"x{i}": rng.normal(size=2000) for i in range(4)} | {"c": rng.choice(list("abc"), 2000)}
+    )
+    reference = {
+        "features": {
+            name: categorical_reference(train[name]) if name == "c" else numeric_reference(train[name])
+            for name in train.columns
+        },
+        "prediction": categorical_reference(pd.Series(rng.choice(["yes", "no"], 2000))),
+    }
+    live = pd.DataFrame(
+        {f"x{i}": rng.normal(0.3, 1.2, size=5000) for i in range(4)} | {"c": rng.choice(list("abd"), 5000)}
+    )
+    predictions = rng.choice(["yes", "no", "maybe"], 5000)
+    one_thread = live_counts(reference, live, predictions)
+
+    counted_on = set()
+
+    def counts_on(profile, values):
+        counted_on.add(threading.get_ident())
+        return (
+            profiles.numeric_counts(profile, values)
+            if profile["kind"] == "numeric"
+            else profiles.categorical_counts(profile, values)
+        )
+
+    monkeypatch.setattr(profiles, "PARALLEL_ROWS", 1000)
+    monkeypatch.setattr(profiles, "counts_on", counts_on)
+    monkeypatch.setattr(profiles.os, "cpu_count", lambda: 3)
+    assert live_counts(reference, live, predictions) == one_thread
+    assert counted_on and threading.get_ident() not in counted_on  # counted on the pool's threads
+
+
 @pytest.mark.parametrize("values", [[], [np.nan, np.nan]], ids=["empty", "all-missing"])
 def test_a_numeric_reference_without_values(values):
     reference = numeric_reference(pd.Series(values, dtype=float))

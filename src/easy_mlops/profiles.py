@@ -11,6 +11,8 @@ of the same shape, so windows of live data are sums of vectors: exact, and
 mergeable across batches, processes and machines.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ import pandas as pd
 PROFILE_VERSION = 1
 NUMERIC_BINS = 100
 TOP_CATEGORIES = 50
+PARALLEL_ROWS = 100_000  # from this many rows a batch's columns are counted on several threads
 
 
 def numeric_reference(values: pd.Series, bins: int = NUMERIC_BINS) -> dict[str, Any]:
@@ -149,14 +152,25 @@ def reference_profile(
 
 def live_counts(reference: dict[str, Any], features: pd.DataFrame | None, predictions: Any) -> dict[str, Any]:
     """Count vectors of one batch of live data, shaped like the reference's (features absent from the
-    batch are left out)."""
-    counts: dict[str, Any] = {"rows": int(len(predictions)), "features": {}}
-    if features is not None:
-        for name, profile in reference["features"].items():
-            if name in features.columns:
-                count = numeric_counts if profile["kind"] == "numeric" else categorical_counts
-                counts["features"][name] = count(profile, features[name])
-    prediction = reference["prediction"]
-    count = numeric_counts if prediction["kind"] == "numeric" else categorical_counts
-    counts["prediction"] = count(prediction, predictions)
-    return counts
+    batch are left out).
+
+    Columns are independent and counting them is mostly sorting, which numpy does without the GIL: a
+    large batch counts them on one thread per core (halves the time on two cores); a small one, such as
+    the server's, starts no thread.
+    """
+    names = [name for name in reference["features"] if features is not None and name in features.columns]
+    profiles = [*(reference["features"][name] for name in names), reference["prediction"]]
+    columns = [*(features[name] for name in names), predictions]
+    rows = len(predictions)
+    threads = min(len(columns), os.cpu_count() or 1) if rows >= PARALLEL_ROWS else 1
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            *counted, prediction = pool.map(counts_on, profiles, columns)
+    else:
+        *counted, prediction = map(counts_on, profiles, columns)
+    return {"rows": int(rows), "features": dict(zip(names, counted, strict=True)), "prediction": prediction}
+
+
+def counts_on(profile: dict[str, Any], values: Any) -> list[float]:
+    """The count vector of ``values`` on a numeric or categorical reference ``profile``."""
+    return (numeric_counts if profile["kind"] == "numeric" else categorical_counts)(profile, values)
