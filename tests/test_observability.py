@@ -213,6 +213,44 @@ def slack_step():
     SENT_TO_SLACK.clear()
 
 
+def settings(step):
+    """A step's scalar and mapping settings (what its config set), without its state."""
+    return {k: v for k, v in vars(step).items() if isinstance(v, (bool, int, float, str, dict, type(None)))}
+
+
+def test_a_snapshots_steps_are_built_as_the_schema_would_build_them(compose, classification_csv):
+    """predict and status build the monitor from the snapshot's plain YAML; the result must be the
+    monitor the schema-checked section gives (and the section is still there to read)."""
+    from easy_mlops.deployment.metadata import read_snapshot
+    from easy_mlops.monitoring import deployment_monitor
+
+    deployment = train(
+        compose,
+        classification_csv,
+        "observability.alert_threshold=0.7",
+        "+observability.metric_thresholds.f1_score=0.75",
+        "observability.drift.window=24h",
+    )
+    plain = deployment_monitor(deployment)
+    checked = ModelMonitor(read_snapshot(deployment).observability, deployment / "logs")
+    assert [type(step) for step in plain.steps] == [type(step) for step in checked.steps]
+    assert [settings(step) for step in plain.steps] == [settings(step) for step in checked.steps]
+    assert plain.get_step("metric_threshold").metric_thresholds == {"f1_score": 0.75}
+    assert plain.get_step("drift").window == "24h"
+    assert plain.config.alert_threshold == 0.7
+
+
+def test_a_snapshot_interpolation_is_resolved_as_before(tmp_path, monkeypatch):
+    """A secret stays an interpolation in the snapshot; such a section goes through OmegaConf."""
+    monkeypatch.setenv("TEAM_THRESHOLD", "0.6")
+    step = {"_target_": "easy_mlops.observability.steps.MetricThresholdStep"}
+    snapshot = {"observability": {"steps": {"metric_threshold": {**step, "default_threshold": 0.9}}}}
+    assert ModelMonitor.from_snapshot(snapshot, tmp_path).steps[0].default_threshold == 0.9
+    threshold = "${oc.env:TEAM_THRESHOLD}"
+    snapshot["observability"]["steps"]["metric_threshold"]["default_threshold"] = threshold
+    assert ModelMonitor.from_snapshot(snapshot, tmp_path).steps[0].default_threshold == 0.6
+
+
 def test_custom_step_registered_and_named_in_steps_is_called(slack_step, tmp_path):
     monitor = ModelMonitor({"steps": ["metrics_logger", "slack_alert"]}, log_dir=tmp_path / "logs")
     assert [type(step).__name__ for step in monitor.steps] == ["MetricsLoggerStep", "SlackAlertStep"]
@@ -267,6 +305,32 @@ def test_a_batch_written_in_several_pieces_reads_back_whole(tmp_path, monkeypatc
     assert monitor.get_predictions_summary()["total_predictions"] == 9
     index = json.loads((tmp_path / "predictions_log.index.json").read_text())
     assert index["log_bytes"] == (tmp_path / PREDICTIONS_LOG).stat().st_size
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([2, 0, 1] * 8),
+        np.array(["yes", 'say "no"', "caf\u00e9"] * 8),
+        np.array([True, False] * 12),
+        np.array([1, True, 1.0, "1"] * 6, dtype=object),
+    ],
+    ids=["ints", "text", "booleans", "mixed"],
+)
+def test_labels_encoded_once_each_still_make_each_records_own_line(tmp_path, monkeypatch, labels):
+    """A classifier's labels are encoded once per distinct value, with the rest of the line around
+    them; every line must still be its record's JSON, each value keeping its type (1, True, 1.0)."""
+    from easy_mlops.observability import prediction_index
+
+    monkeypatch.setattr(prediction_index, "LINES_PER_WRITE", 5)
+    ModelMonitor(log_dir=tmp_path).log_predictions(labels, "1.0.0", {"source": "new.csv"})
+    lines = (tmp_path / PREDICTIONS_LOG).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert lines == [json.dumps(record) for record in records]
+    assert [record["row"] for record in records] == list(range(len(labels)))
+    typed = [(type(record["prediction"]), record["prediction"]) for record in records]
+    assert typed == [(type(value), value) for value in labels.tolist()]
+    assert all(record["metadata"] == {"source": "new.csv"} for record in records)
 
 
 def test_unknown_step_name_is_a_value_error_naming_it():

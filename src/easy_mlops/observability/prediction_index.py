@@ -199,6 +199,7 @@ class PredictionBatch:
         inputs: list | None = None,
     ) -> None:
         self.values = json_values(predictions)
+        self.dtype_kind = getattr(getattr(predictions, "dtype", None), "kind", None)  # numpy's, when an array
         self.inputs = [json_input(value) for value in inputs] if inputs is not None else None
         self.numbers = numeric_values(predictions, self.values)
         self.model_version = str(model_version)
@@ -222,9 +223,10 @@ class PredictionBatch:
     def chunks(self) -> Iterator[str]:
         """The JSON Lines text of the batch, ``LINES_PER_WRITE`` lines at a time.
 
-        Values are encoded with one ``json.dumps`` per chunk when they are all
-        numbers, once per distinct text when they are all text, else one per
-        value; only the row number varies per line.
+        Only the row number and the value vary per line. Labels (a classifier's
+        predictions) are encoded once per distinct label, with the rest of the
+        line around it, so a line is two strings joined; numbers are encoded
+        with one ``json.dumps`` per chunk; anything else one value at a time.
         Rows with inputs (the per-row API) are written one record at a time.
         """
         if self.inputs is not None:
@@ -234,21 +236,41 @@ class PredictionBatch:
         head = f'{{"timestamp": {stamp}, "model_version": {version}, "row": '
         tail = f', "metadata": {json.dumps(self.metadata, default=str)}}}\n' if self.metadata else "}\n"
         between, middle = tail + head, ', "prediction": '
+        labels = self._label_texts()
         numbers_only = self.numbers.size == len(self.values)
-        text_only = not numbers_only and set(map(type, self.values)) == {str}
         for start in range(0, len(self.values), LINES_PER_WRITE):
             values = self.values[start : start + LINES_PER_WRITE]
-            if numbers_only:
-                encoded = json.dumps(values)[1:-1].split(", ")
-            elif text_only:  # class labels: a few distinct texts, each encoded once
-                distinct = {value: json.dumps(value) for value in set(values)}
-                encoded = map(distinct.__getitem__, values)
-            else:
-                encoded = map(json.dumps, values)
             first = self.first_row + start
             rows = map(str, range(first, first + len(values)))
+            if labels is not None:
+                after = {value: middle + text + between for value, text in labels.items()}
+                parts: list[str] = [""] * (2 * len(values))
+                parts[0::2] = rows
+                parts[1::2] = map(after.__getitem__, values)
+                parts[-1] = middle + labels[values[-1]] + tail
+                yield head + "".join(parts)
+                continue
+            encoded = json.dumps(values)[1:-1].split(", ") if numbers_only else map(json.dumps, values)
             # Joined in C: "ROW, "prediction": VALUE" per line, lines joined by tail + head.
             yield head + between.join(map(middle.join, zip(rows, encoded, strict=True))) + tail
+
+    def _label_texts(self) -> dict[Any, str] | None:
+        """Each distinct value's JSON text when the values are labels, else None.
+
+        Labels are text, integers or booleans, all of one type (``1``, ``1.0``
+        and ``True`` are one dict key but three texts), with at most a tenth as
+        many distinct values as rows.
+        """
+        if self.dtype_kind == "f" or not self.values:
+            return None
+        if self.dtype_kind not in ("i", "u", "b", "U"):
+            types = set(map(type, self.values))
+            if len(types) != 1 or not types <= {str, int, bool}:
+                return None
+        distinct = set(self.values)
+        if len(distinct) > max(1, len(self.values) // 10):
+            return None
+        return {value: json.dumps(value) for value in distinct}
 
     def add_to(self, index: PredictionIndex) -> None:
         """Fold this batch into ``index`` (its lines are counted as written)."""
