@@ -52,12 +52,12 @@ def deployed(compose, classification_csv, models_dir, tmp_path):
 
 
 # Beyond the heavy libraries, what each command's work does not need either: reading the logs'
-# counts (list) needs neither numpy nor OmegaConf (only the monitor of status is configured from
-# the snapshot), and JSON output needs no rich.
+# counts (list) needs neither numpy nor YAML (only the monitor of status is configured from the
+# snapshot, and its plain YAML needs no OmegaConf), and JSON output needs no rich.
 NOT_NEEDED = {
-    "status --json": {"rich"},
-    "status latest --json": {"rich"},
-    "status": set(),
+    "status --json": {"omegaconf", "rich"},
+    "status latest --json": {"omegaconf", "rich"},
+    "status": {"omegaconf"},
     "list": {"numpy", "omegaconf", "yaml"},
     "list --json": {"numpy", "omegaconf", "yaml", "rich"},
 }
@@ -91,12 +91,18 @@ def test_the_schemas_missing_marker_is_omegaconfs():
     assert config.MISSING == omegaconf.MISSING
 
 
-def test_predict_loads_the_model_libraries_not_the_config_machinery(deployed, tmp_path, classification_csv):
-    """predict needs pandas and scikit-learn (the same check finds them); without logging, nothing reads
-    a config: unpickling the preprocessor imports neither OmegaConf nor Hydra."""
-    code, modules = loaded_by("predict", str(classification_csv), str(deployed), "--no-log", cwd=tmp_path)
+@pytest.mark.parametrize("log", [True, False], ids=["logging", "no-log"])
+def test_predict_loads_the_model_libraries_not_the_config_machinery(
+    log, deployed, tmp_path, classification_csv
+):
+    """predict needs pandas and scikit-learn (the same check finds them), never OmegaConf nor Hydra:
+    unpickling the preprocessor imports neither, and the monitor it logs through is built from the
+    snapshot's plain YAML; without logging nothing reads the snapshot at all."""
+    options = [] if log else ["--no-log"]
+    code, modules = loaded_by("predict", str(classification_csv), str(deployed), *options, cwd=tmp_path)
     assert code == 0 and {"pandas", "sklearn"} <= modules
-    assert not {"omegaconf", "hydra", "yaml"} & modules, sorted({"omegaconf", "hydra", "yaml"} & modules)
+    unneeded = {"omegaconf", "hydra"} | (set() if log else {"yaml"})
+    assert not unneeded & modules, sorted(unneeded & modules)
 
 
 def test_sweeps_show_does_not_load_hydra(tmp_path):

@@ -1,14 +1,15 @@
 """The monitor of a deployment directory, configured as the deployment's run was.
 
 ``predict``, ``evaluate``, ``status`` and the server all log to or read a
-deployment's ``logs/`` through this one function; it needs neither pandas nor
-the model, so read-only commands stay cheap.
+deployment's ``logs/`` through this one function; it needs neither pandas, nor
+the model, nor (for a snapshot of registered steps) OmegaConf, so read-only
+commands stay cheap.
 """
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from easy_mlops.deployment.metadata import read_snapshot
+from easy_mlops.deployment.metadata import read_snapshot_data
 from easy_mlops.observability.steps import MetricThresholdStep, PredictionsLoggerStep
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ def deployment_monitor(deployment_dir: str | Path) -> "ModelMonitor":
     from easy_mlops.observability.monitor import ModelMonitor  # OmegaConf: not for ``list``
 
     directory = Path(deployment_dir)
-    return ModelMonitor.from_snapshot(read_snapshot(directory), directory / "logs")
+    return ModelMonitor.from_snapshot(read_snapshot_data(directory), directory / "logs")
 
 
 def logged_counts(deployment_dir: str | Path) -> tuple[int, int]:

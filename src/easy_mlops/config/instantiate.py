@@ -5,17 +5,20 @@ depth) is checked against the trusted module prefixes before Hydra imports it.
 Pipelines of steps are mappings keyed by name; :func:`instantiate_steps` serves
 deployment, observability and preprocessing alike, each stage passing the
 registry of its step classes (kept beside them, see :mod:`easy_mlops.config.registry`).
+Plain dicts of registered steps (a deployment's snapshot, read by ``predict``
+and ``status``) are built without importing OmegaConf or Hydra.
 """
 
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
-
-from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from easy_mlops.config.registry import target_path
 from easy_mlops.errors import ConfigError, MLOpsError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +39,31 @@ EXTRAS = {"xgboost": "boosting", "lightgbm": "boosting"}
 HYDRA_KEYS = {"_partial_", "_args_", "_recursive_", "_convert_"}  # what only Hydra's instantiate does
 
 
+def omegaconf_class(module: str, name: str) -> type | tuple[()]:
+    """OmegaConf's class ``module.name`` if OmegaConf is loaded, else ``()``.
+
+    Nothing is an instance of ``()`` and ``except ()`` catches nothing: while
+    OmegaConf is not loaded no node can be one of its configs, so plain dicts
+    are handled without importing it.
+    """
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name) if loaded is not None else ()
+
+
+def config_errors() -> type | tuple[()]:
+    """What a DictConfig raises when read (a missing value, a dangling interpolation)."""
+    return omegaconf_class("omegaconf.errors", "OmegaConfBaseException")
+
+
 def _targets(node: Any, path: str) -> Iterable[tuple[str, str]]:
-    """Yield ``(config key, target)`` for every ``_target_`` below ``node``."""
-    if isinstance(node, (DictConfig, Mapping)):
-        items = node.items_ex(resolve=True) if isinstance(node, DictConfig) else node.items()
-        for key, value in items:
+    """Yield ``(config key, target)`` for every ``_target_`` below ``node`` (a DictConfig's resolved)."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
             if key == "_target_":
                 yield path, str(value)
             else:
                 yield from _targets(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, (ListConfig, list, tuple)):
+    elif isinstance(node, Sequence) and not isinstance(node, str):
         for index, value in enumerate(node):
             yield from _targets(value, f"{path}[{index}]")
 
@@ -62,7 +80,7 @@ def check_targets(
     exact = set(trusted_targets) | TRUSTED_ESTIMATORS
     try:
         found = list(_targets(node, key))
-    except OmegaConfBaseException as exc:
+    except config_errors() as exc:
         raise ConfigError(f"config key '{key}': {first_line(exc)}") from exc
     for path, target in found:
         if target not in exact and not (target + ".").startswith(prefixes):
@@ -79,6 +97,7 @@ def instantiate_node(
     """Instantiate one ``_target_`` node; any failure becomes one line naming ``key``."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
+    from omegaconf.errors import OmegaConfBaseException
 
     check_targets(node, key, trusted, trusted_targets)
     try:
@@ -92,7 +111,7 @@ def instantiate_node(
 
 
 def instantiate_steps(
-    steps: Mapping[str, Any] | DictConfig,
+    steps: "Mapping[str, Any] | DictConfig",
     key: str,
     registry: Mapping[str, type],
     base: type,
@@ -140,10 +159,12 @@ def _instantiate_step(
     trusted: Iterable[str],
     trusted_targets: list[str],
 ) -> Any:
-    if isinstance(node, DictConfig):
+    if isinstance(node, omegaconf_class("omegaconf", "DictConfig")):
+        from omegaconf import OmegaConf
+
         try:
             node = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
-        except OmegaConfBaseException as exc:
+        except config_errors() as exc:
             raise ConfigError(f"config key '{node_key}': {first_line(exc)}") from exc
     if not isinstance(node, Mapping):
         raise ConfigError(f"config key '{node_key}' must be a mapping with _target_, got {node!r}")
@@ -185,6 +206,8 @@ def build(step_cls: type, arguments: Mapping[str, Any], node_key: str) -> Any:
 
 def as_container(cfg: Any, resolve: bool = True) -> dict[str, Any]:
     """A plain dict from a dict, DictConfig or config dataclass; unset (``???``) values left out."""
+    from omegaconf import DictConfig, OmegaConf
+
     if cfg is None:
         return {}
     if isinstance(cfg, Mapping) and not isinstance(cfg, DictConfig):

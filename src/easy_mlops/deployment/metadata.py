@@ -159,6 +159,24 @@ def read_snapshot(deployment_dir: str | Path) -> Any:
         raise DeploymentError(f"{path}: cannot read the config snapshot ({exc})") from exc
 
 
+def read_snapshot_data(deployment_dir: str | Path) -> dict[str, Any] | None:
+    """:func:`read_snapshot` as plain dicts and lists, parsed by PyYAML's C loader: for readers that
+    need no OmegaConf (a secret's interpolation stays as its text)."""
+    import yaml
+
+    path = Path(deployment_dir) / SNAPSHOT
+    if not path.is_file():
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DeploymentError(f"{path}: cannot read the config snapshot ({exc})") from exc
+    if data is not None and not isinstance(data, dict):
+        raise DeploymentError(f"{path}: the config snapshot is not a mapping")
+    return data
+
+
 def verify_files(deployment_dir: str | Path, metadata: dict[str, Any]) -> None:
     """Refuse any artifact whose size or SHA-256 differs from the metadata's record."""
     directory = Path(deployment_dir)

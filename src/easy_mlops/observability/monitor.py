@@ -2,19 +2,29 @@
 
 import inspect
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from omegaconf import OmegaConf
+from typing import TYPE_CHECKING, Any
 
 from easy_mlops.config.config import ObservabilityConfig
-from easy_mlops.config.guide_format import section_config
 from easy_mlops.config.instantiate import instantiate_steps
 from easy_mlops.config.registry import register
 from easy_mlops.errors import ConfigError
 from easy_mlops.observability import steps as builtin
 
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
 PREDICTIONS_DISABLED = "Prediction logging disabled"
+
+
+def has_interpolation(node: Any) -> bool:
+    """Whether a plain config holds a ``${...}`` interpolation anywhere."""
+    if isinstance(node, Mapping):
+        return any(has_interpolation(value) for value in node.values())
+    if isinstance(node, list):
+        return any(has_interpolation(value) for value in node)
+    return isinstance(node, str) and "${" in node
 
 
 def takes_keyword(method: Any, name: str) -> bool:
@@ -39,12 +49,16 @@ class ModelMonitor:
         log_dir: str | Path | None = None,
         trusted_modules: Iterable[str] = (),
         strict: bool = True,
+        validated: bool = False,
     ) -> None:
         """``strict=False`` leaves out, with a warning, steps this process cannot build
-        (a custom class of the run that wrote the logs): reading logs should not need it."""
-        self.config = section_config(ObservabilityConfig, config, "observability")
+        (a custom class of the run that wrote the logs): reading logs should not need it.
+        ``validated=True`` says the section was checked by the run that wrote it
+        (a deployment's snapshot): its ``steps`` are built as they are, and the
+        section is checked against the schema only if :attr:`config` is read."""
+        self.section = config
         built = instantiate_steps(
-            self.config.steps,
+            config["steps"] if validated else self.config.steps,
             "observability.steps",
             type(self).STEP_REGISTRY,
             builtin.ObservabilityStep,
@@ -55,6 +69,13 @@ class ModelMonitor:
         self.log_dir: Path | None = None
         if log_dir is not None:
             self.load(log_dir)
+
+    @cached_property
+    def config(self) -> "DictConfig":
+        """The observability section, validated against its schema and its defaults filled in."""
+        from easy_mlops.config.guide_format import section_config
+
+        return section_config(ObservabilityConfig, self.section, "observability")
 
     @classmethod
     def register_step(cls, step_cls: type) -> type:
@@ -105,6 +126,8 @@ class ModelMonitor:
         Uses the ``metric_threshold`` step when configured; otherwise the flat
         keys (``alert_threshold``, ``metric_thresholds``, ``metric_directions``).
         """
+        from omegaconf import OmegaConf
+
         evaluator = self._step(builtin.MetricThresholdStep) or builtin.MetricThresholdStep(
             self.config.alert_threshold,
             OmegaConf.to_container(self.config.metric_thresholds),
@@ -259,7 +282,18 @@ class ModelMonitor:
 
     @classmethod
     def from_snapshot(cls, snapshot: Any, log_dir: str | Path, strict: bool = False) -> "ModelMonitor":
-        """A monitor configured as a run's config ``snapshot`` says (None: defaults), bound to ``log_dir``."""
+        """A monitor configured as a run's config ``snapshot`` says (None: defaults), bound to ``log_dir``.
+
+        A snapshot was validated by the run that wrote it and is vouched for by
+        the deployment's checksums: when it holds its step pipeline, the steps
+        are built from it as they are (registered ones without OmegaConf, which
+        is most of what ``status`` and a logged ``predict`` would pay for it).
+        """
         observability = snapshot.get("observability") if snapshot is not None else None
         trusted = tuple(snapshot.get("trusted_modules") or ()) if snapshot is not None else ()
-        return cls(observability, log_dir=log_dir, trusted_modules=trusted, strict=strict)
+        validated = (
+            isinstance(observability, Mapping)
+            and isinstance(observability.get("steps"), Mapping)
+            and not has_interpolation(observability)  # a secret's, kept as text: resolved by OmegaConf
+        )
+        return cls(observability, log_dir, trusted, strict, validated=validated)
