@@ -237,13 +237,14 @@ class PredictionBatch:
         tail = f', "metadata": {json.dumps(self.metadata, default=str)}}}\n' if self.metadata else "}\n"
         between, middle = tail + head, ', "prediction": '
         labels = self._label_texts()
+        # A label's text with the rest of its line and the start of the next one after it.
+        after = {value: middle + text + between for value, text in (labels or {}).items()}
         numbers_only = self.numbers.size == len(self.values)
         for start in range(0, len(self.values), LINES_PER_WRITE):
             values = self.values[start : start + LINES_PER_WRITE]
             first = self.first_row + start
             rows = map(str, range(first, first + len(values)))
             if labels is not None:
-                after = {value: middle + text + between for value, text in labels.items()}
                 parts: list[str] = [""] * (2 * len(values))
                 parts[0::2] = rows
                 parts[1::2] = map(after.__getitem__, values)
