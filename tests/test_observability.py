@@ -249,6 +249,9 @@ def test_a_snapshot_interpolation_is_resolved_as_before(tmp_path, monkeypatch):
     threshold = "${oc.env:TEAM_THRESHOLD}"
     snapshot["observability"]["steps"]["metric_threshold"]["default_threshold"] = threshold
     assert ModelMonitor.from_snapshot(snapshot, tmp_path).steps[0].default_threshold == 0.6
+    snapshot["team"] = {"threshold": threshold}  # pointing outside the section, as a secret's does
+    snapshot["observability"]["steps"]["metric_threshold"]["default_threshold"] = "${team.threshold}"
+    assert ModelMonitor.from_snapshot(snapshot, tmp_path).steps[0].default_threshold == 0.6
 
 
 def test_custom_step_registered_and_named_in_steps_is_called(slack_step, tmp_path):

@@ -291,9 +291,12 @@ class ModelMonitor:
         """
         observability = snapshot.get("observability") if snapshot is not None else None
         trusted = tuple(snapshot.get("trusted_modules") or ()) if snapshot is not None else ()
-        validated = (
-            isinstance(observability, Mapping)
-            and isinstance(observability.get("steps"), Mapping)
-            and not has_interpolation(observability)  # a secret's, kept as text: resolved by OmegaConf
-        )
+        validated = isinstance(observability, Mapping) and isinstance(observability.get("steps"), Mapping)
+        if validated and has_interpolation(observability):
+            # A secret's interpolation is kept as text in a snapshot: resolved as the run resolved it,
+            # by OmegaConf against the whole snapshot (it may point outside the section).
+            from omegaconf import DictConfig, OmegaConf
+
+            whole = snapshot if isinstance(snapshot, DictConfig) else OmegaConf.create(dict(snapshot))
+            observability, validated = whole.observability, False
         return cls(observability, log_dir, trusted, strict, validated=validated)
