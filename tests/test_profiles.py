@@ -87,15 +87,11 @@ def test_a_large_batch_counted_on_threads_gives_the_same_counts(monkeypatch):
     predictions = rng.choice(["yes", "no", "maybe"], 5000)
     one_thread = live_counts(reference, live, predictions)
 
-    counted_on = set()
+    counted_on, count = set(), profiles.counts_on
 
     def counts_on(profile, values):
         counted_on.add(threading.get_ident())
-        return (
-            profiles.numeric_counts(profile, values)
-            if profile["kind"] == "numeric"
-            else profiles.categorical_counts(profile, values)
-        )
+        return count(profile, values)
 
     monkeypatch.setattr(profiles, "PARALLEL_ROWS", 1000)
     monkeypatch.setattr(profiles, "counts_on", counts_on)
