@@ -394,6 +394,23 @@ def test_damaged_deployment_is_refused(damage, names, trained_deployment, cli, c
     assert result.stdout.strip() == ""  # no predictions from a refused deployment
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("observability: [unclosed\n", "not valid YAML at line 2"), ("- a list\n", "not a mapping")],
+    ids=["not-yaml", "not-a-mapping"],
+)
+def test_unreadable_snapshot_read_without_verifying_is_one_line(
+    text, problem, trained_deployment, cli, tmp_path
+):
+    """``status --skip-verify`` reads config.yaml without its checksum: damage is still one line."""
+    copy = tmp_path / "damaged"
+    shutil.copytree(trained_deployment, copy)
+    (copy / "config.yaml").write_text(text)
+    result = cli("status", copy, "--skip-verify")
+    assert_one_line_error(result, "config.yaml")
+    assert problem in result.stderr
+
+
 def test_intact_copy_predicts(trained_deployment, cli, classification_csv, tmp_path):
     """The control for the damaged copies: an undamaged copy works."""
     copy = tmp_path / "intact"

@@ -29,3 +29,10 @@ class StepPrerequisiteError(DeploymentError, RuntimeError):
 
 class TrackingError(MLOpsError):
     """The tracking server could not record a run; the deployment itself is complete."""
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error in one line: where and what (PyYAML's own message spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark else ""
+    return f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"

@@ -30,7 +30,7 @@ from easy_mlops.config.config import (
     schema_node,
 )
 from easy_mlops.config.instantiate import first_line
-from easy_mlops.errors import ConfigError
+from easy_mlops.errors import ConfigError, yaml_problem
 
 # The sections that hold a step pipeline, and their default steps.
 DEFAULT_STEPS = {"deployment": default_deployment_steps, "observability": default_observability_steps}
@@ -48,9 +48,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+        raise ConfigError(f"{path}: {yaml_problem(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

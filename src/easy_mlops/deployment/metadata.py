@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from easy_mlops.errors import DeploymentError
+from easy_mlops.errors import DeploymentError, yaml_problem
 from easy_mlops.files import file_fingerprint
 from easy_mlops.versions import library_versions
 
@@ -150,13 +150,7 @@ def read_snapshot(deployment_dir: str | Path) -> Any:
     """
     from omegaconf import OmegaConf
 
-    path = Path(deployment_dir) / SNAPSHOT
-    if not path.is_file():
-        return None
-    try:
-        return OmegaConf.load(path)
-    except Exception as exc:  # YAML errors come in several types
-        raise DeploymentError(f"{path}: cannot read the config snapshot ({exc})") from exc
+    return _parsed_snapshot(deployment_dir, OmegaConf.load)
 
 
 def read_snapshot_data(deployment_dir: str | Path) -> dict[str, Any] | None:
@@ -164,17 +158,27 @@ def read_snapshot_data(deployment_dir: str | Path) -> dict[str, Any] | None:
     need no OmegaConf (a secret's interpolation stays as its text)."""
     import yaml
 
+    def parse(path: Path) -> Any:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+    data = _parsed_snapshot(deployment_dir, parse)
+    if data is not None and not isinstance(data, dict):
+        raise DeploymentError(f"{Path(deployment_dir) / SNAPSHOT}: the config snapshot is not a mapping")
+    return data
+
+
+def _parsed_snapshot(deployment_dir: str | Path, parse: Callable[[Path], Any]) -> Any:
+    """``parse(path)`` of the deployment's ``config.yaml``, or None when it has none."""
     path = Path(deployment_dir) / SNAPSHOT
     if not path.is_file():
         return None
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return parse(path)
+    except (OSError, UnicodeDecodeError) as exc:
         raise DeploymentError(f"{path}: cannot read the config snapshot ({exc})") from exc
-    if data is not None and not isinstance(data, dict):
-        raise DeploymentError(f"{path}: the config snapshot is not a mapping")
-    return data
+    except Exception as exc:  # YAML errors come in several types (PyYAML's, OmegaConf's)
+        raise DeploymentError(f"{path}: the config snapshot is {yaml_problem(exc)}") from exc
 
 
 def verify_files(deployment_dir: str | Path, metadata: dict[str, Any]) -> None:
