@@ -41,6 +41,14 @@ def run_process(
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def machine_cache(tmp_path_factory):
+    """The cache (composed configs, fetched deployments) in the session's directory, not ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EASY_MLOPS_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def step_registries():
     """Steps a test registers are gone after it: each registry is restored as it was."""

@@ -26,6 +26,7 @@ print("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)})
 
 
 def loaded_by(*args: str, cwd) -> tuple[int, set[str]]:
+    """The exit code of ``make-mlops-easy ARGS`` and the modules it imported."""
     result = subprocess.run(
         [sys.executable, "-c", RUN_AND_LIST_MODULES, json.dumps(args)],
         cwd=cwd,
@@ -34,7 +35,11 @@ def loaded_by(*args: str, cwd) -> tuple[int, set[str]]:
         timeout=60,
     )
     report = json.loads(result.stdout.rsplit("MODULES ", 1)[1])
-    return report["code"], {name.split(".")[0] for name in report["modules"]}
+    return report["code"], set(report["modules"])
+
+
+def packages(modules: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
 
 
 @pytest.fixture
@@ -77,6 +82,7 @@ NOT_NEEDED = {
 def test_read_only_commands_load_only_what_their_work_needs(args, deployed, models_dir, request):
     words = [word.format(deployment=deployed, models=models_dir) for word in args]
     code, modules = loaded_by(*words, cwd=models_dir.parent)  # `latest`: the newest under ./models
+    modules = packages(modules)
     assert code == 0
     unneeded = set(HEAVY) | NOT_NEEDED[request.node.callspec.id]
     assert not modules & unneeded, sorted(modules & unneeded)
@@ -100,9 +106,22 @@ def test_predict_loads_the_model_libraries_not_the_config_machinery(
     snapshot's plain YAML; without logging nothing reads the snapshot at all."""
     options = [] if log else ["--no-log"]
     code, modules = loaded_by("predict", str(classification_csv), str(deployed), *options, cwd=tmp_path)
+    modules = packages(modules)
     assert code == 0 and {"pandas", "sklearn"} <= modules
     unneeded = {"omegaconf", "hydra"} | (set() if log else {"yaml"})
     assert not unneeded & modules, sorted(unneeded & modules)
+
+
+def test_training_again_with_the_same_config_does_not_compose_it_again(tmp_path, classification_csv):
+    """The second ``train`` reads the kept composition: Hydra does not even discover its plugins (the
+    first step of composing), and the config it trains with is the same."""
+    words = ("train", str(classification_csv), "trainer=logistic_regression", "deployment.output_dir=models")
+    composing = {"hydra._internal.core_plugins"}
+    (first_code, first), (second_code, second) = [loaded_by(*words, cwd=tmp_path) for _ in range(2)]
+    assert first_code == second_code == 0
+    assert composing <= first and not composing & second, sorted(composing & second)
+    snapshots = {path.read_text() for path in (tmp_path / "models").glob("*/config.yaml")}
+    assert len(list((tmp_path / "models").glob("*/config.yaml"))) == 2 and len(snapshots) == 1
 
 
 def test_sweeps_show_does_not_load_hydra(tmp_path):
@@ -114,6 +133,7 @@ def test_sweeps_show_does_not_load_hydra(tmp_path):
     ]
     write_summary(tmp_path, rank(rows, None, None))
     code, modules = loaded_by("sweeps", "show", str(tmp_path), cwd=tmp_path)
+    modules = packages(modules)
     assert code == 0
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 

@@ -1,4 +1,4 @@
-"""Small file helpers: atomic replacement and checksums."""
+"""Small file helpers: atomic replacement, checksums and this machine's cache directory."""
 
 import hashlib
 import json
@@ -6,17 +6,29 @@ import os
 from pathlib import Path
 from typing import Any
 
+CACHE_ENV = "EASY_MLOPS_CACHE"
+
+
+def cache_dir(name: str) -> Path:
+    """``name`` in this machine's cache: ``$EASY_MLOPS_CACHE`` or ``~/.cache/make-mlops-easy``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "make-mlops-easy") / name
+
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` via a synced temporary file and a rename.
 
     Readers see the old content or the new one, never a half-written file.
     """
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """:func:`write_text_atomic` for bytes."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

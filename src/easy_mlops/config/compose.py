@@ -4,7 +4,8 @@ The result is the same as ``python -m easy_mlops.run`` composes: the primary
 config in ``conf/``, presets chosen with ``group=name``, values changed with
 ``key=value``. A guide-format file or mapping sits between the presets and the
 value overrides, so ``-c file.yaml deployment.version=3`` means the command
-line wins.
+line wins. A composition is kept (:mod:`easy_mlops.config.compose_cache`), so a
+command repeated with the same config does not compose it again.
 """
 
 import uuid
@@ -13,13 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_dir
-from hydra.core.config_store import ConfigStore
-from hydra.core.global_hydra import GlobalHydra
-from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
+from easy_mlops.config import compose_cache
 from easy_mlops.config.config import check_values, register_configs
 from easy_mlops.config.guide_format import read_config_file, to_hydra
 from easy_mlops.config.instantiate import as_container, first_line
@@ -46,6 +44,9 @@ def config_dir() -> Path:
 @contextmanager
 def _hydra() -> Iterator[None]:
     """A Hydra context on ``conf/``, restoring any Hydra app already running."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
     register_configs()
     global_hydra = GlobalHydra.instance()
     running = global_hydra.hydra if global_hydra.is_initialized() else None
@@ -65,6 +66,8 @@ def describe_config_error(exc: BaseException, overrides: Sequence[str] = ()) -> 
     ``overrides`` are the run's; a misspelt key is answered with the closest
     key of the config they compose, not with Hydra's hint to add the typo.
     """
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+
     if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
         missing = exc.missing_cfg_file
         extra = next((extra for name, extra in PLUGIN_EXTRAS.items() if missing.startswith(name)), None)
@@ -98,6 +101,8 @@ def closest_key(key: str, overrides: Sequence[str] = ()) -> str | None:
     """
     import difflib
 
+    from hydra import compose
+    from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
     choices = [o for o in overrides if "=" in o and "." not in o.split("=", 1)[0]]
@@ -150,17 +155,29 @@ def compose_config(
         given = to_hydra(read_config_file(config_file), str(config_file), step_names)
     if config is not None:
         given = _deep_merge(given, to_hydra(as_container(config, resolve=False), "config", step_names))
+    key = compose_cache.composition_key(overrides, given, config_dir())
+    cfg = compose_cache.load(key) if key else None
+    if cfg is None:
+        cfg = _compose(overrides, given)
+        if key:
+            compose_cache.store(key, cfg)
+    check_values(cfg)
+    return cfg
+
+
+def _compose(overrides: list[str], given: dict[str, Any]) -> DictConfig:
+    """Hydra's composition of ``conf/`` with ``given`` and ``overrides``; its errors as one line."""
+    from hydra import compose
+    from hydra.errors import HydraException
+
     try:
         with _hydra():
             if not given:
-                cfg = compose("config", overrides=overrides)
-            else:
-                with _given_config(given) as choice:
-                    cfg = compose("config", overrides=[*overrides, choice])
+                return compose("config", overrides=overrides)
+            with _given_config(given) as choice:
+                return compose("config", overrides=[*overrides, choice])
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(describe_config_error(exc, overrides)) from exc
-    check_values(cfg)
-    return cfg
 
 
 GIVEN_GROUP = "easy_mlops_given"
@@ -169,6 +186,8 @@ GIVEN_GROUP = "easy_mlops_given"
 @contextmanager
 def _given_config(given: dict[str, Any]) -> Iterator[str]:
     """``given`` stored as a config of its own for the time of one composition; yields its override."""
+    from hydra.core.config_store import ConfigStore
+
     store = ConfigStore.instance()
     name = f"given_{uuid.uuid4().hex}"
     store.store(group=GIVEN_GROUP, name=name, node=given, package="_global_")

@@ -29,11 +29,10 @@ from easy_mlops.deployment.metadata import (
     verify_files,
 )
 from easy_mlops.errors import ConfigError, DeploymentError
-from easy_mlops.files import write_json_atomic
+from easy_mlops.files import cache_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "EASY_MLOPS_CACHE"
 EXTRAS = {"s3": "s3", "s3a": "s3"}
 
 
@@ -164,13 +163,9 @@ def upload_settings(directory: Path, uri: str | None = None) -> tuple[str, dict[
     return uri, options
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "make-mlops-easy") / "deployments"
-
-
 def cached_copy(name: str, metadata_bytes: bytes) -> Path:
     """Where this machine keeps its copy of a remote deployment: one per name and content."""
-    return cache_root() / f"{name}-{hashlib.sha256(metadata_bytes).hexdigest()[:16]}"
+    return cache_dir("deployments") / f"{name}-{hashlib.sha256(metadata_bytes).hexdigest()[:16]}"
 
 
 def remote_metadata(fs: Any, path: str) -> tuple[str, bytes] | None:
