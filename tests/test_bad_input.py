@@ -204,6 +204,9 @@ def test_unreadable_data_file(cli, classification_csv, models_dir):
             ["os.system", "deployment.steps.evil", "trusted"],
             id="untrusted-target",
         ),
+        pytest.param(
+            ["+trainer.model.n_estimatorz=5"], ["trainer.model", "n_estimatorz"], id="unknown-argument"
+        ),
         pytest.param(["observability.alert_treshold=0.9"], ["alert_treshold"], id="misspelt-key"),
         pytest.param(["trainer.test_size=abc"], ["trainer.test_size", "abc"], id="wrong-type"),
         pytest.param(

@@ -1,6 +1,7 @@
 """Every trainer preset on classification and regression data, in process."""
 
 import json
+import pickle
 
 import pytest
 
@@ -43,6 +44,22 @@ def test_hyperparameters_reach_the_estimator(compose, models_dir):
     [deployment] = deployments(models_dir)
     model = joblib.load(deployment / "model.joblib")["model"]
     assert (model.n_estimators, model.max_depth, model.random_state) == (7, 3, 42)
+
+
+def test_the_estimator_is_built_as_hydra_builds_it_with_plain_values(compose):
+    """A plain ``_target_`` node is built by importing its class, not through Hydra: the same
+    parameters as Hydra's ``instantiate`` gives, lists as lists, so the pickled model needs no OmegaConf."""
+    from hydra.utils import instantiate
+
+    from easy_mlops.training.trainer import build_estimator
+
+    cfg = compose(
+        "trainer=mlp", "trainer.model.hidden_layer_sizes=[8,4]", "trainer.problem_type=classification"
+    )
+    built = build_estimator(cfg.trainer)
+    by_hydra = instantiate(cfg.trainer.model, _convert_="all")
+    assert type(built) is type(by_hydra) and built.get_params() == by_hydra.get_params()
+    assert type(built.hidden_layer_sizes) is list and b"omegaconf" not in pickle.dumps(built)
 
 
 def test_random_state_makes_runs_identical(compose):

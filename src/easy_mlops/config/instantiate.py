@@ -9,6 +9,7 @@ Plain dicts of registered steps (a deployment's snapshot, read by ``predict``
 and ``status``) are built without importing OmegaConf or Hydra.
 """
 
+import importlib
 import logging
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,12 +95,24 @@ def check_targets(
 def instantiate_node(
     node: Any, key: str, trusted: Iterable[str] = (), trusted_targets: Iterable[str] = (), **kwargs: Any
 ) -> Any:
-    """Instantiate one ``_target_`` node; any failure becomes one line naming ``key``."""
+    """Instantiate one ``_target_`` node; any failure becomes one line naming ``key``.
+
+    A plain node, a class and its values (an estimator's, a transformer's), is
+    built by importing the class: a command that has its config need not load
+    Hydra (0.2 s) for it. Its list and dict values are passed as plain ones, as
+    Hydra's ``_convert_: all`` would. Anything else, and a class that a plain
+    import cannot find, goes through Hydra's ``instantiate`` and its errors.
+    """
+    check_targets(node, key, trusted, trusted_targets)
+    arguments = _plain_arguments(node) if not kwargs else None
+    target_cls = _imported_class(arguments.pop("_target_")) if arguments is not None else None
+    if target_cls is not None:
+        return build(target_cls, arguments, key)
+
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
     from omegaconf.errors import OmegaConfBaseException
 
-    check_targets(node, key, trusted, trusted_targets)
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as exc:
@@ -185,6 +198,31 @@ def _instantiate_step(
     if not is_plain(node):
         node = instantiate_node(node, node_key, trusted, trusted_targets, _convert_="all")
     return build(registry[name], node, node_key)
+
+
+def _plain_arguments(node: Any) -> dict[str, Any] | None:
+    """``node`` as a plain dict, values resolved, if it is a plain ``_target_`` node; else None."""
+    if isinstance(node, omegaconf_class("omegaconf", "DictConfig")):
+        from omegaconf import OmegaConf
+
+        try:
+            node = OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+        except config_errors():  # Hydra's instantiate says what is wrong with it
+            return None
+    if not isinstance(node, Mapping) or "_target_" not in node or not is_plain(node):
+        return None
+    return dict(node)
+
+
+def _imported_class(target: Any) -> type | None:
+    """The class at the dotted path ``target`` (``module.Class``); None if it is not one that a plain
+    import finds, for Hydra to locate or to explain (a missing extra, a typo)."""
+    module, _, name = str(target).rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except Exception:  # any failure of an import: Hydra's locate reports it the established way
+        return None
+    return found if isinstance(found, type) else None
 
 
 def is_plain(node: Mapping[str, Any]) -> bool:
