@@ -1,7 +1,7 @@
 """Turn ``_target_`` nodes into objects, refusing targets outside trusted modules.
 
 A config file must not be able to call ``os.system``: every ``_target_`` (at any
-depth) is checked against the trusted module prefixes before Hydra imports it.
+depth) is checked against the trusted module prefixes before anything imports it.
 Pipelines of steps are mappings keyed by name; :func:`instantiate_steps` serves
 deployment, observability and preprocessing alike, each stage passing the
 registry of its step classes (kept beside them, see :mod:`easy_mlops.config.registry`).
@@ -226,8 +226,8 @@ def _imported_class(target: Any) -> type | None:
 
 
 def is_plain(node: Mapping[str, Any]) -> bool:
-    """No ``_target_`` or Hydra instantiation key below the top: a registered class can take it as is,
-    without importing Hydra (read-only commands such as ``status`` build every step)."""
+    """No ``_target_`` or Hydra instantiation key below the top: its class can take it as is, without
+    importing Hydra (read-only commands such as ``status`` build every step; ``train`` its estimator)."""
     arguments = {key: value for key, value in node.items() if key != "_target_"}
     return not HYDRA_KEYS & set(arguments) and next(iter(_targets(arguments, "")), None) is None
 
