@@ -15,15 +15,15 @@ def cache_dir(name: str) -> Path:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` via a synced temporary file and a rename.
-
-    Readers see the old content or the new one, never a half-written file.
-    """
+    """:func:`write_bytes_atomic` for text, as UTF-8."""
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """:func:`write_text_atomic` for bytes."""
+    """Replace ``path`` with ``data`` via a synced temporary file and a rename.
+
+    Readers see the old content or the new one, never a half-written file.
+    """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
