@@ -119,10 +119,11 @@ def duplicate_columns(tmp: Path):
     return [str(tmp / "dups.csv")], ["dups.csv", "dup_col"]
 
 
-def all_nan_column(tmp: Path):
-    frame = make_classification_frame()
+def only_empty_feature_columns(tmp: Path):
+    """One empty column is left out with a warning; with nothing else left, the file is refused."""
+    frame = make_classification_frame()[["churn"]]
     frame.insert(0, "blank_col", np.nan)
-    return [str(write_frame(tmp / "blank.csv", frame))], ["blank_col"]
+    return [str(write_frame(tmp / "blank.csv", frame))], ["no feature column left", "blank_col (no values)"]
 
 
 def target_with_missing_values(tmp: Path):
@@ -158,7 +159,7 @@ DATA_CASES = [
     malformed_json,
     not_utf8,
     duplicate_columns,
-    all_nan_column,
+    only_empty_feature_columns,
     target_with_missing_values,
     missing_target_column,
     single_numeric_class_forced,

@@ -61,8 +61,8 @@ def test_not_utf8_names_the_byte_and_line_in_the_file(cli, churn_frame, tmp_path
     result = cli("train", tmp_path / "latin.csv", "--target", "churn")
     offset = data.index(b"\xe9")
     assert offset > 100
-    message = assert_one_line_error(result, "latin.csv", f"(byte {offset}, line 3)", "UTF-8")
-    assert "re-save it as UTF-8" in message
+    message = assert_one_line_error(result, "latin.csv", f"at byte offset {offset} (0xE9), line 3", "UTF-8")
+    assert "re-save it as UTF-8" in message and "data.encoding=latin-1" in message
     assert_nothing_deployed(models_dir)
 
 
@@ -71,7 +71,7 @@ def test_first_invalid_utf8_across_chunk_boundaries(tmp_path):
     data = "é\n€a\n".encode() * 5 + b"ab\n\xe2\x82(" + b"tail"
     path = tmp_path / "split.csv"
     path.write_bytes(data)
-    expected = (data.index(b"\xe2\x82("), data[: data.index(b"\xe2\x82(")].count(b"\n") + 1)
+    expected = (data.index(b"\xe2\x82("), data[: data.index(b"\xe2\x82(")].count(b"\n") + 1, 0xE2)
     for chunk_size in (1, 2, 3, 7, 1 << 20):
         assert first_invalid_utf8(path, chunk_size) == expected, chunk_size
     path.write_bytes(data[:-5])  # the file ends inside a character

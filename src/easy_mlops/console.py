@@ -81,7 +81,8 @@ def say(message: str) -> None:
 
 
 def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
-    """The hold-out metrics as a table, then where the deployment went.
+    """The hold-out metrics as a table, beside what the majority class or the mean scores, then
+    where the deployment went.
 
     ``job`` names a sweep's job in the title (``job 3: trainer=mlp``): parallel
     jobs print their tables in whatever order they finish. The block is
@@ -96,8 +97,13 @@ def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    baseline = training.get("baseline_metrics") or {}
+    if baseline:
+        kind = "majority class" if training["problem_type"] == "classification" else "mean"
+        table.add_column(f"baseline ({kind})", justify="right", style="dim")
     for name, value in training["metrics"].items():
-        table.add_row(name, f"{value:.4f}")
+        beside = [f"{baseline[name]:.4f}" if name in baseline else ""] if baseline else []
+        table.add_row(name, f"{value:.4f}", *beside)
     out = stdout()
     with out:  # one buffered write
         out.print(table)

@@ -35,7 +35,7 @@ def evaluate_file(
     check_data_file(data_path)
     deployment = Deployment.load(reference, verify)
     target = target or deployment.metadata.get("target_column")
-    frame = load_table(data_path)
+    frame = load_table(data_path, encoding=deployment.data_encoding)
     if target not in frame.columns:
         raise DataError(
             f"{data_path}: no label column '{target}' (columns: {', '.join(map(str, frame.columns))}); "

@@ -79,7 +79,7 @@ def predict_file(
             reference,
             deployment.log_dir,
         )
-    frame = load_table(data_path)
+    frame = load_table(data_path, encoding=deployment.data_encoding)
     predictions = deployment.predict(frame, source=str(data_path))
     values = json_values(predictions)
     if output is not None:

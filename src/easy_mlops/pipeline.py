@@ -45,6 +45,7 @@ def run_experiment(
     check_device(cfg.trainer)  # a GPU asked for, before any data is read
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
+    say_text_format(source, cfg.data)
     if not cfg.data.get("target"):
         say(f"target: {target} (the last column; choose another with data.target=... or --target)")
     with naming_the_data(source):
@@ -59,6 +60,7 @@ def run_experiment(
         model, preprocessor, training = train(
             frame, target, cfg.preprocessing, cfg.trainer, trusted, cfg.optimized_metric
         )
+    say_column_kinds(training.get("columns", {}))
     results: dict[str, Any] = {"training": training, "deployment": {}, "alerts": []}
     if deployer is None:
         return results
@@ -88,6 +90,34 @@ def run_experiment(
                 results["deployment"]["deployment_dir"], parent_run(run_info)
             )
     return results
+
+
+def say_text_format(source: Mapping[str, Any], data_cfg: Any) -> None:
+    """Say how a text file was read when it was not the plain comma-separated, decimal-point kind,
+    so a wrong guess is seen (and fixed with ``data.sep`` / ``data.decimal``)."""
+    text_format = source.get("format") or {}
+    usual_sep = "\t" if str(source.get("path", "")).lower().endswith(".tsv") else ","
+    sep, decimal = text_format.get("sep", usual_sep), text_format.get("decimal", ".")
+    if (sep, decimal) == (usual_sep, ".") or (data_cfg.get("sep"), data_cfg.get("decimal")) == (sep, decimal):
+        return
+    shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", ".": "point"}
+    say(
+        f"read {Path(source['path']).name}: separator {shown.get(sep, repr(sep))}, "
+        f"decimal {shown.get(decimal, repr(decimal))} (set data.sep / data.decimal to read it otherwise)"
+    )
+
+
+def say_column_kinds(columns: Mapping[str, Any]) -> None:
+    """Say which columns were read as flags or dates rather than as text (:func:`training.read_as`)."""
+    read_as = {
+        "boolean": "true/false flags (1/0)",
+        "date": "dates (year, month, day of week, days since 1970)",
+    }
+    for kind, names in columns.items():
+        if kind in read_as:
+            say(f"read {', '.join(names)} as {read_as[kind]}")
+    for name, value in columns.get("blank_flags", {}).items():
+        say(f"read empty cells of {name} as {str(value).lower()} (it holds no other value)")
 
 
 @contextmanager

@@ -9,6 +9,10 @@ feature on its top categories (50 by default) plus "other" and "missing".
 Counting live data with the reference's edges and categories gives vectors
 of the same shape, so windows of live data are sums of vectors: exact, and
 mergeable across batches, processes and machines.
+
+Flags (true/false, yes/no) are profiled as the categories ``true`` and
+``false``, dates as the number of days since 1970; their profiles say so
+(``values``), so live values are read the same way before they are counted.
 """
 
 import os
@@ -17,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from easy_mlops.columns import as_dates, as_flags, days_since_epoch
 
 PROFILE_VERSION = 1
 NUMERIC_BINS = 100
@@ -132,18 +138,14 @@ def _text_is_one_to_one(series: pd.Series) -> bool:
 
 
 def reference_profile(
-    features: pd.DataFrame, numeric: list[str], predictions: Any, classes: bool
+    features: pd.DataFrame, kinds: dict[str, str], predictions: Any, classes: bool
 ) -> dict[str, Any]:
-    """The training split's profile of each feature, and the model's predictions on the hold-out rows."""
+    """The training split's profile of each feature, by its kind (numeric, boolean, date or
+    categorical), and the model's predictions on the hold-out rows."""
     return {
         "version": PROFILE_VERSION,
         "rows": int(len(features)),
-        "features": {
-            str(column): numeric_reference(features[column])
-            if column in numeric
-            else categorical_reference(features[column])
-            for column in features.columns
-        },
+        "features": {str(column): feature_reference(features[column], kinds[column]) for column in features},
         "prediction": categorical_reference(pd.Series(predictions))
         if classes
         else numeric_reference(pd.Series(predictions)),
@@ -171,6 +173,30 @@ def live_counts(reference: dict[str, Any], features: pd.DataFrame | None, predic
     return {"rows": int(rows), "features": dict(zip(names, counted, strict=True)), "prediction": prediction}
 
 
+def feature_reference(values: pd.Series, kind: str) -> dict[str, Any]:
+    """The reference profile of one feature column of the given kind."""
+    if kind in READ_AS:
+        return {**feature_reference(READ_AS[kind](values), PROFILED_AS[kind]), "values": kind}
+    return numeric_reference(values) if kind == "numeric" else categorical_reference(values)
+
+
+def flag_text(values: Any) -> pd.Series:
+    """Flags as the categories ``true``/``false`` (anything else missing)."""
+    flags, _ = as_flags(pd.Series(values))
+    return flags.map({1.0: "true", 0.0: "false"})
+
+
+def date_days(values: Any) -> pd.Series:
+    """Dates as days since 1970 (anything else missing)."""
+    return days_since_epoch(as_dates(pd.Series(values))[0])
+
+
+READ_AS = {"boolean": flag_text, "date": date_days}
+PROFILED_AS = {"boolean": "categorical", "date": "numeric"}
+
+
 def counts_on(profile: dict[str, Any], values: Any) -> list[float]:
     """The count vector of ``values`` on a numeric or categorical reference ``profile``."""
+    if profile.get("values") in READ_AS:
+        values = READ_AS[profile["values"]](values)
     return (numeric_counts if profile["kind"] == "numeric" else categorical_counts)(profile, values)

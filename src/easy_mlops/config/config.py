@@ -26,9 +26,11 @@ class DataConfig:
     """Where the training table comes from: a bundled dataset or a file."""
 
     dataset: str | None = None  # a scikit-learn bundled dataset: iris, wine, breast_cancer, diabetes
-    path: str | None = None  # a CSV, JSON, JSON Lines or Parquet file
+    path: str | None = None  # a CSV, TSV, JSON, JSON Lines or Parquet file
     target: str | None = None  # defaults to the last column
     sep: str | None = None  # a CSV file's separator; null: detected among , ; tab |
+    decimal: str | None = None  # . or , in a CSV file's numbers; null: detected (12,5 beside ;)
+    encoding: str | None = None  # the text's encoding (latin-1, cp1252...); null: UTF-8
 
 
 @dataclass
@@ -36,13 +38,15 @@ class PreprocessingConfig:
     """scikit-learn transformers applied per column kind, in order, keyed by name.
 
     Identifier-like columns (nearly every value distinct: a customer id) are
-    left out of the features, with a warning, unless listed in ``keep_columns``.
+    left out of the features, with a warning, unless listed in ``keep_columns``;
+    ``drop_columns`` are never features.
     """
 
     numeric: dict[str, Any] = field(default_factory=dict)
     categorical: dict[str, Any] = field(default_factory=dict)
     drop_identifiers: bool = True
     keep_columns: list[str] = field(default_factory=list)  # never left out as identifiers
+    drop_columns: list[str] = field(default_factory=list)  # never features, e.g. [notes]
 
 
 class ProblemType(StrEnum):

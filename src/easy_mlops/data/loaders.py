@@ -6,6 +6,8 @@ line; nothing here writes anything.
 
 import codecs
 import csv
+import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,22 @@ from easy_mlops.errors import ConfigError, DataError
 from easy_mlops.files import file_fingerprint
 
 BUNDLED_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
-FILE_FORMATS = {".csv": "CSV", ".json": "JSON", ".jsonl": "JSON Lines", ".parquet": "Parquet"}
+FILE_FORMATS = {
+    ".csv": "CSV",
+    ".tsv": "TSV",
+    ".json": "JSON",
+    ".jsonl": "JSON Lines",
+    ".parquet": "Parquet",
+}
+TEXT_TABLES = (".csv", ".tsv")
 # Separators a CSV file is sniffed for, and how many bytes of it are read to decide.
 SEPARATORS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
+# Numbers written with a decimal comma (12,5 or 1.234,5), and with a decimal point.
+COMMA_DECIMAL = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+")
+GROUPED_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+POINT_DECIMAL = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+INTEGER = re.compile(r"[+-]?\d+")
 
 
 def check_data_file(path: str | Path) -> None:
@@ -38,25 +52,45 @@ def check_data_file(path: str | Path) -> None:
         raise DataError(f"{path}: data file is empty")
 
 
-def load_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
-    """Read a CSV, JSON (records or lines), JSON Lines or Parquet file by its extension.
+def load_table(
+    path: str | Path, sep: str | None = None, decimal: str | None = None, encoding: str | None = None
+) -> pd.DataFrame:
+    """Read a CSV, TSV, JSON (records or lines), JSON Lines or Parquet file by its extension.
+
+    See :func:`read_table`; this is the frame alone.
+    """
+    return read_table(path, sep, decimal, encoding)[0]
+
+
+def read_table(
+    path: str | Path, sep: str | None = None, decimal: str | None = None, encoding: str | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The table of a data file and how its text was read (``sep``, ``decimal``, ``encoding``).
 
     A CSV file's separator is ``sep``, or else detected among ``, ; tab |``
-    (a comma when undecided); other formats ignore ``sep``.
+    (a comma when undecided; a TSV file's is a tab); its decimal mark is
+    ``decimal``, or else a comma when the separator is not one and numbers
+    are written ``12,5``. Text is ``encoding`` (UTF-8 by default). Parquet
+    files ignore all three.
     """
     check_data_file(path)
     path = Path(path)
     suffix = path.suffix.lower()
+    encoding = encoding or "utf-8"
+    text_format: dict[str, str] = {}
     try:
-        frame = _read(path, suffix, sep)
+        if suffix in TEXT_TABLES:
+            tab = "\t" if suffix == ".tsv" else None
+            text_format = csv_format(path, sep, decimal, encoding, default_sep=tab)
+        frame = _read(path, suffix, text_format, encoding)
     except DataError:
         raise
     except PermissionError as exc:
         raise DataError(f"{path}: cannot read data file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
-        where = first_invalid_utf8(path)
-        position = f" (byte {where[0]}, line {where[1]})" if where else ""
-        raise DataError(f"{path}: not valid UTF-8 text{position}; re-save it as UTF-8") from exc
+        raise DataError(f"{path}: {undecodable(path, encoding, exc)}") from exc
+    except LookupError as exc:
+        raise ConfigError(f"config key 'data.encoding': unknown encoding {encoding!r}") from exc
     except ImportError as exc:
         raise DataError(
             f"{path}: reading {FILE_FORMATS[suffix]} needs pyarrow (pip install pyarrow)"
@@ -70,48 +104,112 @@ def load_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
     if duplicated:
         raise DataError(f"{path}: duplicate column names: {', '.join(map(str, duplicated))}")
     frame.columns = [str(column) for column in frame.columns]
-    return frame
+    if suffix != ".parquet" and codecs.lookup(encoding).name != "utf-8":
+        text_format["encoding"] = encoding
+    return frame, text_format
 
 
-def _read(path: Path, suffix: str, sep: str | None) -> pd.DataFrame:
-    if suffix == ".csv":
-        # data.sep='\t' from a shell arrives as backslash-t: pandas would take it for a regex.
-        sep = "\t" if sep == "\\t" else sep or sniff_separator(path)
+def undecodable(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
+    """Where a file stops being ``encoding`` text, and what to do about it."""
+    if codecs.lookup(encoding).name != "utf-8":
+        return f"not valid {encoding} text ({exc.reason}); set data.encoding to the file's encoding"
+    where = first_invalid_utf8(path)
+    position = f" at byte offset {where[0]} (0x{where[2]:02X}), line {where[1]}" if where else ""
+    return (
+        f"not valid UTF-8{position}; re-save it as UTF-8, or set its encoding: data.encoding=latin-1 "
+        "(or cp1252, ...)"
+    )
+
+
+def _read(path: Path, suffix: str, text_format: dict[str, str], encoding: str) -> pd.DataFrame:
+    if suffix in TEXT_TABLES:
+        sep, decimal = text_format["sep"], text_format.get("decimal", ".")
         # pandas renames repeated headers to "a.1"; catch them from the raw header.
-        header = pd.read_csv(path, sep=sep, nrows=1, header=None, encoding="utf-8").iloc[0].astype(str)
+        header = pd.read_csv(path, sep=sep, nrows=1, header=None, encoding=encoding).iloc[0].astype(str)
         repeated = sorted(set(header[header.duplicated()]))
         if repeated:
             raise DataError(f"{path}: duplicate column names: {', '.join(repeated)}")
-        return pd.read_csv(path, sep=sep, encoding="utf-8")
+        thousands = text_format.get("thousands")
+        return pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding)
+    # dtype=False: true/null stays booleans and gaps (pandas would make it 1.0/NaN, a number).
     if suffix == ".jsonl":
-        return pd.read_json(path, lines=True, encoding="utf-8")
+        return pd.read_json(path, lines=True, encoding=encoding, dtype=False)
     if suffix == ".json":
         with path.open("rb") as handle:
             first = handle.read(1)
             while first.isspace():
                 first = handle.read(1)
-        return pd.read_json(path, lines=first != b"[", encoding="utf-8")
+        return pd.read_json(path, lines=first != b"[", encoding=encoding, dtype=False)
     return pd.read_parquet(path)
 
 
-def sniff_separator(path: Path) -> str:
+def csv_format(
+    path: Path, sep: str | None, decimal: str | None, encoding: str, default_sep: str | None = None
+) -> dict[str, str]:
+    """``{"sep": ..., "decimal": ...}`` (and ``thousands`` for ``1.234,5``) of a CSV or TSV file:
+    given, or detected from its first 64 KiB."""
+    # data.sep='\t' from a shell arrives as backslash-t: pandas would take it for a regex.
+    sep = "\t" if sep == "\\t" else sep
+    sample = None
+    if sep is None:
+        sample = read_sample(path, encoding)
+        sep = default_sep or sniff_separator(path, sample)
+    found = {"sep": sep, "decimal": decimal or "."}
+    if decimal is None and sep != ",":
+        found.update(decimal_mark(sample if sample is not None else read_sample(path, encoding), sep))
+    elif decimal == "," and sep != ",":
+        found["thousands"] = "."
+    return found
+
+
+def read_sample(path: Path, encoding: str) -> str:
+    """The first complete lines of a text file, at most 64 KiB of it."""
+    with path.open("rb") as handle:
+        sample = handle.read(SNIFF_BYTES)
+    if len(sample) == SNIFF_BYTES and b"\n" in sample:
+        sample = sample[: sample.rindex(b"\n")]  # no half line at the end
+    return sample.decode(encoding, errors="replace")
+
+
+def decimal_mark(sample: str, sep: str) -> dict[str, str]:
+    """``{"decimal": ","}`` (with ``thousands`` when numbers group them) when some column of
+    ``sample`` holds numbers written with a decimal comma and no column holds them with a point."""
+    try:
+        columns = pd.read_csv(io.StringIO(sample), sep=sep, dtype=str, keep_default_na=True)
+    except (ValueError, pd.errors.ParserError):
+        return {}
+    comma = grouped = point = False
+    for name in columns:
+        values = columns[name].dropna().str.strip()
+        if values.empty:
+            continue
+        integer = values.str.fullmatch(INTEGER)
+        is_comma, is_point = values.str.fullmatch(COMMA_DECIMAL), values.str.fullmatch(POINT_DECIMAL)
+        if (is_comma | integer).all() and is_comma.any():
+            comma = True
+            grouped = grouped or bool(values.str.fullmatch(GROUPED_THOUSANDS).any())
+        elif (is_point | integer).all() and is_point.any():
+            point = True
+    if not comma or point:
+        return {}
+    return {"decimal": ",", "thousands": "."} if grouped else {"decimal": ","}
+
+
+def sniff_separator(path: Path, sample: str | None = None) -> str:
     """The separator of a CSV file, from its first complete lines; a comma when undecided.
 
     Only the sample is sniffed (by :class:`csv.Sniffer`), so pandas keeps its
     fast C parser for the whole file.
     """
-    with path.open("rb") as handle:
-        sample = handle.read(SNIFF_BYTES)
-    if len(sample) == SNIFF_BYTES and b"\n" in sample:
-        sample = sample[: sample.rindex(b"\n")]  # no half line at the end
+    sample = read_sample(path, "utf-8") if sample is None else sample
     try:
-        return csv.Sniffer().sniff(sample.decode("utf-8", errors="replace"), delimiters=SEPARATORS).delimiter
+        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
     except csv.Error:
         return ","
 
 
-def first_invalid_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int] | None:
-    """``(byte offset, line number)`` of the first byte that is not UTF-8, or None.
+def first_invalid_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int, int] | None:
+    """``(byte offset, line number, the byte)`` of the first byte that is not UTF-8, or None.
 
     Only called once reading failed: pandas reports positions within its own
     read buffer, not within the file.
@@ -127,7 +225,8 @@ def first_invalid_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int]
                 decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as exc:
                 position = offset - pending + exc.start
-                return position, newlines + chunk[: max(position - offset, 0)].count(b"\n") + 1
+                line = newlines + chunk[: max(position - offset, 0)].count(b"\n") + 1
+                return position, line, exc.object[exc.start]  # the buffer: held-back bytes, then the chunk
             if not chunk:
                 return None
             offset += len(chunk)
@@ -155,7 +254,8 @@ def load_dataset(data_cfg: Any) -> tuple[pd.DataFrame, str, dict[str, Any]]:
     """Load the configured table and name its target column.
 
     Returns the frame, the target column and a description of the source
-    (dataset name, or the file's path, size and SHA-256) for the metadata.
+    (dataset name, or the file's path, size, SHA-256 and how its text was
+    read: ``format``) for the metadata.
     """
     dataset, path = data_cfg.get("dataset"), data_cfg.get("path")
     if not dataset and not path:
@@ -172,11 +272,13 @@ def load_dataset(data_cfg: Any) -> tuple[pd.DataFrame, str, dict[str, Any]]:
         frame = load_bundled(dataset)
         source: dict[str, Any] = {"dataset": dataset}
     else:
-        sep = data_cfg.get("sep")
+        sep, decimal = data_cfg.get("sep"), data_cfg.get("decimal")
         if sep is not None and len(sep) != 1 and sep != "\\t":
             raise ConfigError(f"config key 'data.sep': {sep!r} must be one character, e.g. ';' or '\\t'")
-        frame = load_table(path, sep)
-        source = {"path": str(Path(path).resolve()), **file_fingerprint(path)}
+        if decimal is not None and decimal not in (".", ","):
+            raise ConfigError(f"config key 'data.decimal': {decimal!r} must be '.' or ','")
+        frame, text_format = read_table(path, sep, decimal, data_cfg.get("encoding"))
+        source = {"path": str(Path(path).resolve()), **file_fingerprint(path), "format": text_format}
     target = data_cfg.get("target") or frame.columns[-1]
     if target not in frame.columns:
         where = path or dataset

@@ -74,6 +74,12 @@ class Deployment:
         return self.metadata.get("input_schema")
 
     @property
+    def data_encoding(self) -> str | None:
+        """The encoding of the training file when it was not UTF-8: files to score are read with it."""
+        data = (self.metadata.get("run") or {}).get("data") or {}
+        return (data.get("format") or {}).get("encoding")
+
+    @property
     def log_dir(self) -> Path:
         return self.directory / "logs"
 

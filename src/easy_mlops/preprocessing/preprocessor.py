@@ -2,16 +2,23 @@
 
 :class:`DataPreprocessor` is built from the ``preprocessing`` config (named
 scikit-learn transformers per column kind), fitted once at train time, pickled
-into the deployment and reused unchanged at predict time. At predict time it
-reconciles the incoming frame with the training schema: missing columns are an
-error naming them, extra columns are dropped with a warning, columns are
-reordered, types are coerced and no row is ever dropped. ``inf`` in a numeric
-column is a missing value (imputed), said in one warning; a number too large
-for the numeric transformers is an error naming its column. Identifier-like
-columns (a customer id) are left out at fit time and not asked for later.
+into the deployment and reused unchanged at predict time. At fit time it
+learns each column's kind: numbers, flags (booleans or yes/no words, gaps
+allowed: read as 1/0 and imputed like numbers), dates (ISO text or timestamps:
+expanded into year, month, day of week and days since 1970) and categories.
+Columns with no value at all, columns the config drops and identifier-like
+columns (a customer id) are left out and not asked for later.
+
+At predict time it reconciles the incoming frame with the training schema:
+missing columns are an error naming them, extra columns are dropped with a
+warning, columns are reordered, values are converted as at fit time and no
+row is ever dropped. ``inf`` in a numeric column is a missing value (imputed),
+said in one warning; a number too large for the numeric transformers is an
+error naming its column.
 """
 
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from easy_mlops.columns import (
+    as_dates,
+    as_flags,
+    date_parts,
+    first_bad_row,
+    has_time_of_day,
+    is_boolean_column,
+    is_date_column,
+)
 from easy_mlops.data.loaders import load_table
 from easy_mlops.errors import ConfigError, DataError
 
@@ -26,22 +42,42 @@ log = logging.getLogger(__name__)
 
 # The largest number scikit-learn's tree models can split on (they compute in float32).
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-# Identifier-like: a text column with at least this share of distinct values, or an
-# integer column whose values are all distinct, in at least IDENTIFIER_MIN_ROWS rows.
-# Never a float column: measurements are often all distinct.
+# Identifier-like: a text column with at least this share of distinct values, or an integer
+# column whose values are all distinct and whose name or values say it counts things (an id,
+# a sequence), in at least IDENTIFIER_MIN_ROWS rows. Never a float column: measurements are
+# often all distinct, and so are integer ones (an amount in cents).
 IDENTIFIER_SHARE = 0.95
 IDENTIFIER_MIN_ROWS = 20
+COUNTER_DENSITY = 0.5
+# ...and names that say id: customer_id, AccountNo, order_number (camelCase split first).
+IDENTIFIER_NAME = re.compile(r"(?:^|[^a-z])(?:id|ids|key|uuid|guid|no|nr|num|number|code|index|idx)$")
+
+# Why a column is not a feature (``left_out_``).
+CONFIGURED, EMPTY, IDENTIFIER = "preprocessing.drop_columns", "no values", "identifier"
 
 
 class DataPreprocessor:
     """Impute, encode and scale a table the way it was done at train time.
 
-    Learned state ends in ``_``: ``numeric_columns_``, ``categorical_columns_``,
-    ``feature_names_in_``, the fitted ``transformer_`` and ``dropped_columns_``
-    (identifier-like columns left out, unless ``drop_identifiers`` is off or
-    they are in ``keep_columns``). Fitting does not warn about them: the caller
-    reports them once, as the trainer does for a whole run of folds and splits.
+    Learned state ends in ``_``: ``feature_names_in_`` (the input schema),
+    ``numeric_columns_``, ``boolean_columns_``, ``date_columns_`` and
+    ``categorical_columns_`` (the kinds), the fitted ``transformer_``, and
+    ``left_out_`` (column -> why it is not a feature: named in
+    ``drop_columns``, no values, or identifier-like unless ``drop_identifiers``
+    is off or it is in ``keep_columns``), also listed as ``dropped_columns_``;
+    ``distinct_integers_`` are all-distinct integer columns kept as features.
+    A flag column holding one value only (a checkbox exported as ``TRUE`` or
+    nothing) reads its empty cells as the other value (``blank_flags_``); any
+    other gap is imputed.
+    Fitting does not warn about any of them: the caller reports them once, as
+    the trainer does for a whole run of folds and splits.
     """
+
+    # Absent from deployments made before flags and dates were read as such.
+    boolean_columns_: list[str] = []
+    blank_flags_: dict[str, float] = {}
+    date_columns_: list[str] = []
+    date_hours_: list[str] = []
 
     def __init__(
         self,
@@ -50,12 +86,14 @@ class DataPreprocessor:
         trusted_modules: Iterable[str] = (),
         drop_identifiers: bool = True,
         keep_columns: Iterable[str] = (),
+        drop_columns: Iterable[str] = (),
     ) -> None:
         self.numeric = numeric  # None for both: the standard preset's transformers
         self.categorical = categorical
         self.trusted_modules = tuple(trusted_modules)
         self.drop_identifiers = drop_identifiers
         self.keep_columns = [str(column) for column in keep_columns]
+        self.drop_columns = [str(column) for column in drop_columns]
 
     @classmethod
     def from_config(cls, cfg: Any, trusted_modules: Iterable[str] = ()) -> "DataPreprocessor":
@@ -69,10 +107,11 @@ class DataPreprocessor:
             trusted_modules,
             drop_identifiers=container.get("drop_identifiers", True),
             keep_columns=container.get("keep_columns") or (),
+            drop_columns=container.get("drop_columns") or (),
         )
 
     def load_data(self, path: str | Path) -> pd.DataFrame:
-        """Read a CSV, JSON, JSON Lines or Parquet file."""
+        """Read a CSV, TSV, JSON, JSON Lines or Parquet file."""
         return load_table(path)
 
     def prepare_data(
@@ -95,23 +134,15 @@ class DataPreprocessor:
         return self.transform(df), target
 
     def _fit_transform(self, features: pd.DataFrame) -> np.ndarray:
-        features = self._leave_out_identifiers(features)
+        features = self._choose_columns(features)
         self.feature_names_in_ = [str(column) for column in features.columns]
-        self.numeric_columns_ = [
-            c
-            for c in self.feature_names_in_
-            if pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
-        ]
-        self.categorical_columns_ = [c for c in self.feature_names_in_ if c not in self.numeric_columns_]
-        features = self._coerce(features)
-        empty = [c for c in self.feature_names_in_ if features[c].isna().all()]
-        if empty:
-            raise DataError(f"column(s) with no values at all: {', '.join(empty)}; drop or fill them")
+        self.date_hours_ = [c for c in self.date_columns_ if has_time_of_day(as_dates(features[c])[0])]
+        features = self._canonical(features)
         from sklearn.compose import ColumnTransformer  # scikit-learn loads only once there is work
 
         self.transformer_ = ColumnTransformer(
             [
-                ("numeric", self._pipeline("numeric"), self.numeric_columns_),
+                ("numeric", self._pipeline("numeric"), self._numeric_inputs(features)),
                 ("categorical", self._pipeline("categorical"), self.categorical_columns_),
             ],
             remainder="drop",
@@ -123,23 +154,51 @@ class DataPreprocessor:
         self._check_finite(features, matrix, fitting=True)
         return matrix
 
-    def _leave_out_identifiers(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Learn ``dropped_columns_`` and return the other columns."""
-        unknown = [c for c in self.keep_columns if c not in features.columns]
-        if unknown:
-            raise ConfigError(
-                f"config key 'preprocessing.keep_columns': no feature column(s) {', '.join(unknown)} "
-                "in the data"
-            )
-        self.dropped_columns_ = []
-        if self.drop_identifiers:
-            self.dropped_columns_ = identifier_columns(features.drop(columns=self.keep_columns))
-        if self.dropped_columns_ and len(self.dropped_columns_) == len(features.columns):
-            raise DataError(
-                f"every feature column looks like an identifier ({', '.join(self.dropped_columns_)}); "
-                f"keep them with {keep_columns_override(self.dropped_columns_)}"
-            )
-        return features.drop(columns=self.dropped_columns_)
+    def _choose_columns(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Learn each column's kind and ``left_out_``; return the feature columns."""
+        for key, named in (("keep_columns", self.keep_columns), ("drop_columns", self.drop_columns)):
+            unknown = [c for c in named if c not in features.columns]
+            if unknown:
+                raise ConfigError(
+                    f"config key 'preprocessing.{key}': no feature column(s) {', '.join(unknown)} in the data"
+                )
+        self.left_out_ = dict.fromkeys(self.drop_columns, CONFIGURED)
+        features = features.drop(columns=self.drop_columns)
+        self.left_out_.update((str(c), EMPTY) for c in features.columns if features[c].isna().all())
+        kinds = {str(c): column_kind(features[c]) for c in features.columns if str(c) not in self.left_out_}
+        self.distinct_integers_ = []
+        if self.drop_identifiers and len(features) >= IDENTIFIER_MIN_ROWS:
+            for column, kind in kinds.items():
+                if column in self.keep_columns or not all_distinct(features[column], kind):
+                    continue
+                if kind == "categorical" or looks_like_a_counter(column, features[column]):
+                    self.left_out_[column] = IDENTIFIER
+                else:
+                    self.distinct_integers_.append(column)
+        self.dropped_columns_ = list(self.left_out_)
+        kept = [c for c in kinds if c not in self.left_out_]
+        if not kept:
+            ids = self.identifiers
+            keep = f"; keep identifiers with {keep_columns_override(ids)}" if ids else ""
+            raise DataError(f"no feature column left: {describe_left_out(self.left_out_)}{keep}")
+        for kind in COLUMN_KINDS:
+            setattr(self, f"{kind}_columns_", [c for c in kept if kinds[c] == kind])
+        self.blank_flags_ = {}
+        for column in self.boolean_columns_:
+            present = as_flags(features[column])[0].dropna().unique()
+            if len(present) == 1 and features[column].isna().any():
+                self.blank_flags_[column] = 1.0 - float(present[0])
+        return features[kept]
+
+    @property
+    def identifiers(self) -> list[str]:
+        """The columns left out as identifier-like."""
+        return [c for c, why in getattr(self, "left_out_", {}).items() if why == IDENTIFIER]
+
+    def _numeric_inputs(self, canonical: pd.DataFrame) -> list[str]:
+        """What the numeric transformers get: numbers, flags as 1/0 and the parts of each date."""
+        parts = [c for c in canonical.columns if c not in self.feature_names_in_]
+        return [*self.numeric_columns_, *self.boolean_columns_, *parts]
 
     def _pipeline(self, kind: str) -> Any:
         """The fit-time transformers of one column kind (OmegaConf and Hydra are imported here, not
@@ -159,7 +218,7 @@ class DataPreprocessor:
         """Transform a scoring frame: one output row per input row, in input order."""
         if not hasattr(self, "transformer_"):
             raise DataError("the preprocessor is not fitted; call prepare_data(..., fit=True) first")
-        features = self._coerce(self.align(features))
+        features = self._canonical(self.align(features))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             matrix = np.asarray(self.transformer_.transform(features), dtype=float)
         self._check_finite(features, matrix, fitting=False)
@@ -173,7 +232,7 @@ class DataPreprocessor:
         column. A number that went in must also come out finite and within
         float32, which scikit-learn's trees compute in.
         """
-        columns = self.numeric_columns_
+        columns = dict((name, columns) for name, _, columns in self.transformer_.transformers)["numeric"]
         overflowed = np.zeros(len(columns), dtype=bool)
         if fitting:
             overflowed = overflowed_statistics(self.transformer_.named_transformers_["numeric"], len(columns))
@@ -199,7 +258,7 @@ class DataPreprocessor:
         missing = [c for c in self.feature_names_in_ if c not in columns]
         if missing:
             raise DataError(f"missing feature column(s): {', '.join(missing)}")
-        # Identifiers left out at fit time are expected to come along: no warning for them.
+        # Columns left out at fit time are expected to come along: no warning for them.
         left_out = getattr(self, "dropped_columns_", [])  # absent from deployments made before
         extra = [c for c in columns if c not in self.feature_names_in_ and c not in left_out]
         if extra:
@@ -211,38 +270,95 @@ class DataPreprocessor:
             return features  # already the training layout: no copy
         return features.set_axis(columns, axis=1)[self.feature_names_in_]
 
-    def _coerce(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Numbers as float64 (numeric strings accepted, inf as NaN), categories as text; others untouched."""
-        coerced = {}
+    def _canonical(self, features: pd.DataFrame) -> pd.DataFrame:
+        """What the transformers read: numbers as float64 (numeric strings accepted, inf as NaN),
+        flags as 1.0/0.0, each date as its numeric parts (``signup.year``...), categories as text."""
+        converted: dict[str, pd.Series] = {}
         for column in self.numeric_columns_:
             values = features[column]
             if values.dtype == "float64":
                 continue
             if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-                coerced[column] = values.astype("float64")
+                converted[column] = values.astype("float64")
                 continue
             numbers = pd.to_numeric(values, errors="coerce")
-            bad = numbers.isna() & values.notna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(
-                    f"column '{column}' must be numeric, found {values.iloc[row]!r} in row {row + 1}"
-                )
-            coerced[column] = numbers.astype("float64")
+            refuse_unreadable(column, values, numbers.isna() & values.notna(), "must be numeric")
+            converted[column] = numbers.astype("float64")
+        for column in self.boolean_columns_:
+            flags, bad = as_flags(features[column])
+            refuse_unreadable(column, features[column], bad, "must be true/false or yes/no")
+            blank = self.blank_flags_.get(column)
+            converted[column] = flags if blank is None else flags.fillna(blank)
         for column in self.categorical_columns_:
-            coerced[column] = as_text(features[column])
-        if coerced:
+            converted[column] = as_text(features[column])
+        dates = {}
+        for column in self.date_columns_:
+            stamps, bad = as_dates(features[column])
+            refuse_unreadable(column, features[column], bad, "must be an ISO date (2024-01-31)")
+            parts = date_parts(stamps, with_hour=column in self.date_hours_)
+            dates.update((f"{column}.{part}", values) for part, values in parts.items())
+        if converted or dates:
             features = features.copy(deep=False)  # copy-on-write: only replaced columns are new
-            for column, values in coerced.items():
+            for column, values in converted.items():
                 features[column] = values
+            if dates:
+                features = pd.concat([features.drop(columns=self.date_columns_), pd.DataFrame(dates)], axis=1)
         return infinite_as_missing(features, self.numeric_columns_)
+
+    def column_kinds(self) -> dict[str, str]:
+        """Each feature column's kind: numeric, boolean, date or categorical."""
+        kinds = {c: kind for kind in COLUMN_KINDS for c in getattr(self, f"{kind}_columns_")}
+        return {c: kinds[c] for c in self.feature_names_in_}
 
     def input_schema(self) -> list[dict[str, str]]:
         """Column names and kinds the fitted preprocessor expects."""
-        return [
-            {"name": c, "kind": "numeric" if c in self.numeric_columns_ else "categorical"}
-            for c in self.feature_names_in_
-        ]
+        return [{"name": c, "kind": kind} for c, kind in self.column_kinds().items()]
+
+
+COLUMN_KINDS = ("numeric", "boolean", "date", "categorical")
+
+
+def column_kind(values: pd.Series) -> str:
+    """How a column is read: flags and dates first (text says so), then numbers, else categories."""
+    if is_boolean_column(values):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(values):
+        return "numeric"
+    if is_date_column(values):
+        return "date"
+    return "categorical"
+
+
+def refuse_unreadable(column: str, values: pd.Series, bad: pd.Series, should: str) -> None:
+    """A :class:`DataError` naming the first value of ``column`` that cannot be read as it was at fit time."""
+    if bad.any():
+        row = first_bad_row(bad)
+        raise DataError(f"column '{column}' {should}, found {values.iloc[row - 1]!r} in row {row}")
+
+
+def all_distinct(values: pd.Series, kind: str) -> bool:
+    """Whether (nearly) every value differs: text at least IDENTIFIER_SHARE, integers all."""
+    if kind == "categorical":
+        return values.nunique() >= IDENTIFIER_SHARE * len(values)
+    return kind == "numeric" and pd.api.types.is_integer_dtype(values) and values.nunique() == len(values)
+
+
+def looks_like_a_counter(column: str, values: pd.Series) -> bool:
+    """An all-distinct integer column that is an id: its name says so (``customer_id``, ``AccountNo``),
+    or its values are a sequence with gaps (they fill at least COUNTER_DENSITY of their range: the
+    training split of 1, 2, 3, ... does; amounts in cents do not)."""
+    name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", column).lower()
+    if IDENTIFIER_NAME.search(name):
+        return True
+    return len(values) >= COUNTER_DENSITY * (int(values.max()) - int(values.min()) + 1)
+
+
+def describe_left_out(left_out: dict[str, str]) -> str:
+    """``a, b (no values); c (identifier)``: the left-out columns grouped by reason."""
+    by_reason: dict[str, list[str]] = {}
+    for column, reason in left_out.items():
+        by_reason.setdefault(reason, []).append(column)
+    return "; ".join(f"{', '.join(columns)} ({reason})" for reason, columns in by_reason.items())
 
 
 def infinite_as_missing(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -268,28 +384,6 @@ def infinite_as_missing(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataF
     for column in counts:
         frame[column] = frame[column].replace([np.inf, -np.inf], np.nan)
     return frame
-
-
-def identifier_columns(features: pd.DataFrame) -> list[str]:
-    """Columns whose values (nearly) all differ: ids, not features.
-
-    One-hot encoding one costs a column per row, slows training, bloats the
-    model and makes every later prediction ask for it, for no signal.
-    """
-    rows = len(features)
-    if rows < IDENTIFIER_MIN_ROWS:
-        return []
-    found = []
-    for column in features.columns:
-        values = features[column]
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_float_dtype(values):
-            continue
-        if pd.api.types.is_integer_dtype(values):
-            if values.nunique() == rows:
-                found.append(str(column))
-        elif values.nunique() >= IDENTIFIER_SHARE * rows:
-            found.append(str(column))
-    return found
 
 
 def keep_columns_override(columns: Iterable[str]) -> str:
@@ -325,7 +419,8 @@ def as_text(values: pd.Series) -> pd.Series:
     """
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.na_value is np.nan:
         return values
-    as_objects = values.to_numpy(dtype=object, na_value=np.nan)
+    # A copy: pandas may hand out its own read-only buffer.
+    as_objects = np.array(values.to_numpy(dtype=object, na_value=np.nan), dtype=object)
     if pd.api.types.infer_dtype(as_objects, skipna=True) not in ("string", "empty"):
         present = pd.notna(as_objects)
         as_objects[present] = [str(value) for value in as_objects[present]]

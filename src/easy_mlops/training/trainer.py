@@ -17,17 +17,19 @@ from omegaconf.errors import InterpolationKeyError, InterpolationResolutionError
 
 from easy_mlops.config.instantiate import instantiate_node
 from easy_mlops.errors import ConfigError, DataError
-from easy_mlops.metrics import METRIC_NAMES, optimized_metric
+from easy_mlops.metrics import METRIC_NAMES, metric_direction, optimized_metric
 from easy_mlops.preprocessing import DataPreprocessor
-from easy_mlops.preprocessing.preprocessor import infinite_as_missing, keep_columns_override
+from easy_mlops.preprocessing.preprocessor import EMPTY, infinite_as_missing, keep_columns_override
 from easy_mlops.profiles import reference_profile
 from easy_mlops.training.library_warnings import relaying_warnings
 from easy_mlops.versions import library_versions
 
 log = logging.getLogger(__name__)
 
-# Integer targets with at most this many distinct values are taken as classes.
+# Integer targets with at most this many distinct values, each seen on average at least
+# ROWS_PER_CLASS times, are taken as classes: 20 body weights in 20 rows are a quantity.
 MAX_INTEGER_CLASSES = 20
+ROWS_PER_CLASS = 5
 
 
 def detect_problem_type(target: pd.Series) -> str:
@@ -37,7 +39,9 @@ def detect_problem_type(target: pd.Series) -> str:
     values = target.dropna()
     if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
         return "regression"
-    return "classification" if values.nunique() <= MAX_INTEGER_CLASSES else "regression"
+    distinct = values.nunique()
+    few = distinct <= MAX_INTEGER_CLASSES and distinct * ROWS_PER_CLASS <= len(values)
+    return "classification" if few or distinct <= 2 else "regression"
 
 
 class TrainedModel:
@@ -131,7 +135,51 @@ def split(frame: pd.DataFrame, target_column: str, problem_type: str, test_size:
     try:
         return train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
     except ValueError as exc:
-        raise DataError(f"cannot split {len(frame)} rows for hold-out evaluation: {exc}") from exc
+        raise DataError(
+            f"cannot split {len(frame)} rows for hold-out evaluation: "
+            + (split_advice(frame[target_column], target_column) if stratify is not None else str(exc))
+        ) from exc
+
+
+def split_advice(target: pd.Series, target_column: str) -> str:
+    """Why a stratified split failed, in the user's terms, and the way out for a numeric target."""
+    counts = target.value_counts()
+    rare = counts[counts < 2]
+    advice = (
+        f"{len(rare)} of the {len(counts)} classes of '{target_column}' have a single row"
+        if len(rare)
+        else f"the {len(counts)} classes of '{target_column}' do not fit trainer.test_size"
+    ) + "; each class needs at least 2 rows"
+    if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
+        advice += f"; if '{target_column}' is a quantity, set trainer.problem_type=regression"
+    return advice
+
+
+def baseline_metrics(problem_type: str, y_train: Any, y_test: Any) -> dict[str, float]:
+    """What always predicting the training split's majority class (or mean) scores on the hold-out."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    classes = problem_type == "classification"
+    dummy = DummyClassifier(strategy="most_frequent") if classes else DummyRegressor(strategy="mean")
+    dummy.fit(np.zeros((len(y_train), 1)), y_train)
+    return evaluate(problem_type, y_test, dummy.predict(np.zeros((len(y_test), 1))))
+
+
+def report_baseline(metrics: dict[str, float], baseline: dict[str, float], headline: str) -> None:
+    """One warning when the model does no better than the baseline on the metric the run is judged by."""
+    if headline not in baseline:
+        return
+    lower = metric_direction(headline) == "lower"
+    model, dummy = metrics[headline], baseline[headline]
+    if (model >= dummy) if lower else (model <= dummy):
+        log.warning(
+            "the model does not beat the %s baseline on %s (%.4f vs %.4f); "
+            "check the features, the target and trainer.model",
+            "majority-class" if headline in METRIC_NAMES["classification"] else "mean",
+            headline,
+            model,
+            dummy,
+        )
 
 
 def evaluate(problem_type: str, truth: Any, predicted: Any) -> dict[str, float]:
@@ -196,13 +244,43 @@ def trained_on(estimator: Any) -> str:
     return device
 
 
-def report_left_out(columns: list[str], frame: pd.DataFrame) -> None:
-    """One warning for the identifier-like columns the fitted preprocessor left out, counted in ``frame``."""
-    if columns:
+def read_as(preprocessor: DataPreprocessor) -> dict[str, Any]:
+    """The columns read as flags or dates rather than as their text, and the flags whose empty cells
+    mean the other value: what the run tells the user."""
+    kinds = preprocessor.column_kinds()
+    found: dict[str, Any] = {}
+    for kind in ("boolean", "date"):
+        if columns := [c for c, k in kinds.items() if k == kind]:
+            found[kind] = columns
+    if preprocessor.blank_flags_:
+        found["blank_flags"] = {c: bool(value) for c, value in preprocessor.blank_flags_.items()}
+    return found
+
+
+def report_columns(preprocessor: DataPreprocessor, frame: pd.DataFrame) -> None:
+    """One warning per kind of column the fitted preprocessor left out or doubts, counted in ``frame``."""
+
+    def distinct(columns: list[str]) -> str:
+        return ", ".join(f"{c} ({frame[c].nunique()} distinct values in {len(frame)} rows)" for c in columns)
+
+    left_out = getattr(preprocessor, "left_out_", {})
+    empty = [c for c, why in left_out.items() if why == EMPTY]
+    if empty:
+        log.warning("leaving out column(s) with no values at all: %s", ", ".join(empty))
+    identifiers = preprocessor.identifiers
+    if identifiers:
         log.warning(
             "leaving out identifier-like column(s) %s; keep them with %s",
-            ", ".join(f"{c} ({frame[c].nunique()} distinct values in {len(frame)} rows)" for c in columns),
-            keep_columns_override(columns),
+            distinct(identifiers),
+            keep_columns_override(identifiers),
+        )
+    kept = getattr(preprocessor, "distinct_integers_", [])
+    if kept:
+        log.warning(
+            "column(s) %s: every value differs, kept as a feature (neither the name nor the values say id); "
+            "if it is an identifier, drop it with preprocessing.drop_columns=[%s]",
+            distinct(kept),
+            ",".join(kept),
         )
 
 
@@ -238,23 +316,26 @@ def train(
             )
         preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
         x_train, y_train = preprocessor.prepare_data(train_rows, target_column, fit=True)
-        report_left_out(preprocessor.dropped_columns_, frame)
+        report_columns(preprocessor, frame)
         x_test, y_test = preprocessor.prepare_data(test_rows, target_column)
         log.info("fitting %s on %d rows", type(estimator).__name__, len(train_rows))
         estimator.fit(x_train, y_train)
         device = trained_on(estimator)
         held_out = estimator.predict(x_test)
         metrics = {**evaluate(problem_type, y_test, held_out), **cv_scores}
+        baseline = baseline_metrics(problem_type, y_train, y_test)
+        report_baseline(metrics, baseline, optimized)
         # What drift is measured against: the training split's features, the hold-out's predictions.
         profile = reference_profile(
             train_rows[preprocessor.feature_names_in_],
-            preprocessor.numeric_columns_,
+            preprocessor.column_kinds(),
             held_out,
             classes=problem_type == "classification",
         )
     model = TrainedModel(estimator, problem_type, target_column, metrics)
     results = {
         "metrics": metrics,
+        "baseline_metrics": baseline,
         "optimized_metric": optimized,
         "problem_type": problem_type,
         "target_column": target_column,
@@ -262,6 +343,7 @@ def train(
         "train_rows": len(train_rows),
         "test_rows": len(test_rows),
         "device": device,
+        "columns": read_as(preprocessor),
         "profile": profile,
         # A few training rows: the MLflow model's input example (not written to metadata.json).
         "input_example": train_rows[preprocessor.feature_names_in_].head(3),
