@@ -174,6 +174,38 @@ def test_a_file_store_by_default_and_live_evaluations_as_steps(cli, classificati
     assert sorted(point.step for point in history) == [0, 1, 2]  # training, then two live evaluations
 
 
+@pytest.mark.parametrize("spelling", ["setting", "variable", "track --uri"])
+def test_a_plain_path_is_a_file_store(cli, classification_csv, models_dir, tmp_path, monkeypatch, spelling):
+    """``./mlruns`` as MLflow users write it, in each place a tracking URI is given."""
+    settings = ["tracking.uri=./runs/mlruns"] if spelling == "setting" else []
+    if spelling == "variable":
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", "runs/mlruns")
+    tracking = ["tracking=mlflow"] if spelling != "track --uri" else []
+    result = cli("train", classification_csv, *tracking, *settings, f"deployment.output_dir={models_dir}")
+    assert result.returncode == 0, result.stderr
+    deployment = only_deployment(models_dir)
+    if spelling == "track --uri":
+        tracked = cli("track", deployment, "--uri", "./runs/mlruns")
+        assert tracked.returncode == 0, tracked.stderr
+    record = metadata_of(deployment)["tracking"]
+    store = (tmp_path / "runs" / "mlruns").resolve().as_uri()
+    assert record["status"] == "logged" and record["uri"] == store
+    assert client_for(store).get_run(record["run_id"]).info.status == "FINISHED"
+
+
+def test_tracking_errors_are_whole_sentences():
+    from easy_mlops.tracking import tracking_failure, tracking_uri
+
+    wrapped = RuntimeError("The store refused the run because\nits experiment was deleted; restore it first.")
+    assert tracking_failure(wrapped) == (
+        "The store refused the run because its experiment was deleted; restore it first."
+    )
+    assert tracking_uri("http://host:5000") == "http://host:5000"
+    assert tracking_uri("sqlite:///mlflow.db") == "sqlite:///mlflow.db"
+    assert tracking_uri("databricks") == "databricks"
+    assert tracking_uri("file:./mlruns") == (Path.cwd() / "mlruns").as_uri()
+
+
 def test_an_unreachable_server_keeps_the_deployment_and_track_logs_it_later(
     cli, mlflow_server, classification_csv, models_dir
 ):
@@ -190,6 +222,9 @@ def test_an_unreachable_server_keeps_the_deployment_and_track_logs_it_later(
     assert len(lines) == 1 and "server unreachable" in lines[0] and "make-mlops-easy track" in lines[0]
     assert "Traceback" not in result.stderr
     deployment = only_deployment(models_dir)
+    # The deployment is complete: its metrics and where it is are shown before the tracking error.
+    assert "Hold-out metrics (classification)" in result.stdout
+    assert f"Deployment: {deployment}" in result.stdout
     assert cli("status", deployment).returncode == 0  # complete and verified
     record = metadata_of(deployment)["tracking"]
     assert record["status"] == "failed" and "server unreachable" in record["error"]

@@ -36,3 +36,8 @@ def yaml_problem(exc: Exception) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f" at line {mark.line + 1}" if mark else ""
     return f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+
+
+def one_line(text: object) -> str:
+    """A message on one line and whole: a sentence wrapped over lines is joined, never cut."""
+    return " ".join(str(text).split())

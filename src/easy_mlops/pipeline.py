@@ -31,13 +31,17 @@ def run_experiment(
     run_info: Mapping[str, Any] | None = None,
     deploy: bool | None = None,
     clock: Callable[[], datetime] = utc_now,
+    report: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train on the configured data and, unless told not to, deploy and log metrics.
 
     Everything that can be checked without training (steps, targets,
     problem type) is checked first, so a bad config costs no fit. ``clock``
-    names the deployment (tests and replays of history pin it).
-    Returns ``{"training": ..., "deployment": artifacts, "alerts": [...]}``.
+    names the deployment (tests and replays of history pin it). ``report``
+    gets the results once the deployment is complete, before they are
+    tracked: a tracking server that fails still leaves the metrics and the
+    deployment shown. Returns ``{"training": ..., "deployment": artifacts,
+    "alerts": [...]}`` (and ``"tracking"``).
     """
     deploy = cfg.deploy if deploy is None else deploy
     trusted = tuple(cfg.trusted_modules)
@@ -63,6 +67,8 @@ def run_experiment(
     say_column_kinds(training.get("columns", {}))
     results: dict[str, Any] = {"training": training, "deployment": {}, "alerts": []}
     if deployer is None:
+        if report is not None:
+            report(results)
         return results
     info = {
         **(run_info or {}),
@@ -84,6 +90,8 @@ def run_experiment(
         results["deployment"] = deployer.deploy(
             model, preprocessor, training, run_info=info, on_published=log_training_metrics
         )
+    if report is not None:
+        report(results)
     if tracker is not None:
         with phase("Tracking"):
             results["tracking"] = tracker.log_deployment(

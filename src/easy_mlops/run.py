@@ -7,6 +7,7 @@ Composes ``conf/`` and runs :func:`easy_mlops.pipeline.run_experiment`. Add
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,10 @@ def run_job(cfg: DictConfig, run_experiment: Callable[..., dict[str, Any]]) -> f
     run_info = hydra_run_info()
     with reporting_errors(cfg.debug or bool(HydraConfig.get().verbose) or not single_run):
         try:
-            results = run_experiment(cfg, run_info=run_info)
+            results = run_experiment(cfg, run_info=run_info, report=partial(print_results, job=job_name(cfg)))
         except Exception as exc:
             log_failed_run(cfg, exc, run_info)  # with tracking=mlflow: a FAILED run, the error as a tag
             raise
-    print_results(results, job=job_name(cfg))
     training = results["training"]
     # The sweep leaderboard reads this from the job's own output directory.
     write_json_atomic(

@@ -12,6 +12,7 @@ until a run is logged.
 import json
 import logging
 import os
+import re
 import subprocess
 import time
 from datetime import datetime
@@ -24,7 +25,7 @@ from easy_mlops.config.instantiate import first_line
 from easy_mlops.config.secrets import MASK, mask_overrides, mask_url_password, safe_snapshot
 from easy_mlops.deployment.metadata import find_metadata_file, read_metadata, read_snapshot
 from easy_mlops.deployment.mlflow_model import MLFLOW_MODEL_DIR, quiet_mlflow, require_mlflow
-from easy_mlops.errors import TrackingError
+from easy_mlops.errors import TrackingError, one_line
 from easy_mlops.files import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,18 @@ TAG = "easy_mlops."
 
 
 def tracking_uri(uri: str | None) -> str:
-    """The configured URI, else ``$MLFLOW_TRACKING_URI``, else ``./mlruns`` as an absolute file URI."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or (Path.cwd() / "mlruns").resolve().as_uri()
+    """The configured URI, else ``$MLFLOW_TRACKING_URI``, else ``./mlruns``.
+
+    A local path (``./mlruns``, ``/srv/mlruns``, ``~/mlruns``, ``file:./mlruns``), MLflow's usual
+    spelling of a file store, becomes an absolute ``file://`` URI, which MLflow's client takes for
+    one; anything with a scheme (``http://``, ``sqlite:///``, ``databricks``) is left as it is.
+    """
+    uri = str(uri or os.environ.get("MLFLOW_TRACKING_URI") or "mlruns")
+    if uri.startswith("file:") and not uri.startswith("file://"):
+        uri = uri.removeprefix("file:")
+    elif uri == "databricks" or re.match(r"^[A-Za-z][\w+.-]*:", uri):
+        return uri
+    return Path(uri).expanduser().resolve().as_uri()
 
 
 def mlflow_client(uri: str) -> Any:
@@ -68,11 +79,11 @@ def mlflow_client(uri: str) -> Any:
 
 def tracking_failure(exc: BaseException) -> str:
     """A tracking failure in a few words: the server unreachable, or MLflow's own first line."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = one_line(exc) or type(exc).__name__
     for cause, words in UNREACHABLE.items():
         if cause in text:
             return f"server unreachable ({words})"
-    return mask_url_password(text)[:500]
+    return mask_url_password(text)
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, str]:

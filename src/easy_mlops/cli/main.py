@@ -170,8 +170,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "overrides": overrides,
         "config_file": str(Path(args.config).resolve()) if args.config else None,
     }
-    results = run_experiment(cfg, run_info=run_info, deploy=not args.no_deploy)
-    print_results(results)
+    results = run_experiment(cfg, run_info=run_info, deploy=not args.no_deploy, report=print_results)
     deployed = results["deployment"].get("deployment_dir")
     if deployed:
         under_default = Path(deployed).parent == Path(default_output_dir()).resolve()
