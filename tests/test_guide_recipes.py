@@ -65,18 +65,52 @@ def test_step_list_as_overrides(compose, models_dir):
     assert {"detailed_metadata.json", "predict.sh"} <= {p.name for p in deployment.iterdir()}
 
 
-def test_step_list_can_skip_a_step(compose, models_dir, tmp_path):
-    cfg = compose("~deployment.steps.save_preprocessor")
+def test_step_list_can_skip_a_step(cli, compose, models_dir, tmp_path, classification_csv):
+    cfg = compose("~deployment.steps.save_preprocessor", "data=csv", f"data.path={classification_csv}")
     artifacts = run_experiment(cfg)["deployment"]
     assert "preprocessor_path" not in artifacts
+    [deployment] = deployments(models_dir)
+    assert not list(deployment.glob("preprocessor.*"))
+    # The model file carries the preprocessor (the guide's backend that embeds it): it still predicts.
+    scored = cli("predict", classification_csv, deployment)
+    assert scored.returncode == 0, scored.stderr
+    assert len(json.loads(scored.stdout)["predictions"]) == 240
     (tmp_path / "c.yaml").write_text("deployment:\n  steps: [create_directory, save_model, save_metadata]\n")
     cfg = compose(config_file=tmp_path / "c.yaml")
-    # The default steps left out of the list are switched off (null).
+    # The guide's steps left out of the list are switched off (null); ours stay as configured.
     assert [name for name, node in cfg.deployment.steps.items() if node is not None] == [
         "create_directory",
         "save_model",
+        "save_profile",
+        "mlflow_model",
         "save_metadata",
+        "upload",
     ]
+    assert cfg.deployment.steps.mlflow_model.enabled is False and cfg.deployment.steps.upload.uri is None
+
+
+def test_the_guides_step_list_keeps_drift_monitoring(cli, tmp_path, classification_csv, models_dir):
+    """The guide's explicit list cannot name save_profile: the profile is still written, and found
+    under whatever name it was saved."""
+
+    def train(*options: str) -> Path:
+        before = set(models_dir.glob("deployment_*"))
+        result = cli("train", classification_csv, "trainer.model.n_estimators=5", *options)
+        assert result.returncode == 0, result.stderr
+        [made] = set(models_dir.glob("deployment_*")) - before  # the guide's list renames metadata.json
+        return made
+
+    (tmp_path / "c.yaml").write_text(RECIPES[3])
+    listed = train("-c", "c.yaml")
+    renamed = train("deployment.steps.save_profile.filename=ref.json")
+    for deployment, profile in ((listed, "profile.json"), (renamed, "ref.json")):
+        assert (deployment / profile).is_file()
+        assert cli("predict", classification_csv, deployment, "-o", tmp_path / "out.json").returncode == 0
+        drift = json.loads(cli("status", deployment, "--json").stdout)["drift"]
+        assert drift["rows"] == 240 and "features" in drift, drift
+    without = train("~deployment.steps.save_profile")
+    message = json.loads(cli("status", without, "--json").stdout)["drift"]["message"]
+    assert "without its save_profile step" in message and "deployment.steps.save_profile" in message
 
 
 def test_null_switches_a_step_off(compose):

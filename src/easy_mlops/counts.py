@@ -10,6 +10,9 @@ minimum and of the overflow above the maximum. A categorical vector is
 
 from typing import Any
 
+# The first key of a profile file, by which the drift step finds it under any name.
+PROFILE_MARKER = "easy_mlops_profile"
+
 
 def numeric_parts(counts: list[float]) -> tuple[list[float], float, float, float]:
     """A numeric count vector as ``(counts of [under, bins..., over], missing, below, above)``."""

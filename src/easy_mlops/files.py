@@ -3,10 +3,12 @@
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "EASY_MLOPS_CACHE"
+MARKER_HEAD_BYTES = 4096  # a marker is the first key written
 
 
 def cache_dir(name: str) -> Path:
@@ -48,3 +50,34 @@ def file_fingerprint(path: str | Path) -> dict[str, Any]:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return {"size": Path(path).stat().st_size, "sha256": digest.hexdigest()}
+
+
+def find_marked_json(
+    names: Iterable[str], read_head: Callable[[str], bytes], marker: str, usual: str
+) -> str | None:
+    """Which of a folder's file ``names`` is the JSON file carrying ``marker`` (its first key):
+    ``usual`` first, then any other JSON file whose first bytes (``read_head(name)``) hold it."""
+    names = set(names)
+    candidates = [usual] * (usual in names) + sorted(n for n in names if n.endswith(".json") and n != usual)
+    for name in candidates:
+        try:
+            if marker.encode() in read_head(name):
+                return name
+        except OSError:
+            continue
+    return None
+
+
+def find_marked_file(directory: Path, marker: str, usual: str) -> Path | None:
+    """:func:`find_marked_json` among the JSON files of a local ``directory``."""
+    if not directory.is_dir():
+        return None
+
+    def head(name: str) -> bytes:
+        with (directory / name).open("rb") as handle:
+            return handle.read(MARKER_HEAD_BYTES)
+
+    names = [path.name for path in directory.glob("*.json") if path.is_file()]
+    name = find_marked_json(names, head, marker, usual)
+    return directory / name if name else None
+

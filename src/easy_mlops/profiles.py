@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from easy_mlops.columns import as_dates, as_flags, days_since_epoch
+from easy_mlops.counts import PROFILE_MARKER
 
 PROFILE_VERSION = 1
 NUMERIC_BINS = 100
@@ -143,6 +144,7 @@ def reference_profile(
     """The training split's profile of each feature, by its kind (numeric, boolean, date or
     categorical), and the model's predictions on the hold-out rows."""
     return {
+        PROFILE_MARKER: PROFILE_VERSION,
         "version": PROFILE_VERSION,
         "rows": int(len(features)),
         "features": {str(column): feature_reference(features[column], kinds[column]) for column in features},

@@ -95,7 +95,7 @@ def default_deployment_steps() -> dict[str, Any]:
             "filename": None,
             "format": "${...serialization}",
         },
-        "save_profile": {"_target_": f"{STEPS}.SaveProfileStep"},
+        "save_profile": {"_target_": f"{STEPS}.SaveProfileStep", "filename": "profile.json"},
         # Before the metadata, so the MLflow model's files are checksummed with the rest.
         "mlflow_model": {"_target_": f"{STEPS}.MlflowModelStep", "enabled": "${...mlflow_model}"},
         "save_metadata": {

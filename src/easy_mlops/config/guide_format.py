@@ -34,6 +34,13 @@ from easy_mlops.errors import ConfigError, yaml_problem
 
 # The sections that hold a step pipeline, and their default steps.
 DEFAULT_STEPS = {"deployment": default_deployment_steps, "observability": default_observability_steps}
+# The deployment steps the guide's catalogue names: a guide-format list leaving one out switches it
+# off. The others (save_profile, mlflow_model, upload) are ours, switched by their own keys: a list
+# written from the guide cannot know them, and drift needs the profile, so they stay as configured.
+# An observability list is the monitor's steps, exactly (the guide: "for full control").
+GUIDE_STEPS = {
+    "deployment": ("create_directory", "save_model", "save_preprocessor", "save_metadata", "endpoint_script"),
+}
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -59,7 +66,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def steps_mapping(steps: Any, key: str, section: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The guide's ``steps`` list (names or ``{type, params}``) as a name-keyed mapping.
 
-    Default steps left out of the list map to ``None``. A mapping param whose
+    The guide's default steps left out of the list map to ``None``; our own
+    deployment steps (not in :data:`GUIDE_STEPS`) follow the listed ones, as configured. A mapping param whose
     default reads a flat key of ``section`` (such as ``metric_thresholds``) is
     merged over that key's value rather than replacing it, so per-step params
     refine the section's settings.
@@ -68,7 +76,8 @@ def steps_mapping(steps: Any, key: str, section: Mapping[str, Any] | None = None
         return {str(name): node for name, node in steps.items()}
     if not isinstance(steps, (list, tuple)):
         raise ConfigError(f"config key '{key}' must be a list of steps or a mapping, got {steps!r}")
-    defaults = DEFAULT_STEPS[key.split(".", 1)[0]]()
+    section_name = key.split(".", 1)[0]
+    defaults = DEFAULT_STEPS[section_name]()
     mapping: dict[str, Any] = {}
     for index, entry in enumerate(steps):
         if isinstance(entry, str):
@@ -99,7 +108,13 @@ def steps_mapping(steps: Any, key: str, section: Mapping[str, Any] | None = None
         if "enabled" in node:
             node["enabled"] = True  # listed means run, whatever the flat switch (create_endpoint) says
         mapping[name] = {**node, **params}
-    return {**mapping, **{name: None for name in defaults if name not in mapping}}
+    left_out = [name for name in defaults if name not in mapping]
+    guide = GUIDE_STEPS.get(section_name, defaults)
+    return {
+        **mapping,
+        **{name: defaults[name] for name in left_out if name not in guide},
+        **{name: None for name in left_out if name in guide},
+    }
 
 
 def _flat_key_read_by(default: Any) -> str | None:

@@ -109,6 +109,9 @@ class ModelDeployer:
             clock=self.clock,
         )
         steps = self._with_endpoint_step(self.steps) if create_endpoint else self.steps
+        context.embed_preprocessor = preprocessor is not None and not any(
+            isinstance(step, builtin.SavePreprocessorStep) for step in steps
+        )
         try:
             for step in steps:
                 if not step.after_publish:

@@ -52,9 +52,11 @@ class Deployment:
         model_data = serialization.load(_artifact(directory, metadata, "model_path", "model.joblib"), "model")
         if not isinstance(model_data, dict) or "model" not in model_data:
             model_data = {"model": model_data}
-        preprocessor = serialization.load(
-            _artifact(directory, metadata, "preprocessor_path", "preprocessor.joblib"), "preprocessor"
-        )
+        preprocessor_file = _artifact(directory, metadata, "preprocessor_path", "preprocessor.joblib")
+        if "preprocessor" in model_data and not metadata.get("artifacts", {}).get("preprocessor_path"):
+            preprocessor = model_data["preprocessor"]  # made without save_preprocessor: embedded
+        else:
+            preprocessor = serialization.load(preprocessor_file, "preprocessor")
         return cls(directory, metadata, model_data, preprocessor)
 
     @property

@@ -13,45 +13,24 @@ from pathlib import Path
 from typing import Any
 
 from easy_mlops.errors import DeploymentError, yaml_problem
-from easy_mlops.files import file_fingerprint
+from easy_mlops.files import file_fingerprint, find_marked_file, find_marked_json
 from easy_mlops.versions import library_versions
 
 MARKER = "easy_mlops_metadata"
 FORMAT = 1
 DEFAULT_METADATA = "metadata.json"
 SNAPSHOT = "config.yaml"
-HEAD_BYTES = 4096  # the marker is the first key written
 
 
 def find_metadata_name(names: Iterable[str], read_head: Callable[[str], bytes]) -> str | None:
     """Which of a folder's file ``names`` is the metadata file: ``metadata.json`` first, then any JSON
     file whose first bytes (``read_head(name)``) carry the marker."""
-    names = set(names)
-    candidates = [DEFAULT_METADATA] * (DEFAULT_METADATA in names) + sorted(
-        name for name in names if name.endswith(".json") and name != DEFAULT_METADATA
-    )
-    for name in candidates:
-        try:
-            if MARKER.encode() in read_head(name):
-                return name
-        except OSError:
-            continue
-    return None
+    return find_marked_json(names, read_head, MARKER, DEFAULT_METADATA)
 
 
 def find_metadata_file(deployment_dir: str | Path) -> Path | None:
     """The metadata file of a local deployment directory, or None if it is not one."""
-    directory = Path(deployment_dir)
-    if not directory.is_dir():
-        return None
-
-    def head(name: str) -> bytes:
-        with (directory / name).open("rb") as handle:
-            return handle.read(HEAD_BYTES)
-
-    names = [path.name for path in directory.glob("*.json") if path.is_file()]
-    name = find_metadata_name(names, head)
-    return directory / name if name else None
+    return find_marked_file(Path(deployment_dir), MARKER, DEFAULT_METADATA)
 
 
 def read_metadata(deployment_dir: str | Path) -> dict[str, Any]:

@@ -62,6 +62,9 @@ class DeploymentContext:
     clock: Callable[[], datetime] = utc_now
     metadata: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
+    # No save_preprocessor step: the model file carries the preprocessor, as the guide's "backend
+    # that embeds preprocessing" does, so the deployment still predicts.
+    embed_preprocessor: bool = False
 
     @property
     def deployment_dir(self) -> Path | None:
@@ -175,7 +178,10 @@ class SaveModelStep(DeploymentStep):
 
     def run(self, context: DeploymentContext) -> None:
         path = context.require_directory(self.name) / self.filename
-        context.model.save_model(path)
+        if context.embed_preprocessor:
+            context.model.save_model(path, preprocessor=context.preprocessor)
+        else:
+            context.model.save_model(path)
         context.artifacts["model_path"] = str(context.published_path(path))
 
 

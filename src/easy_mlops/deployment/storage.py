@@ -19,7 +19,6 @@ from typing import Any
 
 from easy_mlops.deployment.metadata import (
     DEFAULT_METADATA,
-    HEAD_BYTES,
     creation_order,
     find_metadata_file,
     find_metadata_name,
@@ -29,7 +28,7 @@ from easy_mlops.deployment.metadata import (
     verify_files,
 )
 from easy_mlops.errors import ConfigError, DeploymentError
-from easy_mlops.files import cache_dir, write_json_atomic
+from easy_mlops.files import MARKER_HEAD_BYTES, cache_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +173,7 @@ def remote_metadata(fs: Any, path: str) -> tuple[str, bytes] | None:
         names = [entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(path, detail=False, refresh=True)]
     except FileNotFoundError:
         return None
-    name = find_metadata_name(names, lambda n: fs.cat_file(f"{path}/{n}", start=0, end=HEAD_BYTES))
+    name = find_metadata_name(names, lambda n: fs.cat_file(f"{path}/{n}", start=0, end=MARKER_HEAD_BYTES))
     return (name, fs.cat_file(f"{path}/{name}")) if name else None
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from easy_mlops.config.registry import register
-from easy_mlops.counts import add_counts
-from easy_mlops.files import write_json_atomic
+from easy_mlops.counts import PROFILE_MARKER, add_counts
+from easy_mlops.files import find_marked_file, write_json_atomic
 from easy_mlops.jsonl import (
     append_lines,
     append_lines_at,
@@ -101,6 +101,15 @@ class ObservabilityStep:
 
     def flush(self) -> None:
         """Write whatever is gathered in memory (nothing, unless the step defers its writes)."""
+
+
+def read_profile(deployment_dir: Path) -> dict[str, Any] | None:
+    """The training profile beside ``logs/``: ``profile.json``, or the JSON file carrying the profile
+    marker whatever ``deployment.steps.save_profile.filename`` named it; None when there is none."""
+    path = find_marked_file(deployment_dir, PROFILE_MARKER, PROFILE)
+    if path is None and (deployment_dir / PROFILE).is_file():
+        path = deployment_dir / PROFILE  # written before profiles carried the marker
+    return json.loads(path.read_text(encoding="utf-8")) if path is not None else None
 
 
 def row_input(inputs: Any, position: int) -> Any:
@@ -476,8 +485,7 @@ class DriftStep(ObservabilityStep):
 
     def load(self, log_dir: Path) -> None:
         super().load(log_dir)
-        profile = Path(log_dir).parent / PROFILE
-        self.reference = json.loads(profile.read_text(encoding="utf-8")) if profile.is_file() else None
+        self.reference = read_profile(Path(log_dir).parent)
 
     def save(self, output_dir: Path) -> None:
         self.load(output_dir)
@@ -571,7 +579,8 @@ class DriftStep(ObservabilityStep):
         if self.reference is None:
             return {
                 "enabled": False,
-                "message": "no reference profile: deployed before drift monitoring (retrain to get one)",
+                "message": "no reference profile: the deployment was made without its save_profile step "
+                "(or before drift monitoring); retrain with deployment.steps.save_profile to monitor drift",
             }
         return self._report(self._hours())
 

@@ -56,11 +56,18 @@ class TrainedModel:
     def predict(self, features: np.ndarray) -> np.ndarray:
         return self.estimator.predict(features)
 
-    def save_model(self, path: str | Path) -> None:
-        """Write the estimator and its metadata as one dict (key ``model``); ``.skops`` or joblib."""
+    def save_model(self, path: str | Path, preprocessor: Any = None) -> None:
+        """Write the estimator and its metadata as one dict (key ``model``); ``.skops`` or joblib.
+
+        ``preprocessor`` is embedded (key ``preprocessor``) in a deployment that saves no
+        preprocessor file of its own, so the model file alone predicts.
+        """
         from easy_mlops.serialization import dump
 
-        dump(self.model_data(), Path(path))
+        data = self.model_data()
+        if preprocessor is not None:
+            data["preprocessor"] = preprocessor
+        dump(data, Path(path))
 
     def model_data(self) -> dict[str, Any]:
         return {
