@@ -151,6 +151,36 @@ def test_latest_is_the_deployment_made_last_whatever_its_deployment_time(cli, co
     assert status["deployment"]["deployment_time"] == "2024-05-01T09:00:00Z"
 
 
+def test_every_command_finds_latest_in_another_folder_and_says_which(
+    cli, compose, classification_csv, tmp_path, models_dir
+):
+    """``deployment.output_dir=DIR`` (as train takes it) or ``--models DIR``, typed anywhere."""
+    elsewhere = tmp_path / "artifacts"
+    cfg = compose(SMALL, "data=csv", f"data.path={classification_csv}", f"deployment.output_dir={elsewhere}")
+    made = run_experiment(cfg)["deployment"]["deployment_dir"]
+    said = f"latest: {elsewhere / Path(made).name}"
+    out = tmp_path / "out.json"
+    for words in (
+        ["status", "latest", f"deployment.output_dir={elsewhere}", "--json"],
+        ["status", f"deployment.output_dir={elsewhere}", "latest"],
+        ["observe", "--models", str(elsewhere), "latest"],
+        ["predict", classification_csv, "latest", f"deployment.output_dir={elsewhere}", "-o", out],
+        ["predict", f"deployment.output_dir={elsewhere}", classification_csv, "latest", "-o", out],
+        ["evaluate", classification_csv, "latest", "--models", str(elsewhere)],
+        ["replay", "latest", f"deployment.output_dir={elsewhere}"],
+    ):
+        result = cli(*words)
+        assert result.returncode == 0, (words, result.stderr)
+        assert said in result.stderr.splitlines(), words
+    by_name = cli("status", Path(made).name, "--models", elsewhere, "--json")
+    assert json.loads(by_name.stdout)["deployment"]["directory"] == made and by_name.stderr == ""
+    listed = json.loads(cli("list", f"deployment.output_dir={elsewhere}", "--json").stdout)
+    assert [row["directory"] for row in listed] == [made]
+    assert not models_dir.exists()  # nothing looked for or written under ./models
+    missing = cli("status", "latest")  # ./models has none
+    assert missing.returncode == 2 and "no finished deployments to take as 'latest'" in missing.stderr
+
+
 # --------------------------------------------------------------------------- predict
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from easy_mlops.console import log_to_stderr, reporting_errors, stdout
 
 ALERT_EXIT = 3
+OUTPUT_DIR_OVERRIDE = "deployment.output_dir="
 # key=value, +key=value, ++key=value, ~key[=value] (Hydra's override grammar, loosely).
 OVERRIDE = re.compile(r"^(~[\w./@-]+(=.*)?|\+{0,2}[\w./@-]+=.*)$", re.S)
 
@@ -46,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler, parser=sub, takes_overrides=overrides)
         return sub
 
+    def models_option(sub: argparse.ArgumentParser, *positionals: str) -> None:
+        """``--models DIR``; ``positionals`` are the command's, in order (``deployment.output_dir=DIR``
+        typed among them is taken out and they are filled again)."""
+        sub.set_defaults(positionals=positionals)
+        sub.add_argument(
+            "--models",
+            metavar="DIR",
+            help="where 'latest' and deployment names are looked up (default ./models; "
+            "deployment.output_dir=DIR says the same)",
+        )
+
     train = command("train", cmd_train, "train on a data file and deploy the model", overrides=True)
     train.usage = "%(prog)s DATA [--target COL] [-c FILE] [--no-deploy] [OVERRIDE ...]"
     train.add_argument("data", help="CSV, JSON, JSON Lines or Parquet file")
@@ -56,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = command("predict", cmd_predict, "score a data file with a deployment")
     predict.add_argument("data", help="CSV, JSON, JSON Lines or Parquet file")
     predict.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
+    models_option(predict, "data", "model_dir")
     predict.add_argument(
         "-o", "--output", help='write {"predictions": [...]} to this JSON file instead of stdout'
     )
@@ -69,12 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.usage = "%(prog)s MODEL_DIR [--port N] [--workers N] [OVERRIDE ...]"
     serve.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, 'latest' or a URL")
+    models_option(serve, "model_dir")
     serve.add_argument("--port", type=int, help="shortcut for serve.port (default 8000)")
     serve.add_argument("--workers", type=int, help="shortcut for serve.workers (default 1)")
 
     evaluate = command("evaluate", cmd_evaluate, "measure a deployment's metrics on labelled live data")
     evaluate.add_argument("data", help="CSV, JSON, JSON Lines or Parquet file with the true labels")
     evaluate.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, 'latest' or a URL")
+    models_option(evaluate, "data", "model_dir")
     evaluate.add_argument("--target", help="label column (default: the deployment's target column)")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.add_argument(
@@ -84,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = command("status", cmd_status, "metadata, metrics, predictions and alerts of a deployment")
     status.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
+    models_option(status, "model_dir")
     status.add_argument("--json", action="store_true", help="print the summary as JSON")
     status.add_argument(
         "--fail-on-alert", action="store_true", help=f"exit {ALERT_EXIT} when an alert is active"
@@ -92,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     observe = command("observe", cmd_observe, "print the monitoring report of a deployment")
     observe.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
+    models_option(observe, "model_dir")
     observe.add_argument("-o", "--output", help="also write the report to this file")
     observe.add_argument(
         "--html", metavar="FILE", help="also write the report as one self-contained HTML page with charts"
@@ -99,16 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = command("list", cmd_list, "list the deployments under an output directory")
     listing.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
+    models_option(listing, "output_dir")
     listing.add_argument("--json", action="store_true", help="print the rows as JSON")
 
     gc = command("gc", cmd_gc, "remove what killed deployments left behind")
     gc.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
+    models_option(gc, "output_dir")
     gc.add_argument(
         "--grace", type=float, default=3600, help="only leftovers older than this many seconds (3600)"
     )
 
     prune = command("prune", cmd_prune, "remove old deployments, keeping the newest or each sweep's best")
     prune.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR", help="default: deployment.output_dir")
+    models_option(prune, "output_dir")
     prune.add_argument("--keep", type=int, metavar="N", help="keep the newest N deployments")
     prune.add_argument("--keep-best", type=int, metavar="K", help="keep the best K of each sweep")
     prune.add_argument("--metric", help="rank each sweep by this metric (default: its optimized_metric)")
@@ -121,12 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     push = command("push", cmd_push, "upload a deployment to object storage (again)")
     push.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
+    models_option(push, "model_dir")
     push.add_argument(
         "--uri", help="destination folder URL (default: the deployment's deployment.upload.uri)"
     )
 
     track = command("track", cmd_track, "log a deployment to MLflow (again, after tracking failed)")
     track.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
+    models_option(track, "model_dir")
     track.add_argument(
         "--uri",
         help="tracking URI (default: the run's tracking.uri, else $MLFLOW_TRACKING_URI, else ./mlruns)",
@@ -134,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = command("replay", cmd_replay, "retrain a deployment from its config snapshot and compare")
     replay.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
+    models_option(replay, "model_dir")
     replay.add_argument("--data", help="the training data, if it moved since the deployment was made")
 
     sweeps = command("sweeps", None, "sweep leaderboards")
@@ -178,6 +201,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def chosen_deployment(args: argparse.Namespace) -> str:
+    """The deployment a command names: ``latest`` (which one it was is said once the command has
+    succeeded: an error stays one line) or a name under ``--models``, or else a directory or URL."""
+    from easy_mlops.deployment.catalog import LATEST, resolve_deployment
+    from easy_mlops.deployment.storage import is_remote
+
+    reference = str(args.model_dir)
+    if reference == LATEST:
+        directory = resolve_deployment(LATEST, args.models or default_output_dir())
+        args.said_after = f"latest: {directory}"
+        return str(directory)
+    if args.models and not is_remote(reference) and not Path(reference).exists():
+        named = Path(args.models) / reference
+        if named.is_dir():
+            return str(named)
+    return reference
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from easy_mlops.data.loaders import check_data_file
     from easy_mlops.inference import check_output_file, predict_file
@@ -187,8 +228,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.output:
         check_output_file(args.output)
     output = args.output or sys.stdout
+    reference = chosen_deployment(args)
     settle()  # the imports (pandas among them), before the data and the model are loaded
-    predictions = predict_file(args.data, args.model_dir, not args.no_log, not args.skip_verify, output)
+    predictions = predict_file(args.data, reference, not args.no_log, not args.skip_verify, output)
     if args.output:
         sys.stderr.write(f"wrote {len(predictions):,} predictions to {args.output}\n")
     return 0
@@ -207,6 +249,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     shortcuts = [
         f"serve.{key}={value}" for key in ("port", "workers") if (value := getattr(args, key)) is not None
     ]
+    if args.models:
+        shortcuts.append(f"deployment.output_dir={args.models}")
     cfg = compose_config([*shortcuts, *args.overrides])
     return serve(args.model_dir, cfg.serve, cfg.deployment.output_dir, announce=stdout().print)
 
@@ -216,8 +260,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from easy_mlops.observability.report import evaluation_view
     from easy_mlops.runtime import settle
 
+    reference = chosen_deployment(args)
     settle()  # the imports, before the data and the model are loaded
-    result = evaluate_file(args.data, args.model_dir, args.target, verify=not args.skip_verify)
+    result = evaluate_file(args.data, reference, args.target, verify=not args.skip_verify)
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
     else:
@@ -232,7 +277,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from easy_mlops.observability.report import status_view
     from easy_mlops.status import deployment_status
 
-    status = deployment_status(args.model_dir, verify=not args.skip_verify)
+    status = deployment_status(chosen_deployment(args), verify=not args.skip_verify)
     if args.json:
         sys.stdout.write(json.dumps(status, indent=2, default=str) + "\n")
     else:
@@ -251,11 +296,12 @@ def cmd_observe(args: argparse.Namespace) -> int:
     for path in (args.output, args.html):
         if path:
             check_output_file(path, "the report")
-    report = deployment_report(args.model_dir)
+    reference = chosen_deployment(args)
+    report = deployment_report(reference)
     if args.output:
         write_text_atomic(Path(args.output), report)
     if args.html:
-        write_text_atomic(Path(args.html), deployment_html_report(args.model_dir))
+        write_text_atomic(Path(args.html), deployment_html_report(reference))
     sys.stdout.write(report)
     return 0
 
@@ -266,7 +312,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from easy_mlops.observability.report import deployments_table
     from easy_mlops.status import deployment_row, remote_row
 
-    output_dir = args.output_dir or default_output_dir()
+    output_dir = args.output_dir or args.models or default_output_dir()
     if is_remote(output_dir):
         rows = [remote_row(metadata, local_copy) for metadata, local_copy in list_remote(output_dir)]
     else:
@@ -283,7 +329,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     from easy_mlops.deployment.catalog import collect_garbage
 
-    removed = collect_garbage(args.output_dir or default_output_dir(), args.grace)
+    removed = collect_garbage(args.output_dir or args.models or default_output_dir(), args.grace)
     for path in removed:
         stdout().print(f"removed {path}", markup=False)
     stdout().print(f"{len(removed)} leftover(s) removed", markup=False)
@@ -294,7 +340,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from easy_mlops.deployment.catalog import prune_plan, remove_deployment
 
     doomed = prune_plan(
-        args.output_dir or default_output_dir(),
+        args.output_dir or args.models or default_output_dir(),
         args.keep,
         args.keep_best,
         args.metric,
@@ -312,7 +358,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     from easy_mlops.deployment.catalog import resolve_deployment
     from easy_mlops.deployment.storage import push_deployment, upload_settings
 
-    directory = resolve_deployment(args.model_dir)
+    directory = resolve_deployment(chosen_deployment(args))
     uri, storage_options = upload_settings(directory, args.uri)
     stdout().print(f"Uploaded to {push_deployment(directory, uri, storage_options)}", markup=False)
     return 0
@@ -322,7 +368,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     from easy_mlops.deployment.catalog import resolve_deployment
     from easy_mlops.tracking import track_deployment
 
-    directory = resolve_deployment(args.model_dir)
+    directory = resolve_deployment(chosen_deployment(args))
     record = track_deployment(directory, args.uri)
     registered = record.get("registered_model")
     stdout().print(
@@ -337,7 +383,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from easy_mlops.deployment.catalog import resolve_deployment
     from easy_mlops.replay import replay
 
-    directory = resolve_deployment(args.model_dir)
+    directory = resolve_deployment(chosen_deployment(args))
     stdout().print(f"Replaying {directory}")
     report = replay(directory, args.data)
     for change in report.changes:
@@ -386,6 +432,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """
     args, leftover = build_parser().parse_known_args(argv)
     parser: argparse.ArgumentParser = args.parser
+    if hasattr(args, "models") and not args.takes_overrides:
+        leftover = take_output_dir(args, leftover)
     if not args.takes_overrides and leftover:
         parser.error(f"unrecognized arguments: {' '.join(leftover)}")
     unknown = [word for word in leftover if word.startswith("-")]
@@ -405,10 +453,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def take_output_dir(args: argparse.Namespace, leftover: list[str]) -> list[str]:
+    """``deployment.output_dir=DIR`` typed anywhere, the override ``train`` understands, as ``--models
+    DIR``; the positionals it displaced are filled again in typed order. Returns the words left over."""
+    slots = args.positionals
+    words = [value for slot in slots if (value := getattr(args, slot)) is not None] + list(leftover)
+    for word in words:
+        if word.startswith(OUTPUT_DIR_OVERRIDE):
+            args.models = word.removeprefix(OUTPUT_DIR_OVERRIDE)
+    words = [word for word in words if not word.startswith(OUTPUT_DIR_OVERRIDE)]
+    for slot in slots:
+        setattr(args, slot, words.pop(0) if words else None)
+        if getattr(args, slot) is None and slot != "output_dir":  # OUTPUT_DIR is optional
+            args.parser.error(f"the following arguments are required: {slot.upper()}")
+    return words
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; exits with the command's code."""
     args = parse_args(argv)
     log_to_stderr(logging.DEBUG if args.debug else logging.WARNING)
     with reporting_errors(args.debug):
         code = args.handler(args)
+    if getattr(args, "said_after", None):
+        sys.stderr.write(f"{args.said_after}\n")
     sys.exit(code)
