@@ -259,7 +259,9 @@ def test_parallel_launcher_examples(workdir):
     joblib, slurm, submitit = block_with("python -m easy_mlops.run -m hydra/launcher=joblib") + block_with(
         "python -m easy_mlops.run -m hydra/launcher=slurm"
     )
-    assert run(joblib, workdir).returncode == 0
+    parallel = run(joblib, workdir)
+    assert parallel.returncode == 0, parallel.stderr
+    assert "[HYDRA]" not in parallel.stdout and "Joblib.Parallel" not in parallel.stdout + parallel.stderr
     check_one_deployment_per_job(workdir / "models", sweep_dir(workdir), 3)
     shutil.rmtree(workdir / "models")
     shutil.rmtree(workdir / "outputs")

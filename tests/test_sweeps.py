@@ -25,9 +25,16 @@ def sweep(tmp_path, *overrides, env=None):
 
 
 def test_a_failing_job_keeps_every_row(tmp_path):
-    result, sweep_dir = sweep(tmp_path, *FAST, "trainer.test_size=0.25,1.5")
+    result, sweep_dir = sweep(tmp_path, *FAST, "trainer.test_size=0.25,1.5", "+api_token=hunter2")
     assert result.returncode != 0
-    rows = {row["overrides"].split()[-1]: row for row in summary_rows(sweep_dir)}
+    # The sweep's own report names the failed job (its secret masked); Hydra's line, which
+    # lists the overrides unmasked, and its INFO chatter never reach the user.
+    assert result.stderr.splitlines() == [
+        "error: job 1 (data=breast_cancer trainer.test_size=1.5 +api_token=***) failed: ConfigError: "
+        "config key 'trainer.test_size': 1.5 must be between 0 and 1"
+    ]
+    assert "hunter2" not in result.stdout + result.stderr and "[HYDRA]" not in result.stdout
+    rows = {row["overrides"].split()[1]: row for row in summary_rows(sweep_dir)}
     assert rows["trainer.test_size=0.25"]["status"] == "ok"
     failed = rows["trainer.test_size=1.5"]
     assert failed["status"] == "failed" and "must be between 0 and 1" in failed["error"]

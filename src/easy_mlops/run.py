@@ -102,6 +102,23 @@ def debug_requested(arguments: list[str]) -> bool:
     return False
 
 
+class WithoutHydraJobErrors:
+    """stderr without the line Hydra writes when a sweeper reads a failed job's result
+    (``Error executing job with overrides: [...]``): it lists the overrides unmasked, secrets
+    included, and the sweep's own report names the failed job (its overrides masked) anyway."""
+
+    PREFIX = "Error executing job with overrides:"
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return len(text) if text.startswith(self.PREFIX) else self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def main() -> None:
     arguments = sys.argv[1:]
     if "--debug" in arguments:
@@ -111,6 +128,7 @@ def main() -> None:
     # Composition errors reach reporting_errors whole, instead of Hydra's multi-line report.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     settle()  # the imports, before Hydra composes
+    sys.stderr = WithoutHydraJobErrors(sys.stderr)
     with reporting_errors(show_tracebacks, overrides=arguments):
         try:
             app()
