@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from easy_mlops import __version__
 from easy_mlops.console import log_to_stderr, reporting_errors, stdout
 
 ALERT_EXIT = 3
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         "trainer=hist_gradient_boosting trainer.test_size=0.3 deployment.version=2.0.0",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # Each sub-command accepts --debug too, wherever it is typed.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
