@@ -5,13 +5,18 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from easy_mlops.config.compose import compose_config
 from easy_mlops.pipeline import run_experiment
@@ -19,6 +24,7 @@ from easy_mlops.pipeline import run_experiment
 from conftest import CLI, free_port, make_classification_frame
 
 FEATURES = ["x1", "x2", "count", "city"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Server:
@@ -306,6 +312,79 @@ def test_without_the_token_variable_the_server_does_not_start(tmp_path, served):
     assert result.stderr.strip() == (
         "error: config key 'serve.token_env': the variable NOT_SET_ANYWHERE is not set or empty"
     )
+
+
+# --------------------------------------------------------------------------- installed without the extra
+
+
+def core_only_environment(root: Path) -> Path:
+    """A virtualenv holding this checkout and its core dependencies only, as ``pip install
+    make-mlops-easy`` (no extra) leaves one; returns its ``bin/``.
+
+    The dependencies (``[project] dependencies`` and theirs, markers evaluated
+    without an extra) are linked from this environment; the package is
+    installed the way ``pip install -e`` installs it: a ``.pth`` to the
+    sources, a dist-info and the console script.
+    """
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    [site] = root.glob("lib/python*/site-packages")
+    wanted, linked = list(project["dependencies"]), set()
+    while wanted:
+        requirement = Requirement(wanted.pop())
+        name = canonicalize_name(requirement.name)
+        if name in linked or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        linked.add(name)
+        distribution = metadata.distribution(name)
+        wanted += distribution.requires or []
+        for top in {file.parts[0] for file in distribution.files} - {"..", "__pycache__"}:
+            if not (site / top).exists():
+                (site / top).symlink_to(distribution.locate_file(top))
+    assert not linked & {"starlette", "uvicorn", "prometheus-client", "orjson"}, linked
+    (site / "make_mlops_easy.pth").write_text(f"{ROOT / 'src'}\n")
+    info = site / f"make_mlops_easy-{project['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+        + "".join(f"Requires-Dist: {requirement}\n" for requirement in project["dependencies"])
+    )
+    scripts = project["scripts"]
+    (info / "entry_points.txt").write_text(
+        "[console_scripts]\n" + "".join(f"{name} = {target}\n" for name, target in scripts.items())
+    )
+    for name, target in scripts.items():
+        module, function = target.split(":")
+        script = root / "bin" / name
+        script.write_text(
+            f"#!{root / 'bin' / 'python'}\nimport sys\nfrom {module} import {function}\n"
+            f"if __name__ == '__main__':\n    sys.exit({function}())\n"
+        )
+        script.chmod(0o755)
+    return root / "bin"
+
+
+def test_serve_without_its_extra_is_one_line_naming_it(tmp_path, served):
+    _, deployment, _ = served
+    bin_dir = core_only_environment(tmp_path / "venv")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(bin_dir / "make-mlops-easy"), *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    assert subprocess.run([bin_dir / "python", "-c", "import starlette"], env=env).returncode == 1
+    status = run("status", str(deployment), "--json")  # the install works without the extra
+    assert status.returncode == 0, status.stderr
+    for args in ([], ["--workers", "2"]):
+        result = run("serve", str(deployment), "--port", str(free_port()), *args)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            "error: serving needs its extra (starlette, uvicorn, prometheus_client, orjson not installed): "
+            "pip install 'make-mlops-easy[serve]'\n"
+        )
+        assert result.stdout == ""
 
 
 # --------------------------------------------------------------------------- load, workers, reload, stop

@@ -199,14 +199,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from easy_mlops.config.compose import compose_config
-    from easy_mlops.errors import ConfigError
+    from easy_mlops.serving.server import serve  # it refuses to start without the serving extra
 
-    try:
-        from easy_mlops.serving.server import serve
-    except ImportError as exc:
-        raise ConfigError(
-            f"serving needs its extra ({exc.name} is missing): pip install 'make-mlops-easy[serve]'"
-        ) from exc
     shortcuts = [
         f"serve.{key}={value}" for key in ("port", "workers") if (value := getattr(args, key)) is not None
     ]

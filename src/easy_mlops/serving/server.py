@@ -1,12 +1,14 @@
 """Run the server: one parent, ``serve.workers`` worker processes answering on one port.
 
-The parent verifies and loads the deployment (a bad one is refused before
-anything listens), binds the socket, and forks the workers, which share the
-socket and the loaded model's memory. It prints the URL once every worker is
-ready, forwards SIGHUP (reload) and SIGTERM/SIGINT (stop accepting, finish
-in-flight requests, flush the logs) to them, and exits 0 after a clean stop.
+The parent checks that the serving extra is installed, verifies and loads the
+deployment (a bad one is refused before anything listens), binds the socket,
+and forks the workers, which share the socket and the loaded model's memory.
+It prints the URL once every worker is ready, forwards SIGHUP (reload) and
+SIGTERM/SIGINT (stop accepting, finish in-flight requests, flush the logs) to
+them, and exits 0 after a clean stop.
 """
 
+import importlib.util
 import multiprocessing
 import os
 import shutil
@@ -20,6 +22,20 @@ from easy_mlops.errors import ConfigError, DeploymentError
 
 FORK = multiprocessing.get_context("fork")
 READY_TIMEOUT_S = 120
+# What `pip install 'make-mlops-easy[serve]'` brings, by import name. The workers import
+# them after the fork (prometheus_client only once its multiprocess directory is set), so
+# a missing one is found here, before anything is loaded, not as a worker's traceback.
+SERVE_EXTRA = ("starlette", "uvicorn", "prometheus_client", "orjson")
+
+
+def require_serve_extra() -> None:
+    """Refuse to serve, in one line naming the extra, when one of its packages is missing."""
+    missing = [name for name in SERVE_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"serving needs its extra ({', '.join(missing)} not installed): "
+            "pip install 'make-mlops-easy[serve]'"
+        )
 
 
 def read_token(token_env: str | None) -> str | None:
@@ -50,6 +66,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(reference: str, settings: Any, output_dir: str | None = None, announce=print) -> int:
     """Serve ``reference`` (a directory, ``latest`` or a URL) until SIGTERM or SIGINT; returns 0."""
+    require_serve_extra()
     token = read_token(settings.token_env)
     deployment = Deployment.load(reference, verify=True, output_dir=output_dir)
     sock = bind(settings.host, settings.port)
