@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from prometheus_client.parser import text_string_to_metric_families
 
 from easy_mlops.config.compose import compose_config
 from easy_mlops.pipeline import run_experiment
@@ -189,6 +190,36 @@ def test_health_version_metadata_and_metrics(served):
     ):
         assert name in text, name
     assert 'le="0.0005"' in text  # sub-millisecond scoring has a bucket
+
+
+def counted(client: httpx.Client, headers: dict | None = None) -> dict[tuple[str, str], float]:
+    """``easy_mlops_requests_total`` read with Prometheus's own parser: (endpoint, code) -> count."""
+    text = client.get("/metrics", headers=headers).text
+    return {
+        (sample.labels["endpoint"], sample.labels["code"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "easy_mlops_requests"
+        for sample in family.samples
+        if sample.name == "easy_mlops_requests_total"
+    }
+
+
+def test_wrong_methods_and_unknown_paths_are_counted_too(served):
+    server, _, _ = served
+    before = counted(server.client)
+    assert server.client.get("/invocations").status_code == 405
+    assert server.client.post("/ping").status_code == 405
+    assert server.client.get("/no-such-page").status_code == 404
+    assert server.client.get("/another-made-up-path").status_code == 404
+    after = counted(server.client)
+    grew = {key: value - before.get(key, 0) for key, value in after.items() if value != before.get(key, 0)}
+    # The scrape between is counted too; made-up paths share one label value.
+    assert grew == {
+        ("invocations", "405"): 1,
+        ("ping", "405"): 1,
+        ("other", "404"): 2,
+        ("metrics", "200"): 1,
+    }
 
 
 def test_a_body_over_the_limit_is_refused(tmp_path, served):
