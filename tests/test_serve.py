@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from jsonschema import Draft202012Validator
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from prometheus_client.parser import text_string_to_metric_families
@@ -222,6 +223,104 @@ def test_wrong_methods_and_unknown_paths_are_counted_too(served):
     }
 
 
+# --------------------------------------------------------------------------- the OpenAPI document
+
+
+def refs(node) -> list[str]:
+    """Every ``$ref`` in a JSON document."""
+    if isinstance(node, dict):
+        own = [node["$ref"]] if "$ref" in node else []
+        return own + [ref for value in node.values() for ref in refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in refs(value)]
+    return []
+
+
+def schema_validator(document: dict, name: str) -> Draft202012Validator:
+    """A JSON Schema validator for one of the document's schemas, its $refs resolving in the document."""
+    return Draft202012Validator({"$ref": f"#/components/schemas/{name}", **document})
+
+
+def check_openapi(document: dict) -> None:
+    """The fields OpenAPI 3.1 requires, every $ref resolving, every schema a valid JSON Schema."""
+    assert document["openapi"].startswith("3.1.")
+    assert isinstance(document["info"]["title"], str) and isinstance(document["info"]["version"], str)
+    assert set(document["paths"]) == {
+        "/invocations",
+        "/ping",
+        "/health",
+        "/version",
+        "/metadata",
+        "/metrics",
+        "/reload",
+        "/openapi.json",
+    }
+    for path, item in document["paths"].items():
+        assert path.startswith("/") and item, path
+        for method, operation in item.items():
+            assert method in ("get", "post"), (path, method)
+            assert operation["responses"], (path, method)
+            for code, response in operation["responses"].items():
+                assert code.isdigit() and isinstance(response["description"], str), (path, code)
+                for media_type in response.get("content", {}).values():
+                    assert set(media_type) <= {"schema", "example", "examples", "encoding"}, (path, code)
+            for requirement in operation.get("security", []):
+                assert set(requirement) <= set(document["components"]["securitySchemes"])
+    for ref in refs(document):
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.rsplit("/", 1)[1] in document["components"]["schemas"], ref
+    for schema in document["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+def test_the_openapi_document_describes_the_deployment_and_its_requests_are_answered(served):
+    server, deployment, data = served
+    response = server.client.get("/openapi.json")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    document = response.json()
+    check_openapi(document)
+    assert document["info"]["version"] == "1.0.0" and deployment.name in document["info"]["title"]
+    assert "securitySchemes" not in document["components"]  # no token: nothing is guarded
+    row = document["components"]["schemas"]["Row"]
+    assert row["required"] == FEATURES
+    kinds = {name: cell["type"][0] for name, cell in row["properties"].items()}
+    assert kinds == {"x1": "number", "x2": "number", "count": "number", "city": "string"}
+
+    # A row made from the schema alone, in each format it describes, is answered.
+    made_up = {"number": 1.5, "string": "made-up-category"}
+    record = {name: made_up[kind] for name, kind in kinds.items()}
+    bodies = [
+        {"dataframe_split": {"columns": list(record), "data": [list(record.values())]}},
+        {"dataframe_records": [record]},
+        {"instances": [record]},
+        {"instances": [list(record.values())]},
+        {"inputs": {name: [value] for name, value in record.items()}},
+    ]
+    invocation = schema_validator(document, "Invocation")
+    answer = schema_validator(document, "Predictions")
+    for body in bodies:
+        invocation.validate(body)
+        response = server.client.post("/invocations", json=body)
+        assert response.status_code == 200, (body, response.text)
+        answer.validate(response.json())
+        assert len(response.json()["predictions"]) == 1
+    header = document["paths"]["/invocations"]["post"]["requestBody"]["content"]["text/csv"]["example"]
+    csv = header + ",".join(str(value) for value in record.values()) + "\n"
+    response = server.client.post("/invocations", content=csv, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 200 and len(response.json()["predictions"]) == 1
+
+    # What the schema refuses, the server refuses, with the error shape it documents.
+    two_keys = {"instances": [record], "inputs": [record]}
+    missing = {"dataframe_records": [{name: record[name] for name in FEATURES[1:]}]}
+    for body, status in ((two_keys, 400), (missing, 422)):
+        assert not invocation.is_valid(body)
+        response = server.client.post("/invocations", json=body)
+        assert response.status_code == status
+        schema_validator(document, "Error").validate(response.json())
+    for path, schema in (("/health", "Health"), ("/version", "Version"), ("/metadata", "Metadata")):
+        schema_validator(document, schema).validate(server.client.get(path).json())
+
+
 def test_a_body_over_the_limit_is_refused(tmp_path, served):
     _, deployment, data = served
     server = Server(tmp_path, str(deployment), "serve.max_body_mb=0.001")
@@ -315,10 +414,24 @@ def test_a_token_guards_everything_but_ping_and_health(tmp_path, served):
     row = json.loads(pd.read_csv(data)[FEATURES].iloc[:1].to_json(orient="records"))
     good = {"Authorization": f"Bearer {secret}"}
     try:
-        for path in ("/metadata", "/metrics"):
+        for path in ("/metadata", "/metrics", "/openapi.json"):
             assert server.client.get(path).status_code == 401
             assert server.client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
             assert server.client.get(path, headers=good).status_code == 200
+        document = server.client.get("/openapi.json", headers=good).json()
+        check_openapi(document)
+        assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        guarded = {
+            path
+            for path, item in document["paths"].items()
+            for operation in item.values()
+            if "security" in operation
+        }
+        assert guarded == {"/invocations", "/metadata", "/metrics", "/reload", "/openapi.json"}
+        for path, item in document["paths"].items():  # every documented call exists as documented
+            for method in item:
+                answered = server.client.request(method, path, headers=good, json={"instances": row})
+                assert answered.status_code not in (404, 405), (method, path, answered.text)
         assert server.client.post("/invocations", json={"instances": row}).status_code == 401
         assert server.client.post("/invocations", json={"instances": row}, headers=good).status_code == 200
         assert server.client.post("/reload", headers=good).json()["reloaded"] is False  # a fixed deployment

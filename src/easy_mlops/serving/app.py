@@ -1,4 +1,5 @@
-"""The ASGI application one worker process runs: MLflow's scoring protocol plus health, metadata and metrics.
+"""The ASGI application one worker process runs: MLflow's scoring protocol plus health, metadata,
+metrics and the OpenAPI document.
 
 Every served prediction is logged to the deployment's ``logs/`` exactly as
 ``predict`` logs (records with ``"source": "serve"``), one append per batch,
@@ -35,6 +36,7 @@ from easy_mlops.jsonsafe import json_values
 from easy_mlops.monitoring import deployment_monitor
 from easy_mlops.serving.batching import Batch, MicroBatcher
 from easy_mlops.serving.metrics import CONTENT_TYPE, ServerMetrics, scrape
+from easy_mlops.serving.openapi import openapi_document
 from easy_mlops.serving.requests import RequestError, parse_body
 
 log = logging.getLogger(__name__)
@@ -256,6 +258,11 @@ class Serving:
             }
         )
 
+    async def openapi(self, request: Request) -> Response:
+        if not self.authorized(request):
+            return error(401, "missing or wrong bearer token")
+        return json_response(openapi_document(self.deployment, secured=self.token is not None))
+
     async def prometheus(self, request: Request) -> Response:
         if not self.authorized(request):
             return error(401, "missing or wrong bearer token")
@@ -280,6 +287,7 @@ class Serving:
             Route("/metadata", self.metadata, methods=["GET"], name="metadata"),
             Route("/metrics", self.prometheus, methods=["GET"], name="metrics"),
             Route("/reload", self.reload_endpoint, methods=["POST"], name="reload"),
+            Route("/openapi.json", self.openapi, methods=["GET"], name="openapi"),
         ]
         measured = Middleware(
             Measured, metrics=lambda: self.metrics, endpoints={r.path: r.name for r in routes}
