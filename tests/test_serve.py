@@ -42,12 +42,13 @@ class Server:
             text=True,
             env={**os.environ, **(env or {})},
         )
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(
-            target=lambda: [lines.put(line) for line in self.process.stdout], daemon=True
-        ).start()
+        self.lines: queue.Queue = queue.Queue()
+        self.reader = threading.Thread(
+            target=lambda: [self.lines.put(line) for line in self.process.stdout], daemon=True
+        )
+        self.reader.start()
         try:
-            self.banner = lines.get(timeout=60)
+            self.banner = self.lines.get(timeout=60)
         except queue.Empty:
             self.process.kill()
             raise AssertionError(f"the server did not start: {self.process.stderr.read()}") from None
@@ -64,6 +65,11 @@ class Server:
             self.process.kill()
             raise
         return self.process.returncode, self.process.stderr.read()
+
+    def printed(self) -> list[str]:
+        """What it printed on stdout after the banner, once stopped."""
+        self.reader.join(10)
+        return [self.lines.get() for _ in range(self.lines.qsize())]
 
 
 def train(output_dir: Path, data: Path, *overrides: str) -> Path:
@@ -609,6 +615,71 @@ def test_reload_under_load_swaps_the_model_without_a_failed_request(tmp_path, se
     finally:
         assert server.stop()[0] == 0
     assert len(logged(newer, 1)) >= 1  # what the new model answered is logged in its own deployment
+
+
+def models_served(client: httpx.Client, headers: dict) -> dict[str, float]:
+    """``easy_mlops_model_info`` by version: 1 while any worker serves that version (livemax)."""
+    text = client.get("/metrics", headers=headers).text
+    return {
+        sample.labels["version"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "easy_mlops_model_info"
+        for sample in family.samples
+    }
+
+
+def test_every_worker_reloads_and_the_server_says_so_once(tmp_path, served):
+    _, _, data = served
+    train(tmp_path / "models", data, "deployment.version=1.0.0")
+    secret = "tok-" + os.urandom(8).hex()
+    good = {"Authorization": f"Bearer {secret}"}
+    server = Server(
+        tmp_path,
+        "latest",
+        "--workers",
+        "2",
+        "deployment.output_dir=models",
+        "serve.token_env=SERVE_TOKEN",
+        env={"SERVE_TOKEN": secret},
+    )
+
+    def all_workers_serve(version: str) -> bool:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            served_now = {name for name, value in models_served(server.client, good).items() if value == 1}
+            if served_now == {version}:
+                return True
+            time.sleep(0.1)
+        return False
+
+    try:
+        second = train(tmp_path / "models", data, "deployment.version=2.0.0")
+        server.process.send_signal(signal.SIGHUP)
+        assert all_workers_serve("2.0.0")
+        third = train(tmp_path / "models", data, "deployment.version=3.0.0")
+        answer = server.client.post("/reload", headers=good).json()  # reaches one of the two workers
+        assert answer == {"reloaded": True, "name": third.name, "version": "3.0.0"}
+        assert all_workers_serve("3.0.0")  # the other one followed
+        assert server.client.get("/openapi.json", headers=good).json()["info"]["version"] == "3.0.0"
+        broken = train(tmp_path / "models", data, "deployment.version=4.0.0")
+        with open(broken / "model.joblib", "ab") as handle:
+            handle.write(b"tampered")
+        server.process.send_signal(signal.SIGHUP)  # both workers refuse it ...
+        refused = server.client.post("/reload", headers=good).json()  # ... and this one once more
+        assert refused == {"reloaded": False, "name": third.name, "version": "3.0.0"}
+        assert all_workers_serve("3.0.0")
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr
+    assert server.printed() == [
+        f"reloaded: now serving {second.name} (version 2.0.0)\n",
+        f"reloaded: now serving {third.name} (version 3.0.0)\n",
+    ]
+    warnings = stderr.splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: not reloading models/{broken.name}: "), (
+        stderr
+    )
+    assert "model.joblib" in warnings[0]
 
 
 def test_sigterm_during_load_finishes_answers_and_logs_every_one_whole(tmp_path, served):

@@ -124,9 +124,19 @@ class Serving:
         token: str | None,
         output_dir: str | None = None,
         on_ready: Callable[[], None] | None = None,
+        on_reloaded: Callable[[Deployment], None] | None = None,
+        on_refused: Callable[[Path, str], None] | None = None,
     ) -> None:
+        """``on_reloaded`` and ``on_refused`` hear how a reload went (the server's parent says it once
+        for all its workers); without them, this worker logs it."""
         self.deployment, self.reference, self.settings = deployment, reference, settings
         self.token, self.output_dir, self.on_ready = token, output_dir, on_ready
+        self.on_reloaded = on_reloaded or (
+            lambda loaded: log.warning("reloaded: now serving %s (version %s)", loaded.name, loaded.version)
+        )
+        self.on_refused = on_refused or (
+            lambda directory, reason: log.warning("not reloading %s: %s", directory, reason)
+        )
         self.max_body = int(settings.max_body_mb * 1024 * 1024)
         self.reloading = asyncio.Lock()
         self.scored_by = deployment
@@ -180,12 +190,12 @@ class Serving:
             try:
                 loaded = await asyncio.to_thread(Deployment.load, newest)
             except MLOpsError as exc:
-                log.warning("not reloading %s: %s", newest, exc)
+                self.on_refused(newest, str(exc))
                 return False
             previous = (self.deployment.name, self.deployment.version)
             self.deployment = loaded
             self.metrics.serving(loaded.name, loaded.version, previous)
-            log.warning("now serving %s (version %s)", loaded.name, loaded.version)
+            self.on_reloaded(loaded)
             return True
 
     # ------------------------------------------------------------------ endpoints
