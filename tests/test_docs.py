@@ -298,9 +298,15 @@ def test_the_python_api_example(workdir, cli):
 
 def test_serving_examples(workdir):
     example_deployment(workdir)
-    _, serve, request = block_with("pip install make-mlops-easy[serve]")
+    _, *commands = block_with("pip install make-mlops-easy[serve]")  # the extra is installed here
+    [at] = [number for number, words in enumerate(commands) if words[:2] == ["make-mlops-easy", "serve"]]
+    for words in commands[:at]:  # --version, printing what the README's comment shows
+        result = run(words, workdir)
+        assert result.returncode == 0, result.stderr
+        [line] = [line for line in README.read_text().splitlines() if line.startswith(f"{' '.join(words)} ")]
+        assert line.split("# ", 1)[1] == result.stdout.strip()
     server = subprocess.Popen(
-        [str(BIN / "make-mlops-easy"), *serve[1:]],
+        [str(BIN / "make-mlops-easy"), *commands[at][1:]],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -311,9 +317,20 @@ def test_serving_examples(workdir):
         assert banner.startswith(f"Serving {EXAMPLE_DEPLOYMENT}") and "http://127.0.0.1:8080" in banner, (
             banner
         )
-        answer = subprocess.run(request, cwd=workdir, capture_output=True, text=True, timeout=60)
-        assert answer.returncode == 0, answer.stderr
-        assert json.loads(answer.stdout)["predictions"][0] in ("yes", "no")
+        answers = []
+        for request in commands[at + 1 :]:
+            answer = subprocess.run(request, cwd=workdir, capture_output=True, text=True, timeout=60)
+            assert answer.returncode == 0, answer.stderr
+            answers.append(json.loads(answer.stdout))
+        [predicted] = [answer for answer in answers if "predictions" in answer]
+        assert predicted["predictions"][0] in ("yes", "no")
+        [document] = [answer for answer in answers if "openapi" in answer]
+        assert document["info"]["version"] == "1.0.0"
+        assert document["components"]["schemas"]["Row"]["required"] == [
+            "tenure_months",
+            "monthly_charges",
+            "plan",
+        ]
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(60) == 0

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,13 @@ def test_debug_after_the_sub_command_shows_the_traceback(cli_process, tmp_path):
     result = cli_process("train", tmp_path / "absent.csv", "trainer=mlp", "--debug")
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "absent.csv" in result.stderr
+
+
+def test_version_prints_the_packages_version(cli_process):
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    result = cli_process("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"make-mlops-easy {project['version']}\n" and result.stderr == ""
 
 
 # --------------------------------------------------------------------------- metric-name maps

@@ -5,13 +5,20 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
+from jsonschema import Draft202012Validator
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from prometheus_client.parser import text_string_to_metric_families
 
 from easy_mlops.config.compose import compose_config
 from easy_mlops.pipeline import run_experiment
@@ -19,6 +26,7 @@ from easy_mlops.pipeline import run_experiment
 from conftest import CLI, free_port, make_classification_frame
 
 FEATURES = ["x1", "x2", "count", "city"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Server:
@@ -34,12 +42,13 @@ class Server:
             text=True,
             env={**os.environ, **(env or {})},
         )
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(
-            target=lambda: [lines.put(line) for line in self.process.stdout], daemon=True
-        ).start()
+        self.lines: queue.Queue = queue.Queue()
+        self.reader = threading.Thread(
+            target=lambda: [self.lines.put(line) for line in self.process.stdout], daemon=True
+        )
+        self.reader.start()
         try:
-            self.banner = lines.get(timeout=60)
+            self.banner = self.lines.get(timeout=60)
         except queue.Empty:
             self.process.kill()
             raise AssertionError(f"the server did not start: {self.process.stderr.read()}") from None
@@ -56,6 +65,11 @@ class Server:
             self.process.kill()
             raise
         return self.process.returncode, self.process.stderr.read()
+
+    def printed(self) -> list[str]:
+        """What it printed on stdout after the banner, once stopped."""
+        self.reader.join(10)
+        return [self.lines.get() for _ in range(self.lines.qsize())]
 
 
 def train(output_dir: Path, data: Path, *overrides: str) -> Path:
@@ -185,6 +199,134 @@ def test_health_version_metadata_and_metrics(served):
     assert 'le="0.0005"' in text  # sub-millisecond scoring has a bucket
 
 
+def counted(client: httpx.Client, headers: dict | None = None) -> dict[tuple[str, str], float]:
+    """``easy_mlops_requests_total`` read with Prometheus's own parser: (endpoint, code) -> count."""
+    text = client.get("/metrics", headers=headers).text
+    return {
+        (sample.labels["endpoint"], sample.labels["code"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "easy_mlops_requests"
+        for sample in family.samples
+        if sample.name == "easy_mlops_requests_total"
+    }
+
+
+def test_wrong_methods_and_unknown_paths_are_counted_too(served):
+    server, _, _ = served
+    before = counted(server.client)
+    assert server.client.get("/invocations").status_code == 405
+    assert server.client.post("/ping").status_code == 405
+    assert server.client.get("/no-such-page").status_code == 404
+    assert server.client.get("/another-made-up-path").status_code == 404
+    after = counted(server.client)
+    grew = {key: value - before.get(key, 0) for key, value in after.items() if value != before.get(key, 0)}
+    # The scrape between is counted too; made-up paths share one label value.
+    assert grew == {
+        ("invocations", "405"): 1,
+        ("ping", "405"): 1,
+        ("other", "404"): 2,
+        ("metrics", "200"): 1,
+    }
+
+
+# --------------------------------------------------------------------------- the OpenAPI document
+
+
+def refs(node) -> list[str]:
+    """Every ``$ref`` in a JSON document."""
+    if isinstance(node, dict):
+        own = [node["$ref"]] if "$ref" in node else []
+        return own + [ref for value in node.values() for ref in refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in refs(value)]
+    return []
+
+
+def schema_validator(document: dict, name: str) -> Draft202012Validator:
+    """A JSON Schema validator for one of the document's schemas, its $refs resolving in the document."""
+    return Draft202012Validator({"$ref": f"#/components/schemas/{name}", **document})
+
+
+def check_openapi(document: dict) -> None:
+    """The fields OpenAPI 3.1 requires, every $ref resolving, every schema a valid JSON Schema."""
+    assert document["openapi"].startswith("3.1.")
+    assert isinstance(document["info"]["title"], str) and isinstance(document["info"]["version"], str)
+    assert set(document["paths"]) == {
+        "/invocations",
+        "/ping",
+        "/health",
+        "/version",
+        "/metadata",
+        "/metrics",
+        "/reload",
+        "/openapi.json",
+    }
+    for path, item in document["paths"].items():
+        assert path.startswith("/") and item, path
+        for method, operation in item.items():
+            assert method in ("get", "post"), (path, method)
+            assert operation["responses"], (path, method)
+            for code, response in operation["responses"].items():
+                assert code.isdigit() and isinstance(response["description"], str), (path, code)
+                for media_type in response.get("content", {}).values():
+                    assert set(media_type) <= {"schema", "example", "examples", "encoding"}, (path, code)
+            for requirement in operation.get("security", []):
+                assert set(requirement) <= set(document["components"]["securitySchemes"])
+    for ref in refs(document):
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.rsplit("/", 1)[1] in document["components"]["schemas"], ref
+    for schema in document["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+def test_the_openapi_document_describes_the_deployment_and_its_requests_are_answered(served):
+    server, deployment, data = served
+    response = server.client.get("/openapi.json")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    document = response.json()
+    check_openapi(document)
+    assert document["info"]["version"] == "1.0.0" and deployment.name in document["info"]["title"]
+    assert "securitySchemes" not in document["components"]  # no token: nothing is guarded
+    row = document["components"]["schemas"]["Row"]
+    assert row["required"] == FEATURES
+    kinds = {name: cell["type"][0] for name, cell in row["properties"].items()}
+    assert kinds == {"x1": "number", "x2": "number", "count": "number", "city": "string"}
+
+    # A row made from the schema alone, in each format it describes, is answered.
+    made_up = {"number": 1.5, "string": "made-up-category"}
+    record = {name: made_up[kind] for name, kind in kinds.items()}
+    bodies = [
+        {"dataframe_split": {"columns": list(record), "data": [list(record.values())]}},
+        {"dataframe_records": [record]},
+        {"instances": [record]},
+        {"instances": [list(record.values())]},
+        {"inputs": {name: [value] for name, value in record.items()}},
+    ]
+    invocation = schema_validator(document, "Invocation")
+    answer = schema_validator(document, "Predictions")
+    for body in bodies:
+        invocation.validate(body)
+        response = server.client.post("/invocations", json=body)
+        assert response.status_code == 200, (body, response.text)
+        answer.validate(response.json())
+        assert len(response.json()["predictions"]) == 1
+    header = document["paths"]["/invocations"]["post"]["requestBody"]["content"]["text/csv"]["example"]
+    csv = header + ",".join(str(value) for value in record.values()) + "\n"
+    response = server.client.post("/invocations", content=csv, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 200 and len(response.json()["predictions"]) == 1
+
+    # What the schema refuses, the server refuses, with the error shape it documents.
+    two_keys = {"instances": [record], "inputs": [record]}
+    missing = {"dataframe_records": [{name: record[name] for name in FEATURES[1:]}]}
+    for body, status in ((two_keys, 400), (missing, 422)):
+        assert not invocation.is_valid(body)
+        response = server.client.post("/invocations", json=body)
+        assert response.status_code == status
+        schema_validator(document, "Error").validate(response.json())
+    for path, schema in (("/health", "Health"), ("/version", "Version"), ("/metadata", "Metadata")):
+        schema_validator(document, schema).validate(server.client.get(path).json())
+
+
 def test_a_body_over_the_limit_is_refused(tmp_path, served):
     _, deployment, data = served
     server = Server(tmp_path, str(deployment), "serve.max_body_mb=0.001")
@@ -278,10 +420,24 @@ def test_a_token_guards_everything_but_ping_and_health(tmp_path, served):
     row = json.loads(pd.read_csv(data)[FEATURES].iloc[:1].to_json(orient="records"))
     good = {"Authorization": f"Bearer {secret}"}
     try:
-        for path in ("/metadata", "/metrics"):
+        for path in ("/metadata", "/metrics", "/openapi.json"):
             assert server.client.get(path).status_code == 401
             assert server.client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
             assert server.client.get(path, headers=good).status_code == 200
+        document = server.client.get("/openapi.json", headers=good).json()
+        check_openapi(document)
+        assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        guarded = {
+            path
+            for path, item in document["paths"].items()
+            for operation in item.values()
+            if "security" in operation
+        }
+        assert guarded == {"/invocations", "/metadata", "/metrics", "/reload", "/openapi.json"}
+        for path, item in document["paths"].items():  # every documented call exists as documented
+            for method in item:
+                answered = server.client.request(method, path, headers=good, json={"instances": row})
+                assert answered.status_code not in (404, 405), (method, path, answered.text)
         assert server.client.post("/invocations", json={"instances": row}).status_code == 401
         assert server.client.post("/invocations", json={"instances": row}, headers=good).status_code == 200
         assert server.client.post("/reload", headers=good).json()["reloaded"] is False  # a fixed deployment
@@ -306,6 +462,79 @@ def test_without_the_token_variable_the_server_does_not_start(tmp_path, served):
     assert result.stderr.strip() == (
         "error: config key 'serve.token_env': the variable NOT_SET_ANYWHERE is not set or empty"
     )
+
+
+# --------------------------------------------------------------------------- installed without the extra
+
+
+def core_only_environment(root: Path) -> Path:
+    """A virtualenv holding this checkout and its core dependencies only, as ``pip install
+    make-mlops-easy`` (no extra) leaves one; returns its ``bin/``.
+
+    The dependencies (``[project] dependencies`` and theirs, markers evaluated
+    without an extra) are linked from this environment; the package is
+    installed the way ``pip install -e`` installs it: a ``.pth`` to the
+    sources, a dist-info and the console script.
+    """
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    [site] = root.glob("lib/python*/site-packages")
+    wanted, linked = list(project["dependencies"]), set()
+    while wanted:
+        requirement = Requirement(wanted.pop())
+        name = canonicalize_name(requirement.name)
+        if name in linked or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        linked.add(name)
+        distribution = metadata.distribution(name)
+        wanted += distribution.requires or []
+        for top in {file.parts[0] for file in distribution.files} - {"..", "__pycache__"}:
+            if not (site / top).exists():
+                (site / top).symlink_to(distribution.locate_file(top))
+    assert not linked & {"starlette", "uvicorn", "prometheus-client", "orjson"}, linked
+    (site / "make_mlops_easy.pth").write_text(f"{ROOT / 'src'}\n")
+    info = site / f"make_mlops_easy-{project['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+        + "".join(f"Requires-Dist: {requirement}\n" for requirement in project["dependencies"])
+    )
+    scripts = project["scripts"]
+    (info / "entry_points.txt").write_text(
+        "[console_scripts]\n" + "".join(f"{name} = {target}\n" for name, target in scripts.items())
+    )
+    for name, target in scripts.items():
+        module, function = target.split(":")
+        script = root / "bin" / name
+        script.write_text(
+            f"#!{root / 'bin' / 'python'}\nimport sys\nfrom {module} import {function}\n"
+            f"if __name__ == '__main__':\n    sys.exit({function}())\n"
+        )
+        script.chmod(0o755)
+    return root / "bin"
+
+
+def test_serve_without_its_extra_is_one_line_naming_it(tmp_path, served):
+    _, deployment, _ = served
+    bin_dir = core_only_environment(tmp_path / "venv")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(bin_dir / "make-mlops-easy"), *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    assert subprocess.run([bin_dir / "python", "-c", "import starlette"], env=env).returncode == 1
+    status = run("status", str(deployment), "--json")  # the install works without the extra
+    assert status.returncode == 0, status.stderr
+    for args in ([], ["--workers", "2"]):
+        result = run("serve", str(deployment), "--port", str(free_port()), *args)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            "error: serving needs its extra (starlette, uvicorn, prometheus_client, orjson not installed): "
+            "pip install 'make-mlops-easy[serve]'\n"
+        )
+        assert result.stdout == ""
 
 
 # --------------------------------------------------------------------------- load, workers, reload, stop
@@ -386,6 +615,71 @@ def test_reload_under_load_swaps_the_model_without_a_failed_request(tmp_path, se
     finally:
         assert server.stop()[0] == 0
     assert len(logged(newer, 1)) >= 1  # what the new model answered is logged in its own deployment
+
+
+def models_served(client: httpx.Client, headers: dict) -> dict[str, float]:
+    """``easy_mlops_model_info`` by version: 1 while any worker serves that version (livemax)."""
+    text = client.get("/metrics", headers=headers).text
+    return {
+        sample.labels["version"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "easy_mlops_model_info"
+        for sample in family.samples
+    }
+
+
+def test_every_worker_reloads_and_the_server_says_so_once(tmp_path, served):
+    _, _, data = served
+    train(tmp_path / "models", data, "deployment.version=1.0.0")
+    secret = "tok-" + os.urandom(8).hex()
+    good = {"Authorization": f"Bearer {secret}"}
+    server = Server(
+        tmp_path,
+        "latest",
+        "--workers",
+        "2",
+        "deployment.output_dir=models",
+        "serve.token_env=SERVE_TOKEN",
+        env={"SERVE_TOKEN": secret},
+    )
+
+    def all_workers_serve(version: str) -> bool:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            served_now = {name for name, value in models_served(server.client, good).items() if value == 1}
+            if served_now == {version}:
+                return True
+            time.sleep(0.1)
+        return False
+
+    try:
+        second = train(tmp_path / "models", data, "deployment.version=2.0.0")
+        server.process.send_signal(signal.SIGHUP)
+        assert all_workers_serve("2.0.0")
+        third = train(tmp_path / "models", data, "deployment.version=3.0.0")
+        answer = server.client.post("/reload", headers=good).json()  # reaches one of the two workers
+        assert answer == {"reloaded": True, "name": third.name, "version": "3.0.0"}
+        assert all_workers_serve("3.0.0")  # the other one followed
+        assert server.client.get("/openapi.json", headers=good).json()["info"]["version"] == "3.0.0"
+        broken = train(tmp_path / "models", data, "deployment.version=4.0.0")
+        with open(broken / "model.joblib", "ab") as handle:
+            handle.write(b"tampered")
+        server.process.send_signal(signal.SIGHUP)  # both workers refuse it ...
+        refused = server.client.post("/reload", headers=good).json()  # ... and this one once more
+        assert refused == {"reloaded": False, "name": third.name, "version": "3.0.0"}
+        assert all_workers_serve("3.0.0")
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr
+    assert server.printed() == [
+        f"reloaded: now serving {second.name} (version 2.0.0)\n",
+        f"reloaded: now serving {third.name} (version 3.0.0)\n",
+    ]
+    warnings = stderr.splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: not reloading models/{broken.name}: "), (
+        stderr
+    )
+    assert "model.joblib" in warnings[0]
 
 
 def test_sigterm_during_load_finishes_answers_and_logs_every_one_whole(tmp_path, served):

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from easy_mlops import __version__
 from easy_mlops.console import log_to_stderr, reporting_errors, stdout
 
 ALERT_EXIT = 3
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "trainer=hist_gradient_boosting trainer.test_size=0.3 deployment.version=2.0.0",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # Each sub-command accepts --debug too, wherever it is typed.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -238,14 +240,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from easy_mlops.config.compose import compose_config
-    from easy_mlops.errors import ConfigError
+    from easy_mlops.serving.server import serve  # it refuses to start without the serving extra
 
-    try:
-        from easy_mlops.serving.server import serve
-    except ImportError as exc:
-        raise ConfigError(
-            f"serving needs its extra ({exc.name} is missing): pip install 'make-mlops-easy[serve]'"
-        ) from exc
     shortcuts = [
         f"serve.{key}={value}" for key in ("port", "workers") if (value := getattr(args, key)) is not None
     ]

@@ -1,4 +1,5 @@
-"""The ASGI application one worker process runs: MLflow's scoring protocol plus health, metadata and metrics.
+"""The ASGI application one worker process runs: MLflow's scoring protocol plus health, metadata,
+metrics and the OpenAPI document.
 
 Every served prediction is logged to the deployment's ``logs/`` exactly as
 ``predict`` logs (records with ``"source": "serve"``), one append per batch,
@@ -13,7 +14,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ import numpy as np
 import orjson
 import pandas as pd
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from easy_mlops.deployment.catalog import LATEST, resolve_deployment
 from easy_mlops.deployment.loading import Deployment
@@ -33,6 +36,7 @@ from easy_mlops.jsonsafe import json_values
 from easy_mlops.monitoring import deployment_monitor
 from easy_mlops.serving.batching import Batch, MicroBatcher
 from easy_mlops.serving.metrics import CONTENT_TYPE, ServerMetrics, scrape
+from easy_mlops.serving.openapi import openapi_document
 from easy_mlops.serving.requests import RequestError, parse_body
 
 log = logging.getLogger(__name__)
@@ -120,9 +124,19 @@ class Serving:
         token: str | None,
         output_dir: str | None = None,
         on_ready: Callable[[], None] | None = None,
+        on_reloaded: Callable[[Deployment], None] | None = None,
+        on_refused: Callable[[Path, str], None] | None = None,
     ) -> None:
+        """``on_reloaded`` and ``on_refused`` hear how a reload went (the server's parent says it once
+        for all its workers); without them, this worker logs it."""
         self.deployment, self.reference, self.settings = deployment, reference, settings
         self.token, self.output_dir, self.on_ready = token, output_dir, on_ready
+        self.on_reloaded = on_reloaded or (
+            lambda loaded: log.warning("reloaded: now serving %s (version %s)", loaded.name, loaded.version)
+        )
+        self.on_refused = on_refused or (
+            lambda directory, reason: log.warning("not reloading %s: %s", directory, reason)
+        )
         self.max_body = int(settings.max_body_mb * 1024 * 1024)
         self.reloading = asyncio.Lock()
         self.scored_by = deployment
@@ -176,12 +190,12 @@ class Serving:
             try:
                 loaded = await asyncio.to_thread(Deployment.load, newest)
             except MLOpsError as exc:
-                log.warning("not reloading %s: %s", newest, exc)
+                self.on_refused(newest, str(exc))
                 return False
             previous = (self.deployment.name, self.deployment.version)
             self.deployment = loaded
             self.metrics.serving(loaded.name, loaded.version, previous)
-            log.warning("now serving %s (version %s)", loaded.name, loaded.version)
+            self.on_reloaded(loaded)
             return True
 
     # ------------------------------------------------------------------ endpoints
@@ -254,6 +268,11 @@ class Serving:
             }
         )
 
+    async def openapi(self, request: Request) -> Response:
+        if not self.authorized(request):
+            return error(401, "missing or wrong bearer token")
+        return json_response(openapi_document(self.deployment, secured=self.token is not None))
+
     async def prometheus(self, request: Request) -> Response:
         if not self.authorized(request):
             return error(401, "missing or wrong bearer token")
@@ -269,30 +288,53 @@ class Serving:
             {"reloaded": reloaded, "name": self.deployment.name, "version": self.deployment.version}
         )
 
-    def measured(self, name: str, endpoint: Callable[[Request], Awaitable[Response]]):
-        """``endpoint`` counted by status code and timed, as ``name``."""
-
-        async def handle(request: Request) -> Response:
-            started = time.perf_counter()
-            self.metrics.in_flight.inc()
-            try:
-                response = await endpoint(request)
-            finally:
-                self.metrics.in_flight.dec()
-            self.metrics.request_seconds.labels(endpoint=name).observe(time.perf_counter() - started)
-            self.metrics.requests.labels(endpoint=name, code=str(response.status_code)).inc()
-            return response
-
-        return handle
-
     def app(self) -> Starlette:
         routes = [
-            Route("/invocations", self.measured("invocations", self.invocations), methods=["POST"]),
-            Route("/ping", self.measured("ping", self.ping), methods=["GET"]),
-            Route("/health", self.measured("health", self.health), methods=["GET"]),
-            Route("/version", self.measured("version", self.version), methods=["GET"]),
-            Route("/metadata", self.measured("metadata", self.metadata), methods=["GET"]),
-            Route("/metrics", self.measured("metrics", self.prometheus), methods=["GET"]),
-            Route("/reload", self.measured("reload", self.reload_endpoint), methods=["POST"]),
+            Route("/invocations", self.invocations, methods=["POST"], name="invocations"),
+            Route("/ping", self.ping, methods=["GET"], name="ping"),
+            Route("/health", self.health, methods=["GET"], name="health"),
+            Route("/version", self.version, methods=["GET"], name="version"),
+            Route("/metadata", self.metadata, methods=["GET"], name="metadata"),
+            Route("/metrics", self.prometheus, methods=["GET"], name="metrics"),
+            Route("/reload", self.reload_endpoint, methods=["POST"], name="reload"),
+            Route("/openapi.json", self.openapi, methods=["GET"], name="openapi"),
         ]
-        return Starlette(routes=routes, lifespan=self.lifespan)
+        measured = Middleware(
+            Measured, metrics=lambda: self.metrics, endpoints={r.path: r.name for r in routes}
+        )
+        return Starlette(routes=routes, middleware=[measured], lifespan=self.lifespan)
+
+
+class Measured:
+    """ASGI middleware: every HTTP request counted by endpoint and status code, and timed.
+
+    It sits outside the router, so the router's own answers count too: 405 for
+    a wrong method (under the route's name) and 404 for an unknown path (under
+    ``other``: paths clients make up must not become label values).
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Callable[[], ServerMetrics], endpoints: dict[str, str]) -> None:
+        self.app, self.metrics, self.endpoints = app, metrics, endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        name = self.endpoints.get(scope["path"], "other")
+        status = 500  # unless a response starts: an exception becomes ServerErrorMiddleware's 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        metrics = self.metrics()
+        started = time.perf_counter()
+        metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            metrics.in_flight.dec()
+            metrics.request_seconds.labels(endpoint=name).observe(time.perf_counter() - started)
+            metrics.requests.labels(endpoint=name, code=str(status)).inc()
