@@ -177,6 +177,22 @@ def test_date_columns_become_numbers_not_categories(cli, tmp_path, models_dir):
     )
 
 
+def test_the_servers_openapi_schema_takes_flags_and_dates_as_predict_does(cli, tmp_path, models_dir):
+    pytest.importorskip("starlette", reason="the serve extra")
+    from easy_mlops.serving.openapi import openapi_document
+
+    table = dated_table(200).assign(flag=flag_table(200)["flag"])
+    table.to_csv(tmp_path / "mixed.csv", index=False)
+    assert (
+        cli("train", tmp_path / "mixed.csv", "trainer.model.n_estimators=5", "--target", "y").returncode == 0
+    )
+    row = openapi_document(only_deployment(models_dir), secured=False)["components"]["schemas"]["Row"]
+    cells = row["properties"]
+    assert cells["flag"]["type"] == ["boolean", "string", "number", "null"]
+    assert cells["signup"]["type"] == ["string", "null"] and "ISO 8601" in cells["signup"]["description"]
+    assert cells["x"]["type"] == ["number", "null"]
+
+
 def test_dates_drift_as_numbers_same_dates_no_alarm_later_dates_alarm(cli, tmp_path, models_dir):
     dated_table(2000).to_csv(tmp_path / "dated.csv", index=False)
     assert cli("train", tmp_path / "dated.csv", "trainer.model.n_estimators=10").returncode == 0

@@ -4,7 +4,8 @@ Clients generate code and check requests against it, so it says what the
 server really does: the four JSON request formats and CSV of
 ``/invocations`` (from :mod:`easy_mlops.serving.requests`), one property per
 column of the deployment's input schema (numeric as ``number``, categorical
-as ``string``, either may be ``null``: missing values are imputed), the
+as ``string``, a flag as a boolean or its word, a date as ISO text; any may be
+``null``: missing values are imputed), the
 answers ``{"predictions": [...]}`` and ``{"error": "..."}``, and which calls
 need the bearer token. A reload changes the schema with the deployment.
 """
@@ -15,7 +16,13 @@ from easy_mlops.deployment.loading import Deployment
 from easy_mlops.serving.requests import JSON_KEYS
 
 OPENAPI_VERSION = "3.1.0"
-JSON_TYPES = {"numeric": "number", "categorical": "string"}
+# Per column kind: the JSON types a cell may have (besides null).
+JSON_TYPES = {
+    "numeric": ["number"],
+    "categorical": ["string"],
+    "boolean": ["boolean", "string", "number"],  # true, "yes", 1: what the preprocessor reads as a flag
+    "date": ["string"],
+}
 REF = "#/components/schemas/"
 
 
@@ -130,10 +137,16 @@ def openapi_document(deployment: Deployment, secured: bool) -> dict[str, Any]:
     return document
 
 
+def cell_schema(kind: str) -> dict[str, Any]:
+    """What one cell of a column of this kind may hold."""
+    schema: dict[str, Any] = {"type": [*JSON_TYPES.get(kind, ["string"]), "null"]}
+    if kind == "date":
+        schema["description"] = "an ISO 8601 date or timestamp, e.g. 2024-01-31 or 2024-01-31T09:30:00Z"
+    return schema
+
+
 def _schemas(columns: list[dict[str, str]], regression: bool) -> dict[str, Any]:
-    cells = {
-        column["name"]: {"type": [JSON_TYPES.get(column["kind"], "string"), "null"]} for column in columns
-    }
+    cells = {column["name"]: cell_schema(column["kind"]) for column in columns}
     names = list(cells)
     rows = {
         "anyOf": [
