@@ -115,6 +115,24 @@ def example_deployment(workdir: Path, *overrides: str) -> Path:
     return Path(deployed)
 
 
+def test_activating_the_virtualenv_puts_the_cli_on_the_path(tmp_path):
+    """What the README says after make run: the activate line, as written, then the command."""
+    [activate] = re.findall(r"`(source \.venv/bin/activate)`", README.read_text(encoding="utf-8"))
+    root = tmp_path / "checkout"
+    root.mkdir()
+    (root / ".venv").symlink_to(BIN.parent)  # the virtualenv make test made, where make run makes it
+    result = subprocess.run(
+        ["bash", "-c", f"{activate} && command -v make-mlops-easy && make-mlops-easy --version"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].endswith(".venv/bin/make-mlops-easy")
+    assert result.stdout.splitlines()[1].startswith("make-mlops-easy ")
+
+
 def test_the_first_commands(workdir, cli):
     for words in block_with("make-mlops-easy train churn.csv"):
         result = run(words, workdir, cli=cli)
