@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "-o", "--output", help='write {"predictions": [...]} to this JSON file instead of stdout'
     )
+    predict.add_argument(
+        "--proba",
+        action="store_true",
+        help='add "classes" and each row\'s class "probabilities" (classifiers with predict_proba)',
+    )
     predict.add_argument("--no-log", action="store_true", help="do not log these predictions")
     predict.add_argument(
         "--skip-verify", action="store_true", help="load without checking artifact checksums"
@@ -181,7 +186,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from easy_mlops.data.loaders import check_data_file
-    from easy_mlops.inference import check_output_file, predict_file
+    from easy_mlops.inference import check_output_file, score_file
     from easy_mlops.runtime import settle
 
     check_data_file(args.data)  # the cheap checks before `latest` is resolved or a model loaded
@@ -189,9 +194,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         check_output_file(args.output)
     output = args.output or sys.stdout
     settle()  # the imports (pandas among them), before the data and the model are loaded
-    predictions = predict_file(args.data, args.model_dir, not args.no_log, not args.skip_verify, output)
+    scores = score_file(
+        args.data, args.model_dir, not args.no_log, not args.skip_verify, output, proba=args.proba
+    )
     if args.output:
-        sys.stderr.write(f"wrote {len(predictions):,} predictions to {args.output}\n")
+        sys.stderr.write(f"wrote {len(scores):,} predictions to {args.output}\n")
     return 0
 
 
