@@ -107,7 +107,9 @@ def test_the_page_is_self_contained_small_and_complete(cli, report):
     status = json.loads(cli("status", deployment, "--json").stdout)
     for alert in status["alerts"]["active_alerts"]:
         assert alert.get("feature", alert["metric"]) in page
-    assert page.count("<svg") == 4 + 1 + NUMERIC + CATEGORICAL  # 4 metric trends, predictions, features
+    charted = re.findall(r'<div class="chart"><h3>([^<]+)</h3><svg', page)
+    assert charted == ["accuracy", "f1_score", "precision", "recall", "roc_auc", "log_loss"]
+    assert page.count("<svg") == len(charted) + 1 + NUMERIC + CATEGORICAL  # trends, predictions, features
 
 
 def test_chromium_renders_it_with_no_console_error(cli, report):
