@@ -91,7 +91,7 @@ def test_the_page_is_self_contained_small_and_complete(cli, report):
     work, deployment = report
     result = cli("observe", deployment, "--html", work / "report.html")
     assert result.returncode == 0, result.stderr
-    assert "MODEL MONITORING REPORT" in result.stdout  # the text report is still printed
+    assert result.stdout == f"wrote the HTML report to {work / 'report.html'}\n"  # not the text report
     page = (work / "report.html").read_text()
     assert len(page.encode()) < 1_000_000  # 50 features
     assert not re.search(r"https?://|\bsrc=|<link\b|@import", page)  # nothing to fetch: opens offline
@@ -110,6 +110,16 @@ def test_the_page_is_self_contained_small_and_complete(cli, report):
     charted = re.findall(r'<div class="chart"><h3>([^<]+)</h3><svg', page)
     assert charted == ["accuracy", "f1_score", "precision", "recall", "roc_auc", "log_loss"]
     assert page.count("<svg") == len(charted) + 1 + NUMERIC + CATEGORICAL  # trends, predictions, features
+
+
+def test_html_says_where_it_went_and_the_text_report_is_still_there(cli, report):
+    work, deployment = report
+    both = cli("observe", deployment, "--html", work / "both.html", "-o", work / "both.txt")
+    assert both.returncode == 0, both.stderr
+    assert both.stdout == f"wrote the HTML report to {work / 'both.html'}\n"
+    assert (work / "both.txt").read_text().startswith("MODEL MONITORING REPORT")  # -o: the text, still
+    assert "<svg" in (work / "both.html").read_text()
+    assert "MODEL MONITORING REPORT" in cli("observe", deployment).stdout  # without --html: printed
 
 
 def test_chromium_renders_it_with_no_console_error(cli, report):

@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     observe.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, or 'latest'")
     observe.add_argument("-o", "--output", help="also write the report to this file")
     observe.add_argument(
-        "--html", metavar="FILE", help="also write the report as one self-contained HTML page with charts"
+        "--html",
+        metavar="FILE",
+        help="write the report as one self-contained HTML page with charts (instead of printing it)",
     )
 
     listing = command("list", cmd_list, "list the deployments under an output directory")
@@ -259,12 +261,16 @@ def cmd_observe(args: argparse.Namespace) -> int:
     for path in (args.output, args.html):
         if path:
             check_output_file(path, "the report")
-    report = deployment_report(args.model_dir)
-    if args.output:
-        write_text_atomic(Path(args.output), report)
-    if args.html:
-        write_text_atomic(Path(args.html), deployment_html_report(args.model_dir))
-    sys.stdout.write(report)
+    if args.output or not args.html:
+        report = deployment_report(args.model_dir)
+        if args.output:
+            write_text_atomic(Path(args.output), report)
+        if not args.html:
+            sys.stdout.write(report)
+            return 0
+    write_text_atomic(Path(args.html), deployment_html_report(args.model_dir))
+    # The page is what was asked for: say where it is, not the whole report again.
+    sys.stdout.write(f"wrote the HTML report to {args.html}\n")
     return 0
 
 
