@@ -260,3 +260,44 @@ def test_multiclass_roc_auc_is_one_vs_rest_weighted_and_what_cannot_be_measured_
     assert sum(map(sum, plain["classification"]["confusion_matrix"])) == 300
     text = cli("evaluate", "live.csv", str(linear)).stdout
     assert "roc_auc not measured: its estimator LinearSVC has no predict_proba" in text
+
+
+PLAIN_MODEL = '''
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class Plain(ClassifierMixin, BaseEstimator):
+    """Always the first training label: no classes_, no predict_proba."""
+
+    def fit(self, X, y):
+        self.first_ = np.asarray(y)[0]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.first_)
+'''
+
+
+def test_a_classifier_without_classes_is_still_tabulated(compose, cli, tmp_path, models_dir, monkeypatch):
+    (tmp_path / "plain_model.py").write_text(PLAIN_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    labelled(300, 0).to_csv(tmp_path / "train.csv", index=False)
+    labelled(100, 1).to_csv(tmp_path / "live.csv", index=False)
+    cfg = compose(
+        "data=csv",
+        f"data.path={tmp_path / 'train.csv'}",
+        "trainer=logistic_regression",
+        "trainer.estimators.classification=plain_model.Plain",
+        "~trainer.model.C",
+        "~trainer.model.max_iter",
+        "~trainer.model.random_state",
+        "trusted_modules=[plain_model]",
+    )
+    deployment = models_dir / run_experiment(cfg)["deployment"]["deployment_name"]
+    result = cli("evaluate", "live.csv", str(deployment), "--json")
+    assert result.returncode == 0, result.stderr
+    classification = json.loads(result.stdout)["classification"]
+    assert classification["labels"] == ["no", "yes"]  # the labels and predictions seen, sorted
+    assert sum(map(sum, classification["confusion_matrix"])) == 100
+    assert classification["not_computed"]["roc_auc"] == "its estimator Plain has no predict_proba"

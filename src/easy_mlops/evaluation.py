@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from easy_mlops.data.loaders import check_data_file, load_table
@@ -66,7 +65,7 @@ def evaluate_file(
     details: dict[str, Any] = {}
     if classifier:
         probability_metrics, details["classification"] = class_details(
-            truth, scores, np.asarray(deployment.model.classes_), without_probabilities
+            truth, scores, getattr(deployment.model, "classes_", None), without_probabilities
         )
         metrics.update(probability_metrics)
     alerts = deployment_monitor(deployment.directory).log_metrics(
@@ -85,14 +84,15 @@ def evaluate_file(
 
 
 def class_details(
-    truth: pd.Series, scores: Scores, classes: np.ndarray, without_probabilities: str | None = None
+    truth: pd.Series, scores: Scores, classes: Any, without_probabilities: str | None = None
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """ROC AUC and log loss (metrics: thresholded and charted), and the per-class details.
 
     The details are ``{"labels", "positive_class", "confusion_matrix",
     "per_class", "not_computed"}``: ``labels`` are the deployment's classes in
-    its order, then any label it never predicts; the confusion matrix's rows
-    are true labels and its columns predicted ones, in that order.
+    its order (``classes``; None: the labels and predictions seen, sorted),
+    then any label that is none of them; the confusion matrix's rows are
+    true labels and its columns predicted ones, in that order.
     ``positive_class`` is the class binary ROC AUC is of (the second, as in
     scikit-learn). A metric that cannot be measured is left out, and
     ``not_computed`` says why (no ``predict_proba``, a single class among
@@ -100,7 +100,7 @@ def class_details(
     """
     from sklearn import metrics
 
-    known = list(classes)
+    known = list(classes) if classes is not None else sorted(set(truth) | set(scores.predictions), key=str)
     unknown = sorted(set(truth) - set(known), key=str)
     order = known + unknown
     matrix = metrics.confusion_matrix(truth, scores.predictions, labels=order)
@@ -137,7 +137,8 @@ def probability_metrics(
         return {}, dict.fromkeys(("roc_auc", "log_loss"), reason)
     measured, not_computed = {}, {}
     probabilities = scores.probabilities
-    present = [label for label in known if label in set(truth)]
+    seen = set(truth)
+    present = [label for label in known if label in seen]
     if len(present) < 2:
         not_computed["roc_auc"] = f"the labels hold a single class ({present[0]}): ROC AUC needs two"
     elif len(known) == 2:
