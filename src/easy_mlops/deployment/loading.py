@@ -119,8 +119,10 @@ class Deployment:
         deployment predicts numbers, and some classifiers (``LinearSVC``...) have no ``predict_proba``."""
         if self.problem_type == "regression":
             return "a regression deployment predicts numbers, not class probabilities"
-        if not hasattr(self.model, "predict_proba") or not hasattr(self.model, "classes_"):
+        if not hasattr(self.model, "predict_proba"):
             return f"its estimator {type(self.model).__name__} has no predict_proba"
+        if not hasattr(self.model, "classes_"):
+            return f"its estimator {type(self.model).__name__} has no classes_ to name the columns"
         return None
 
     def check_probabilities(self) -> None:
