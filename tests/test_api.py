@@ -1,6 +1,7 @@
 """The guide's Python API, as its snippets use it."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,3 +191,40 @@ def test_predictions_are_one_per_row_in_order(pipeline, classification_csv, tmp_
     reversed_ = pipeline.predict(tmp_path / "b.csv", deployment)
     assert first == reversed_[::-1]
     assert np.asarray(first).shape == (40,)
+
+
+def test_class_probabilities_from_the_pipeline_and_the_deployment(pipeline, classification_csv, tmp_path):
+    import pandas as pd
+
+    from easy_mlops.deployment import Deployment
+    from easy_mlops.errors import DeploymentError
+
+    deployment = pipeline.run(classification_csv)["deployment"]["deployment_dir"]
+    frame = pd.read_csv(classification_csv).drop(columns=["churn"]).iloc[:30]
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    document = pipeline.predict(tmp_path / "new.csv", deployment, proba=True)
+    loaded = Deployment.load(deployment)
+    features, _ = loaded.preprocessor.prepare_data(frame)
+    assert document == {
+        "predictions": loaded.model.predict(features).tolist(),
+        "classes": ["no", "yes"],
+        "probabilities": loaded.model.predict_proba(features).tolist(),
+    }
+    assert loaded.classes.tolist() == document["classes"]
+    assert loaded.predict_proba(frame).tolist() == document["probabilities"]
+    assert pipeline.predict(tmp_path / "new.csv", deployment) == document["predictions"]
+    logged = Path(deployment) / "logs" / "predictions_log.jsonl"
+    assert [json.loads(line)["prediction"] for line in logged.read_text().splitlines()] == 2 * document[
+        "predictions"
+    ]
+
+    regression = MLOpsPipeline(
+        overrides=[
+            f"deployment.output_dir={tmp_path / 'reg'}",
+            "data=diabetes",
+            "trainer.model.n_estimators=5",
+        ]
+    )
+    regressor = Deployment.load(regression.run()["deployment"]["deployment_dir"])
+    with pytest.raises(DeploymentError, match="a regression deployment predicts numbers"):
+        regressor.predict_proba(frame)  # refused before the (unfitting) frame is even looked at

@@ -134,15 +134,19 @@ def test_activating_the_virtualenv_puts_the_cli_on_the_path(tmp_path):
 
 
 def test_the_first_commands(workdir, cli):
+    printed = {}
     for words in block_with("make-mlops-easy train churn.csv"):
         result = run(words, workdir, cli=cli)
         assert result.returncode == 0, f"{shlex.join(words)}\n{result.stderr}"
         assert "Traceback" not in result.stderr
+        printed[shlex.join(words)] = result.stdout
     first, latest = [directory for directory, _ in list_deployments(workdir / "models")]
     assert "HistGradientBoostingClassifier" in (latest / "config.yaml").read_text()
     assert len(json.loads((workdir / "out.json").read_text())["predictions"]) == 500
+    [proba] = [json.loads(text) for command, text in printed.items() if "--proba" in command]
+    assert proba["classes"] == ["no", "yes"] and len(proba["probabilities"]) == 500
     log = (latest / "logs" / "predictions_log.jsonl").read_text().splitlines()
-    assert len(log) == 1000  # stdout and -o: both delivered, both logged
+    assert len(log) == 1500  # stdout, -o and --proba: each delivered, each logged (the labels)
     assert not (first / "logs" / "predictions_log.jsonl").exists()
 
 

@@ -1,5 +1,6 @@
 """``observe --html``: one self-contained page, opened in a real browser (Debian's Chromium)."""
 
+import html
 import json
 import re
 import shutil
@@ -91,7 +92,7 @@ def test_the_page_is_self_contained_small_and_complete(cli, report):
     work, deployment = report
     result = cli("observe", deployment, "--html", work / "report.html")
     assert result.returncode == 0, result.stderr
-    assert "MODEL MONITORING REPORT" in result.stdout  # the text report is still printed
+    assert result.stdout == f"wrote the HTML report to {work / 'report.html'}\n"  # not the text report
     page = (work / "report.html").read_text()
     assert len(page.encode()) < 1_000_000  # 50 features
     assert not re.search(r"https?://|\bsrc=|<link\b|@import", page)  # nothing to fetch: opens offline
@@ -107,7 +108,39 @@ def test_the_page_is_self_contained_small_and_complete(cli, report):
     status = json.loads(cli("status", deployment, "--json").stdout)
     for alert in status["alerts"]["active_alerts"]:
         assert alert.get("feature", alert["metric"]) in page
-    assert page.count("<svg") == 4 + 1 + NUMERIC + CATEGORICAL  # 4 metric trends, predictions, features
+    charted = re.findall(r'<div class="chart"><h3>([^<]+)</h3><svg', page)
+    assert charted == ["accuracy", "f1_score", "precision", "recall", "roc_auc", "log_loss"]
+    assert page.count("<svg") == len(charted) + 1 + NUMERIC + CATEGORICAL  # trends, predictions, features
+
+
+def test_the_latest_live_evaluation_shows_its_confusion_matrix_and_classes(cli, report):
+    work, deployment = report
+    assert cli("observe", deployment, "--html", work / "classes.html").returncode == 0
+    page = (work / "classes.html").read_text()
+    section = page[page.index('<section id="live-evaluation">') :]
+    section = section[: section.index("</section>")]
+    logged = [json.loads(line) for line in (deployment / "logs" / "metrics_history.jsonl").open()]
+    latest = logged[-1]["classification"]  # week2: every label "no"
+    assert latest["labels"] == ["no", "yes"] and latest["confusion_matrix"][1] == [0, 0]
+    matrix = section[: section.index("</table>")]
+    headings = re.findall(r"<th>([^<]*)</th>", matrix)
+    assert headings == ["true \\ predicted", "no", "yes", "no", "yes"]  # columns, then row labels
+    cells = [int(count) for count in re.findall(r"<td class='number'[^>]*>(\d+)</td>", matrix)]
+    assert cells == [count for row in latest["confusion_matrix"] for count in row]
+    classes = re.findall(r"<tr><td>(no|yes)</td>((?:<td class='number'>[^<]+</td>){4})</tr>", section)
+    assert [label for label, _ in classes] == ["no", "yes"]
+    assert f"<td class='number'>{latest['per_class'][0]['recall']:.4f}</td>" in classes[0][1]
+    assert "roc_auc not measured: the labels hold a single class (no)" in section
+
+
+def test_html_says_where_it_went_and_the_text_report_is_still_there(cli, report):
+    work, deployment = report
+    both = cli("observe", deployment, "--html", work / "both.html", "-o", work / "both.txt")
+    assert both.returncode == 0, both.stderr
+    assert both.stdout == f"wrote the HTML report to {work / 'both.html'}\n"
+    assert (work / "both.txt").read_text().startswith("MODEL MONITORING REPORT")  # -o: the text, still
+    assert "<svg" in (work / "both.html").read_text()
+    assert "MODEL MONITORING REPORT" in cli("observe", deployment).stdout  # without --html: printed
 
 
 def test_chromium_renders_it_with_no_console_error(cli, report):
@@ -133,6 +166,88 @@ def test_chromium_renders_it_with_no_console_error(cli, report):
         rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
         drawn = int((pixels == rgb).all(axis=1).sum())
         assert drawn > least, f"{colour}: {drawn} pixels"
+
+
+# Run in the page after its own script: where each chart's text landed, against its SVG's box.
+LAYOUT_CHECK = """<script>
+var charts = [];
+document.querySelectorAll("svg").forEach(function (svg) {
+  var box = svg.getBoundingClientRect();
+  var heading = svg.closest(".chart") && svg.closest(".chart").querySelector("h3");
+  charts.push({
+    section: svg.closest("section").id,
+    name: heading ? heading.textContent : null,
+    texts: Array.prototype.map.call(svg.querySelectorAll("text"), function (text) {
+      var r = text.getBoundingClientRect();
+      return {
+        text: text.textContent,
+        vertical: Math.abs(text.getCTM().b) > 0.9,  // turned a quarter: the y axis's title
+        outside: Math.max(box.left - r.left, r.right - box.right, box.top - r.top, r.bottom - box.bottom)
+      };
+    })
+  });
+});
+var out = document.createElement("pre");
+out.id = "layout";
+out.textContent = JSON.stringify(charts);
+document.body.appendChild(out);
+</script>"""
+
+
+def chart_layout(page: Path, work: Path) -> list[dict]:
+    """Each SVG of ``page`` as Chromium lays it out: its section, its heading, and every text's box."""
+    checked = page.with_name(f"checked-{page.name}")
+    checked.write_text(page.read_text().replace("</body>", LAYOUT_CHECK + "</body>"))
+    dom = chromium("--dump-dom", checked.as_uri(), cwd=work)
+    assert dom.returncode == 0 and console_messages(dom.stderr) == [], dom.stderr[-2000:]
+    found = re.search(r'<pre id="layout">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stdout[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+def check_axes(charts: list[dict], predicted: str) -> None:
+    """No text outside its SVG; every chart with axes names both: the metric over evaluation time,
+    the share of rows over the predicted classes or values."""
+    clipped = [(c["name"] or c["section"], t["text"], t["outside"]) for c in charts for t in c["texts"]]
+    assert [problem for problem in clipped if problem[2] > 0.5] == []
+    titled = {"metrics": [], "predictions": []}
+    for chart in charts:
+        if chart["section"] in titled:
+            horizontal = [t["text"] for t in chart["texts"] if not t["vertical"]]
+            vertical = [t["text"] for t in chart["texts"] if t["vertical"]]
+            titled[chart["section"]].append((chart["name"], horizontal, vertical))
+    assert titled["metrics"], "no trend chart"
+    for name, horizontal, vertical in titled["metrics"]:
+        assert "evaluation time" in horizontal and vertical == [name], (name, horizontal, vertical)
+    [(_, horizontal, vertical)] = titled["predictions"]
+    assert predicted in horizontal and vertical == ["share of rows"], (horizontal, vertical)
+
+
+def test_every_axis_is_named_and_no_label_is_cut_off(cli, report, compose, tmp_path, models_dir):
+    work, deployment = report
+    assert cli("observe", deployment, "--html", work / "axes.html").returncode == 0
+    check_axes(chart_layout(work / "axes.html", work), "predicted class")
+
+    # Numbers as wide as they get: prices in the hundreds of thousands, errors in the billions.
+    from easy_mlops.evaluation import evaluate_file
+    from easy_mlops.inference import predict_file
+
+    from conftest import make_regression_frame
+
+    frame = make_regression_frame(600).assign(price=lambda f: f.price * 123_456.7)
+    frame.to_csv(tmp_path / "prices.csv", index=False)
+    frame.drop(columns="price").to_csv(tmp_path / "live.csv", index=False)
+    frame.assign(price=frame.price * -3).to_csv(tmp_path / "later.csv", index=False)
+    cfg = compose("data=csv", f"data.path={tmp_path / 'prices.csv'}")
+    wide = models_dir / run_experiment(cfg)["deployment"]["deployment_name"]
+    predict_file(tmp_path / "live.csv", wide)
+    evaluate_file(tmp_path / "later.csv", wide)
+    evaluate_file(tmp_path / "prices.csv", wide)
+    assert cli("observe", wide, "--html", "wide.html").returncode == 0
+    charts = chart_layout(tmp_path / "wide.html", tmp_path)
+    check_axes(charts, "predicted value")
+    ticks = [t["text"] for chart in charts if chart["name"] == "mse" for t in chart["texts"]]
+    assert any("e+" in tick for tick in ticks), ticks  # the widest labels were drawn, inside
 
 
 def test_the_console_check_sees_errors(tmp_path):

@@ -4,6 +4,7 @@ import json
 import logging
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from easy_mlops.errors import DataError
@@ -181,3 +182,122 @@ def test_text_predictions_are_written_as_valid_json_lines():
     records = [json.loads(line) for chunk in batch.chunks() for line in chunk.splitlines()]
     assert [record["prediction"] for record in records] == labels.tolist()
     assert [record["row"] for record in records] == [0, 1, 2, 3]
+
+
+# --------------------------------------------------------------------------- class probabilities
+
+
+def logged_labels(deployment) -> list:
+    from pathlib import Path
+
+    log = Path(deployment) / "logs" / "predictions_log.jsonl"
+    return [json.loads(line)["prediction"] for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_predict_proba_prints_classes_and_one_probability_row_per_input(
+    cli, deployment, frame, tmp_path, monkeypatch
+):
+    import easy_mlops.inference
+    from easy_mlops.deployment import Deployment
+
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    before = logged_labels(deployment)
+    printed = cli("predict", tmp_path / "new.csv", deployment, "--proba")
+    assert printed.returncode == 0, printed.stderr
+    document = json.loads(printed.stdout)
+    assert list(document) == ["predictions", "classes", "probabilities"]
+
+    loaded = Deployment.load(deployment)
+    model = loaded.model
+    features, _ = loaded.preprocessor.prepare_data(frame)
+    assert document["predictions"] == model.predict(features).tolist() == predict(frame, deployment)
+    assert document["classes"] == model.classes_.tolist() == ["no", "yes"]
+    assert document["probabilities"] == model.predict_proba(features).tolist()
+    assert len(document["probabilities"]) == len(frame) == 60
+    assert np.allclose(np.sum(document["probabilities"], axis=1), 1)
+    assert loaded.predict_proba(frame).tolist() == document["probabilities"]  # the Python API's method
+    # The log keeps the labels, as without --proba.
+    assert logged_labels(deployment)[len(before) :] == document["predictions"]
+
+    # Written in pieces to a file: the same JSON, whatever the piece size.
+    monkeypatch.setattr(easy_mlops.inference, "PROBABILITY_ROWS_PER_PIECE", 7)
+    written = cli("predict", tmp_path / "new.csv", deployment, "--proba", "--no-log", "-o", "out.json")
+    assert written.returncode == 0, written.stderr
+    assert written.stdout == "" and "wrote 60 predictions to out.json" in written.stderr
+    assert json.loads((tmp_path / "out.json").read_text()) == document
+    streamed = cli("predict", tmp_path / "new.csv", deployment, "--no-log", "--proba")
+    assert json.loads(streamed.stdout) == document
+    plain = cli("predict", tmp_path / "new.csv", deployment, "--no-log")
+    assert json.loads(plain.stdout) == {"predictions": document["predictions"]}  # unchanged without it
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ([], "a regression deployment predicts numbers, not class probabilities; predict without proba"),
+        (
+            ["trainer=logistic_regression", "trainer.estimators.classification=sklearn.svm.LinearSVC"],
+            "its estimator LinearSVC has no predict_proba; predict without proba",
+        ),
+    ],
+    ids=["regression", "no-predict_proba"],
+)
+def test_proba_is_refused_before_anything_is_scored_or_logged(
+    cli, compose, tmp_path, models_dir, regression_csv, classification_csv, overrides, says
+):
+    data = classification_csv if overrides else regression_csv
+    deployed = (
+        models_dir
+        / run_experiment(compose("data=csv", f"data.path={data}", *overrides))["deployment"][
+            "deployment_name"
+        ]
+    )
+    refused = cli("predict", data, deployed, "--proba", "-o", "out.json")
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [f"error: {deployed.name}: {says}"]
+    assert not (tmp_path / "out.json").exists()
+    assert not (deployed / "logs" / "predictions_log.jsonl").exists()
+    assert cli("predict", data, deployed, "--no-log").returncode == 0  # predicting labels still works
+
+
+def test_labels_are_read_off_the_probabilities_only_where_predict_does_just_that():
+    """Forests predict the most probable class in scikit-learn's own code: their labels come from
+    the probabilities (one pass over the trees); any other classifier's from its own predict."""
+    from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from easy_mlops.deployment.loading import predicts_most_probable
+
+    class Cautious(RandomForestClassifier):
+        def predict(self, X):
+            return np.where(self.predict_proba(X)[:, 1] > 0.9, self.classes_[1], self.classes_[0])
+
+    rng = np.random.default_rng(0)
+    X, X_new = rng.normal(size=(300, 4)), rng.normal(size=(500, 4))
+    y = np.where(X[:, 0] + rng.normal(scale=0.8, size=300) > 0, "yes", "no")
+    for estimator, reads_off in [
+        (RandomForestClassifier(n_estimators=7, random_state=0), True),
+        (ExtraTreesClassifier(n_estimators=7, random_state=0), True),
+        (Cautious(n_estimators=7, random_state=0), False),
+        (HistGradientBoostingClassifier(max_iter=5), False),
+        (LogisticRegression(), False),
+    ]:
+        estimator.fit(X, y)
+        assert predicts_most_probable(estimator) is reads_off, type(estimator).__name__
+        if reads_off:
+            most_probable = estimator.classes_.take(estimator.predict_proba(X_new).argmax(axis=1))
+            assert most_probable.tolist() == estimator.predict(X_new).tolist()
+
+
+def test_proba_of_a_classifier_that_is_no_forest_keeps_its_own_predict(
+    cli, compose, classification_csv, models_dir
+):
+    from easy_mlops.deployment import Deployment
+
+    cfg = compose("data=csv", f"data.path={classification_csv}", "trainer=logistic_regression")
+    deployed = models_dir / run_experiment(cfg)["deployment"]["deployment_name"]
+    document = json.loads(cli("predict", classification_csv, deployed, "--proba", "--no-log").stdout)
+    loaded = Deployment.load(deployed)
+    features, _ = loaded.preprocessor.prepare_data(pd.read_csv(classification_csv).drop(columns=["churn"]))
+    assert document["predictions"] == loaded.model.predict(features).tolist()
+    assert document["probabilities"] == loaded.model.predict_proba(features).tolist()

@@ -172,6 +172,91 @@ def test_bad_requests_get_one_line_and_are_not_logged(served, body, content_type
     assert server.client.get("/ping").status_code == 200  # still serving
 
 
+def probability_client(url: str, rows: list[dict], want: dict, number: int, failures: list) -> None:
+    """25 single-row requests, every other one asking for class probabilities; wrong answers recorded."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for request in range(25):
+            row, proba = (number * 25 + request) % len(rows), request % 2 == 0
+            body = {"instances": [rows[row]], "params": {"proba": proba}}
+            expected_answer = {"predictions": [want["predictions"][row]]}
+            if proba:
+                expected_answer |= {"classes": want["classes"], "probabilities": [want["probabilities"][row]]}
+            answer = client.post("/invocations", json=body)
+            if answer.status_code != 200 or answer.json() != expected_answer:
+                failures.append((row, proba, answer.status_code, answer.text))
+
+
+def test_class_probabilities_by_params_or_query_flag_also_in_shared_batches(served):
+    from easy_mlops.deployment import Deployment
+
+    server, deployment, data = served
+    frame = pd.read_csv(data).iloc[:20]
+    loaded = Deployment.load(deployment)
+    want = {
+        "predictions": expected(data),
+        "classes": loaded.classes.tolist(),
+        "probabilities": loaded.predict_proba(frame).tolist(),
+    }
+    assert want["classes"] == ["no", "yes"]
+    records = json.loads(frame[FEATURES].to_json(orient="records"))
+    before = len(logged(deployment))
+    by_params = server.client.post(
+        "/invocations", json={"dataframe_records": records, "params": {"proba": True}}
+    )
+    assert by_params.status_code == 200, by_params.text
+    assert by_params.json() == want
+    by_query = server.client.post(
+        "/invocations?proba=true", content=frame.to_csv(index=False), headers={"Content-Type": "text/csv"}
+    )
+    assert by_query.json() == want
+    off = server.client.post("/invocations", json={"dataframe_records": records, "params": {"proba": False}})
+    assert off.json() == {"predictions": want["predictions"]}
+
+    # Concurrent requests with and without probabilities share batches: each answer holds its own rows.
+    failures: list = []
+    threads = [
+        threading.Thread(target=probability_client, args=(server.url, records, want, number, failures))
+        for number in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    served_labels = [record["prediction"] for record in logged(deployment, before + 3 * 20 + 200)[before:]]
+    assert len(served_labels) == 260 and set(served_labels) <= {"no", "yes"}  # labels are logged, not rows
+
+    for params, query, says in [
+        ({"proba": "yes"}, "", "'params.proba' must be true or false, not \"yes\""),
+        ([], "", "'params' must be a JSON object"),
+        ({}, "?proba=maybe", "'?proba=maybe'"),
+    ]:
+        refused = server.client.post(f"/invocations{query}", json={"instances": records, "params": params})
+        assert refused.status_code == 400 and says in refused.json()["error"], refused.text
+    assert len(logged(deployment)) == before + 260
+
+
+def test_probabilities_asked_of_a_regression_are_refused_and_not_logged(tmp_path, served):
+    from conftest import make_regression_frame
+
+    data = tmp_path / "prices.csv"
+    make_regression_frame().to_csv(data, index=False)
+    deployment = train(tmp_path / "models", data)
+    server = Server(tmp_path, str(deployment))
+    try:
+        rows = json.loads(pd.read_csv(data).drop(columns="price").iloc[:3].to_json(orient="records"))
+        refused = server.client.post("/invocations?proba=true", json={"instances": rows})
+        assert refused.status_code == 400
+        assert refused.json()["error"] == (
+            f"{deployment.name}: a regression deployment predicts numbers, not class probabilities; "
+            "predict without proba"
+        )
+        assert server.client.post("/invocations", json={"instances": rows}).status_code == 200
+        assert len(logged(deployment, 3)) == 3  # only the answered request's rows
+    finally:
+        assert server.stop()[0] == 0
+
+
 def test_health_version_metadata_and_metrics(served):
     server, deployment, data = served
     assert server.client.get("/ping").status_code == 200

@@ -20,7 +20,8 @@ class DataError(MLOpsError, ValueError):
 
 
 class DeploymentError(MLOpsError):
-    """A deployment could not be written or is not a valid deployment."""
+    """A deployment could not be written, is not a valid deployment, or cannot do what was asked
+    (class probabilities from a regression)."""
 
 
 class StepPrerequisiteError(DeploymentError, RuntimeError):

@@ -16,13 +16,17 @@ def cache_dir(name: str) -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "make-mlops-easy") / name
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """:func:`write_bytes_atomic` for text, as UTF-8."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """:func:`write_bytes_atomic` for text (or text in pieces), as UTF-8."""
+    if isinstance(text, str):
+        write_bytes_atomic(path, text.encode("utf-8"))
+    else:
+        write_bytes_atomic(path, (piece.encode("utf-8") for piece in text))
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` via a synced temporary file and a rename.
+def write_bytes_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Replace ``path`` with ``data`` (or its pieces, written as they come) via a synced
+    temporary file and a rename.
 
     Readers see the old content or the new one, never a half-written file.
     """
@@ -30,7 +34,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(temporary, "wb") as handle:
-            handle.write(data)
+            for piece in [data] if isinstance(data, bytes) else data:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -80,4 +85,3 @@ def find_marked_file(directory: Path, marker: str, usual: str) -> Path | None:
     names = [path.name for path in directory.glob("*.json") if path.is_file()]
     name = find_marked_json(names, head, marker, usual)
     return directory / name if name else None
-

@@ -9,6 +9,7 @@ deployment's own observability config.
 import json
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from easy_mlops.data.loaders import check_data_file, load_table
-from easy_mlops.deployment.loading import Deployment
+from easy_mlops.deployment.loading import Deployment, Scores
 from easy_mlops.deployment.storage import is_remote
 from easy_mlops.errors import DataError
 from easy_mlops.files import write_text_atomic
@@ -59,13 +60,35 @@ def predict_file(
     log_predictions: bool = True,
     verify: bool = True,
     output: str | Path | TextIO | None = None,
-) -> list[Any]:
+    proba: bool = False,
+) -> list[Any] | dict[str, Any]:
     """Predictions for a data file as JSON-ready values; ``reference`` may be ``latest`` or a URL.
 
+    With ``proba``, the document ``{"predictions", "classes", "probabilities"}``
+    instead (see :func:`score_file`, which does the work).
+    """
+    scores = score_file(data_path, reference, log_predictions, verify, output, proba)
+    if proba:
+        return scores_document(scores)
+    return json_values(scores.predictions)
+
+
+def score_file(
+    data_path: str | Path,
+    reference: str | Path,
+    log_predictions: bool = True,
+    verify: bool = True,
+    output: str | Path | TextIO | None = None,
+    proba: bool = False,
+) -> Scores:
+    """Score a data file with a deployment, write the JSON to ``output`` and log the predictions.
+
     With ``output`` (a file path or a text stream such as stdout),
-    ``{"predictions": [...]}`` is written there. The cheap checks come first
-    (the data file exists, the output file can be written), and predictions
-    are logged only once they were delivered.
+    ``{"predictions": [...]}`` is written there, plus ``"classes"`` and
+    ``"probabilities"`` (one list per row, in class order) with ``proba``. The
+    cheap checks come first (the data file exists, the output file can be
+    written, the deployment has class probabilities when asked for them), and
+    predictions (the labels) are logged only once they were delivered.
     """
     check_data_file(data_path)
     if isinstance(output, (str, Path)):
@@ -73,6 +96,8 @@ def predict_file(
     # The deployment first: a bad one fails before a large file is read, and
     # unpickling's scratch memory is freed before the table takes its share.
     deployment = Deployment.load(reference, verify)
+    if proba:
+        deployment.check_probabilities()
     if log_predictions and is_remote(reference):
         log.warning(
             "%s is remote: its predictions are logged locally in %s (object storage is not an append log)",
@@ -80,22 +105,46 @@ def predict_file(
             deployment.log_dir,
         )
     frame = load_table(data_path, encoding=deployment.data_encoding)
-    predictions = deployment.predict(frame, source=str(data_path))
-    values = json_values(predictions)
+    scores = deployment.score(frame, source=str(data_path), proba=proba)
     if output is not None:
-        deliver({"predictions": values}, output)
+        values = json_values(scores.predictions)
+        deliver(scores_json(values, scores) if proba else {"predictions": values}, output)
     if log_predictions:
-        record_predictions(deployment, predictions, str(data_path), frame)
-    return values
+        record_predictions(deployment, scores.predictions, str(data_path), frame)
+    return scores
 
 
-def deliver(document: dict[str, Any], output: str | Path | TextIO) -> None:
-    """Write a JSON document to a file (atomically) or a stream (flushed)."""
-    text = json.dumps(document) + "\n"
+# Rows of probabilities encoded at a time: a million rows never sit in memory as Python lists at once.
+PROBABILITY_ROWS_PER_PIECE = 65_536
+
+
+def scores_document(scores: Scores) -> dict[str, Any]:
+    """``{"predictions", "classes", "probabilities"}`` as JSON-ready values."""
+    return {
+        "predictions": json_values(scores.predictions),
+        "classes": json_values(scores.classes),
+        "probabilities": scores.probabilities.tolist(),
+    }
+
+
+def scores_json(predictions: list[Any], scores: Scores) -> Iterator[str]:
+    """:func:`scores_document` as JSON text, in pieces: the probabilities a block of rows at a time."""
+    head = {"predictions": predictions, "classes": json_values(scores.classes)}
+    yield json.dumps(head)[:-1] + ', "probabilities": ['
+    for start in range(0, len(scores), PROBABILITY_ROWS_PER_PIECE):
+        rows = scores.probabilities[start : start + PROBABILITY_ROWS_PER_PIECE].tolist()
+        yield (", " if start else "") + json.dumps(rows)[1:-1]
+    yield "]}\n"
+
+
+def deliver(document: dict[str, Any] | Iterable[str], output: str | Path | TextIO) -> None:
+    """Write a JSON document (or its text, in pieces) to a file (atomically) or a stream (flushed)."""
+    pieces = [json.dumps(document) + "\n"] if isinstance(document, dict) else document
     if isinstance(output, (str, Path)):
-        write_text_atomic(Path(output), text)
+        write_text_atomic(Path(output), pieces)
     else:
-        output.write(text)
+        for piece in pieces:
+            output.write(piece)
         output.flush()
 
 

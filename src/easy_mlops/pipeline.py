@@ -194,13 +194,18 @@ class MLOpsPipeline:
         return run_experiment(cfg, run_info={"overrides": overrides}, deploy=deploy)
 
     def predict(
-        self, data_path: str | Path, model_dir: str | Path, log_predictions: bool = True
-    ) -> list[Any]:
+        self, data_path: str | Path, model_dir: str | Path, log_predictions: bool = True, proba: bool = False
+    ) -> list[Any] | dict[str, Any]:
         """Predictions for ``data_path`` from a deployment (a directory, ``latest`` or a URL),
-        logged to its ``logs/`` unless ``log_predictions=False``."""
+        logged to its ``logs/`` unless ``log_predictions=False``.
+
+        With ``proba=True``, what ``make-mlops-easy predict --proba`` prints:
+        ``{"predictions": [...], "classes": [...], "probabilities": [[...], ...]}``
+        (the labels are logged, as without it).
+        """
         from easy_mlops.inference import predict_file
 
-        return predict_file(data_path, model_dir, log_predictions)
+        return predict_file(data_path, model_dir, log_predictions, proba=proba)
 
     def evaluate(
         self, data_path: str | Path, model_dir: str | Path, target_column: str | None = None

@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "-o", "--output", help='write {"predictions": [...]} to this JSON file instead of stdout'
     )
+    predict.add_argument(
+        "--proba",
+        action="store_true",
+        help='add "classes" and each row\'s class "probabilities" (classifiers with predict_proba)',
+    )
     predict.add_argument("--no-log", action="store_true", help="do not log these predictions")
     predict.add_argument(
         "--skip-verify", action="store_true", help="load without checking artifact checksums"
@@ -113,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     models_option(observe, "model_dir")
     observe.add_argument("-o", "--output", help="also write the report to this file")
     observe.add_argument(
-        "--html", metavar="FILE", help="also write the report as one self-contained HTML page with charts"
+        "--html",
+        metavar="FILE",
+        help="write the report as one self-contained HTML page with charts (instead of printing it)",
     )
 
     listing = command("list", cmd_list, "list the deployments under an output directory")
@@ -223,7 +230,7 @@ def chosen_deployment(args: argparse.Namespace) -> str:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from easy_mlops.data.loaders import check_data_file
-    from easy_mlops.inference import check_output_file, predict_file
+    from easy_mlops.inference import check_output_file, score_file
     from easy_mlops.runtime import settle
 
     check_data_file(args.data)  # the cheap checks before `latest` is resolved or a model loaded
@@ -232,9 +239,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     output = args.output or sys.stdout
     reference = chosen_deployment(args)
     settle()  # the imports (pandas among them), before the data and the model are loaded
-    predictions = predict_file(args.data, reference, not args.no_log, not args.skip_verify, output)
+    scores = score_file(args.data, reference, not args.no_log, not args.skip_verify, output, proba=args.proba)
     if args.output:
-        sys.stderr.write(f"wrote {len(predictions):,} predictions to {args.output}\n")
+        sys.stderr.write(f"wrote {len(scores):,} predictions to {args.output}\n")
     return 0
 
 
@@ -293,12 +300,16 @@ def cmd_observe(args: argparse.Namespace) -> int:
         if path:
             check_output_file(path, "the report")
     reference = chosen_deployment(args)
-    report = deployment_report(reference)
-    if args.output:
-        write_text_atomic(Path(args.output), report)
-    if args.html:
-        write_text_atomic(Path(args.html), deployment_html_report(reference))
-    sys.stdout.write(report)
+    if args.output or not args.html:
+        report = deployment_report(reference)
+        if args.output:
+            write_text_atomic(Path(args.output), report)
+        if not args.html:
+            sys.stdout.write(report)
+            return 0
+    write_text_atomic(Path(args.html), deployment_html_report(reference))
+    # The page is what was asked for: say where it is, not the whole report again.
+    sys.stdout.write(f"wrote the HTML report to {args.html}\n")
     return 0
 
 

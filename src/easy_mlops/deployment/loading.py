@@ -4,10 +4,12 @@
 URL), checks every artifact's size and SHA-256 against the metadata before
 anything is unpickled (loading a joblib file runs code), and holds the model,
 the preprocessor and the input schema. Every consumer (the CLI, the Python
-API, the endpoint script, replay) predicts through :meth:`Deployment.predict`.
+API, the endpoint script, replay) predicts through :meth:`Deployment.predict`,
+and asks for class probabilities through :meth:`Deployment.score`.
 """
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,31 @@ import numpy as np
 from easy_mlops import serialization
 from easy_mlops.deployment.catalog import resolve_deployment
 from easy_mlops.deployment.metadata import read_metadata, read_snapshot, verify_files
-from easy_mlops.errors import DataError
+from easy_mlops.errors import DataError, DeploymentError
 from easy_mlops.versions import version_drift
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Scores:
+    """What a deployment delivers for a table: one label per row and, when asked for, each row's
+    probability of each class (``classes``: the original labels, in the probabilities' column order).
+
+    Sliced by rows (``scores[a:b]``), so a server can score several requests' rows
+    together and hand each its own.
+    """
+
+    predictions: np.ndarray
+    classes: np.ndarray | None = None
+    probabilities: np.ndarray | None = None  # rows x classes
+
+    def __len__(self) -> int:
+        return len(self.predictions)
+
+    def __getitem__(self, rows: slice) -> "Scores":
+        probabilities = None if self.probabilities is None else self.probabilities[rows]
+        return Scores(self.predictions[rows], self.classes, probabilities)
 
 
 @dataclass
@@ -89,8 +112,35 @@ class Deployment:
         """The run's resolved config (``config.yaml``), or None."""
         return read_snapshot(self.directory)
 
-    def predict(self, frame: Any, source: str | None = None) -> np.ndarray:
-        """One prediction per row of ``frame``, in order, after reconciling it with the input schema.
+    @property
+    def problem_type(self) -> str | None:
+        return self.metadata.get("problem_type") or self.model_data.get("problem_type")
+
+    @property
+    def classes(self) -> np.ndarray:
+        """The labels a classifier predicts, in the order of :meth:`predict_proba`'s columns."""
+        self.check_probabilities()
+        return np.asarray(self.model.classes_)
+
+    def without_probabilities(self) -> str | None:
+        """Why this deployment gives no class probabilities (None when it does): a regression
+        deployment predicts numbers, and some classifiers (``LinearSVC``...) have no ``predict_proba``."""
+        if self.problem_type == "regression":
+            return "a regression deployment predicts numbers, not class probabilities"
+        if not hasattr(self.model, "predict_proba"):
+            return f"its estimator {type(self.model).__name__} has no predict_proba"
+        if not hasattr(self.model, "classes_"):
+            return f"its estimator {type(self.model).__name__} has no classes_ to name the columns"
+        return None
+
+    def check_probabilities(self) -> None:
+        """A :class:`DeploymentError` naming the deployment when it gives no class probabilities."""
+        reason = self.without_probabilities()
+        if reason:
+            raise DeploymentError(f"{self.name}: {reason}; predict without proba")
+
+    def features(self, frame: Any, source: str | None = None) -> Any:
+        """``frame`` reconciled with the input schema and preprocessed: what the estimator is given.
 
         The target column is dropped when present, extra columns are ignored,
         columns are reordered; a missing one is a :class:`DataError` naming
@@ -105,11 +155,50 @@ class Deployment:
             features, _ = self.preprocessor.prepare_data(frame)
         except DataError as exc:
             raise DataError(f"{source}: {exc}" if source else str(exc)) from exc
-        return self.model.predict(features)
+        return features
+
+    def predict(self, frame: Any, source: str | None = None) -> np.ndarray:
+        """One prediction per row of ``frame``, in order (see :meth:`features` for the reconciling)."""
+        return self.model.predict(self.features(frame, source))
+
+    def predict_proba(self, frame: Any, source: str | None = None) -> np.ndarray:
+        """Each row's probability of each class: one column per :attr:`classes` label, in that order.
+
+        A :class:`DeploymentError` before anything is scored when the deployment has none.
+        """
+        self.check_probabilities()
+        return self.model.predict_proba(self.features(frame, source))
+
+    def score(self, frame: Any, source: str | None = None, proba: bool = False) -> Scores:
+        """The labels :meth:`predict` gives and, with ``proba``, the class probabilities, from one
+        preprocessing of ``frame``.
+
+        The labels are the estimator's own ``predict`` (a forest's, which is the
+        most probable class, read off the probabilities), so they are those
+        ``predict`` delivers and logs either way.
+        """
+        if not proba:
+            return Scores(self.predict(frame, source))
+        self.check_probabilities()
+        features = self.features(frame, source)
+        classes, probabilities = np.asarray(self.model.classes_), self.model.predict_proba(features)
+        if predicts_most_probable(self.model):  # the same labels, without a second pass over the trees
+            return Scores(classes.take(np.argmax(probabilities, axis=1)), classes, probabilities)
+        return Scores(self.model.predict(features), classes, probabilities)
 
     def as_tuple(self) -> tuple[dict[str, Any], Any, dict[str, Any]]:
         """``(model_data, preprocessor, metadata)``: what the guide's ``load_deployed_model`` returns."""
         return self.model_data, self.preprocessor, self.metadata
+
+
+def predicts_most_probable(model: Any) -> bool:
+    """Whether ``model.predict`` is, in scikit-learn's own code, the class of highest ``predict_proba``:
+    a forest's (``classes_.take(argmax(predict_proba))``), not overridden. Other classifiers may
+    break ties or threshold differently (``SVC``'s Platt scaling, a booster's raw margin)."""
+    ensemble = sys.modules.get("sklearn.ensemble")  # imported whenever the model is a forest
+    if ensemble is None or getattr(model, "n_outputs_", 1) != 1:
+        return False
+    return type(model).predict is ensemble.RandomForestClassifier.predict  # ExtraTrees' too
 
 
 def _artifact(directory: Path, metadata: dict[str, Any], key: str, default: str) -> Path:

@@ -7,12 +7,17 @@ artifact store with no network. Charts are drawn from the same summaries
 
 - a trend chart per metric: training day and each live evaluation, with the
   alert threshold drawn;
+- a classifier's latest live evaluation: its confusion matrix and per-class scores;
 - the distribution of predictions against the hold-out's;
 - the drift table, sorted by score, with a small reference-vs-current
   histogram per feature;
 - the active alerts.
+
+Charts with axes size their margins from their tick labels, so no label is
+cut off at the edge of its SVG, and name both axes.
 """
 
+import math
 from html import escape
 from typing import Any
 
@@ -26,6 +31,9 @@ CURRENT_COLOUR = "#f08a4b"
 THRESHOLD_COLOUR = "#d62728"
 HISTOGRAM_BARS = 20  # equal-width bars a numeric profile's ~100 quantile bins are drawn as
 CATEGORY_BARS = 12  # most frequent reference categories drawn; the rest join "other"
+# SVG text is 11 px (STYLE); margins are sized with this generous average glyph width.
+CHAR_PX = 6.6
+AXIS_TITLE_PX = 16  # the rotated y-axis title's column, or the x-axis title's row
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
@@ -38,9 +46,10 @@ table { border-collapse: collapse; }
 td, th { padding: 4px 10px; text-align: left; border-bottom: 1px solid #eee; }
 th { cursor: pointer; user-select: none; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
+table.confusion td.number { min-width: 3em; } .notes { color: #555; }
 tr.drifted td { background: #fdecea; } .legend span { display: inline-block; width: 12px; height: 12px;
   margin: 0 4px 0 12px; vertical-align: middle; }
-svg text { font: 11px system-ui, sans-serif; fill: #444; }
+svg text { font: 11px system-ui, sans-serif; fill: #444; } svg text.axis-title { fill: #222; }
 """
 
 # Click a column heading to sort the drift table by it; the body is marked once the script ran.
@@ -92,6 +101,7 @@ def render_html(
         + "</p>",
         alerts_section(summary["alerts"]),
         metrics_section(summary["metrics"], history, thresholds),
+        live_evaluation_section(history),
         predictions_section(summary["predictions"], reference, window),
         drift_section(summary.get("drift") or {}, reference, window),
         f"<script>{SCRIPT}</script></body></html>",
@@ -128,9 +138,8 @@ def metrics_section(
             for record in history
             if isinstance(record.get("metrics", {}).get(name), (int, float))
         ]
-        charts.append(
-            f'<div class="chart"><h3>{escape(name)}</h3>{trend_chart(points, thresholds.get(name))}</div>'
-        )
+        chart = trend_chart(points, thresholds.get(name), name)
+        charts.append(f'<div class="chart"><h3>{escape(name)}</h3>{chart}</div>')
     rows = "".join(
         f"<tr><td>{escape(name)}</td><td class='number'>{training}</td><td class='number'>{latest}</td>"
         f"<td class='number'>{change}</td></tr>"
@@ -151,6 +160,47 @@ def metrics_section(
     )
 
 
+def live_evaluation_section(history: list[dict[str, Any]]) -> str:
+    """The latest live evaluation's confusion matrix and per-class scores (a classifier's; else nothing)."""
+    live = [record for record in history if record.get("source") == "live"]
+    classification = live[-1].get("classification") if live else None
+    if not classification:
+        return ""
+    labels = [escape(str(label)) for label in classification["labels"]]
+    head = "".join(f"<th>{label}</th>" for label in labels)
+    rows = []
+    for label, counts in zip(labels, classification["confusion_matrix"], strict=True):
+        total = max(sum(counts), 1)
+        cells = "".join(
+            f"<td class='number' style='background: rgba(123, 143, 199, {count / total:.2f})' "
+            f"title='{count / total:.1%} of true {label}'>{count}</td>"
+            for count in counts
+        )
+        rows.append(f"<tr><th>{label}</th>{cells}</tr>")
+    per_class = "".join(
+        f"<tr><td>{escape(str(row['label']))}</td><td class='number'>{row['precision']:.4f}</td>"
+        f"<td class='number'>{row['recall']:.4f}</td><td class='number'>{row['f1_score']:.4f}</td>"
+        f"<td class='number'>{row['support']}</td></tr>"
+        for row in classification["per_class"]
+    )
+    notes = [
+        f"{escape(name)} not measured: {escape(why)}." for name, why in classification["not_computed"].items()
+    ]
+    if classification.get("positive_class") is not None:
+        notes.insert(0, f"roc_auc is of the positive class {escape(str(classification['positive_class']))}.")
+    return (
+        '<section id="live-evaluation"><h2>Latest live evaluation</h2>'
+        f"<p>{escape(str(live[-1].get('timestamp', ''))[:19].replace('T', ' '))}: "
+        "rows are the true labels, columns the predicted ones.</p>"
+        f'<table class="confusion"><thead><tr><th>true \\ predicted</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        "<h3>Per class</h3><table><thead><tr><th>class</th><th>precision</th><th>recall</th>"
+        f"<th>f1_score</th><th>support</th></tr></thead><tbody>{per_class}</tbody></table>"
+        + (f'<p class="notes">{" ".join(notes)}</p>' if notes else "")
+        + "</section>"
+    )
+
+
 def predictions_section(
     predictions: dict[str, Any], reference: dict[str, Any] | None, window: dict[str, Any]
 ) -> str:
@@ -160,7 +210,8 @@ def predictions_section(
     if reference is None or current is None:
         return header + "<p>No reference distribution to compare with.</p></section>"
     labels, before, after = histogram(reference["prediction"], current)
-    chart = bar_chart(labels, before, after, width=640, height=220, axis=True)
+    x_title = "predicted class" if reference["prediction"]["kind"] == "categorical" else "predicted value"
+    chart = bar_chart(labels, before, after, width=640, height=240, axis=(x_title, "share of rows"))
     return (
         header
         + legend("hold-out predictions (training)", f"logged predictions ({window.get('rows', 0)} in window)")
@@ -250,43 +301,95 @@ def numeric_groups(profile: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
     return np.append(groups, HISTOGRAM_BARS), [*labels, "missing"]
 
 
+def text_width(text: str) -> float:
+    """About how wide ``text`` is drawn in the charts' font (on the generous side)."""
+    return len(text) * CHAR_PX
+
+
+def crisp(position: float) -> float:
+    """A 1-px line's position on a pixel's centre: drawn sharp, in its exact colour."""
+    return math.floor(position) + 0.5
+
+
+def axis_titles(width: int, height: int, left: float, top: float, bottom: float, x: str, y: str) -> str:
+    """The x-axis title centred under the plot, the y-axis title rotated beside it (cut to fit)."""
+    plot_height = height - top - bottom
+    y = y if text_width(y) <= plot_height else y[: max(int(plot_height / CHAR_PX) - 1, 1)] + "…"
+    return (
+        f'<text class="axis-title" x="{(left + width) / 2:.1f}" y="{height - 4}" '
+        f'text-anchor="middle">{escape(x)}</text>'
+        f'<text class="axis-title" transform="translate(12 {top + plot_height / 2:.1f}) rotate(-90)" '
+        f'text-anchor="middle">{escape(y)}</text>'
+    )
+
+
 def bar_chart(
-    labels: list[str], before: np.ndarray, after: np.ndarray, width: int, height: int, axis: bool = False
+    labels: list[str],
+    before: np.ndarray,
+    after: np.ndarray,
+    width: int,
+    height: int,
+    axis: tuple[str, str] | None = None,
 ) -> str:
-    """Paired bars (reference, current) per label, as inline SVG."""
-    bottom = 28 if axis else 2
-    slot = width / max(len(labels), 1)
+    """Paired bars (reference, current) per label, as inline SVG; with ``axis`` (the x and y titles),
+    a share axis and the labels under the bars, inside margins wide enough for them."""
+    shown = [str(label)[:10] for label in labels]
     top = max(float(before.max(initial=0)), float(after.max(initial=0)), 1e-9)
-    scale = (height - bottom - 4) / top
+    left, right, top_margin, bottom = 0.0, 0.0, 2, 2
+    if axis:
+        ticks = ["0%", f"{top:.0%}"]
+        left = AXIS_TITLE_PX + 6 + max(map(text_width, ticks)) + 6
+        right = max(10.0, text_width(shown[-1]) / 2 + 2) if shown else 10.0
+        top_margin, bottom = 8, 22 + AXIS_TITLE_PX
+    slot = (width - left - right) / max(len(labels), 1)
+    left = math.ceil(max(left, text_width(shown[0]) / 2 + 2 - slot / 2) if axis and shown else left)
+    slot = (width - left - right) / max(len(labels), 1)
+    scale = (height - bottom - top_margin) / top
+    base = height - bottom
     shapes = []
     for i, label in enumerate(labels):
-        x = i * slot
+        x = left + i * slot
         for offset, share, colour in ((0.1, before[i], REFERENCE_COLOUR), (0.5, after[i], CURRENT_COLOUR)):
             bar = share * scale
             shapes.append(
-                f'<rect x="{x + offset * slot:.1f}" y="{height - bottom - bar:.1f}" '
+                f'<rect x="{x + offset * slot:.1f}" y="{base - bar:.1f}" '
                 f'width="{0.4 * slot:.1f}" height="{bar:.1f}" fill="{colour}">'
                 f"<title>{escape(str(label))}: {share:.1%}</title></rect>"
             )
         if axis and (len(labels) <= CATEGORY_BARS + 2 or i % 4 == 0 or label == "missing"):
             shapes.append(
-                f'<text x="{x + slot / 2:.1f}" y="{height - 10}" text-anchor="middle">'
-                f"{escape(str(label)[:10])}</text>"
+                f'<text x="{x + slot / 2:.1f}" y="{base + 14}" text-anchor="middle">{escape(shown[i])}</text>'
             )
+    if axis:
+        shapes += [
+            f'<line x1="{crisp(left)}" y1="{top_margin}" x2="{crisp(left)}" y2="{base}" stroke="#999"/>',
+            f'<line x1="{left}" y1="{crisp(base)}" x2="{width - right:.1f}" y2="{crisp(base)}" '
+            'stroke="#999"/>',
+            f'<text x="{left - 4:.1f}" y="{base}" text-anchor="end">0%</text>',
+            f'<text x="{left - 4:.1f}" y="{top_margin + 8}" text-anchor="end">{top:.0%}</text>',
+            axis_titles(width, height, left, top_margin, bottom, *axis),
+        ]
     return (
         f'<svg width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img">{"".join(shapes)}</svg>'
     )
 
 
-def trend_chart(points: list[tuple[str, str, float]], threshold: float | None) -> str:
-    """A metric over its logs (training day a square, live evaluations dots) and its threshold."""
-    width, height, left, bottom, top_margin, inset = 300, 150, 44, 24, 14, 12
+def trend_chart(points: list[tuple[str, str, float]], threshold: float | None, name: str) -> str:
+    """A metric over its logs (training day a square, live evaluations dots) and its threshold.
+
+    The y axis (titled with the metric) is labelled with the lowest and highest
+    value, the x axis (evaluation time) with the first and last log's minute.
+    """
+    width, height, right, bottom, top_margin, inset = 320, 170, 12, 22 + AXIS_TITLE_PX, 16, 12
     values = [value for _, _, value in points] + ([threshold] if threshold is not None else [])
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or abs(high) * 0.05 or 0.05
     low, high = low - pad, high + pad
-    plot_width, plot_height = width - left - 10 - 2 * inset, height - bottom - top_margin
+    ticks = [f"{high - pad:.3g}", f"{low + pad:.3g}"]
+    left = math.ceil(AXIS_TITLE_PX + 6 + max(map(text_width, ticks)) + 6)
+    plot_width, plot_height = width - left - right - 2 * inset, height - bottom - top_margin
+    base = height - bottom
 
     def x(i: int) -> float:
         return left + inset + (plot_width * i / (len(points) - 1) if len(points) > 1 else plot_width / 2)
@@ -295,15 +398,16 @@ def trend_chart(points: list[tuple[str, str, float]], threshold: float | None) -
         return top_margin + plot_height * (high - value) / (high - low)
 
     shapes = [
-        f'<line x1="{left}" y1="{top_margin}" x2="{left}" y2="{height - bottom}" stroke="#999"/>',
-        f'<text x="{left - 4}" y="{y(high - pad) + 4:.1f}" text-anchor="end">{high - pad:.3g}</text>',
-        f'<text x="{left - 4}" y="{y(low + pad) + 4:.1f}" text-anchor="end">{low + pad:.3g}</text>',
+        f'<line x1="{crisp(left)}" y1="{top_margin}" x2="{crisp(left)}" y2="{base}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{crisp(base)}" x2="{width - right}" y2="{crisp(base)}" stroke="#999"/>',
+        f'<text x="{left - 4:.1f}" y="{y(high - pad) + 4:.1f}" text-anchor="end">{ticks[0]}</text>',
+        f'<text x="{left - 4:.1f}" y="{y(low + pad) + 4:.1f}" text-anchor="end">{ticks[1]}</text>',
     ]
     if threshold is not None:
         shapes.append(
-            f'<line x1="{left}" y1="{y(threshold):.1f}" x2="{width - 10}" y2="{y(threshold):.1f}" '
+            f'<line x1="{left}" y1="{crisp(y(threshold))}" x2="{width - right}" y2="{crisp(y(threshold))}" '
             f'stroke="{THRESHOLD_COLOUR}" stroke-dasharray="5,4"/>'
-            f'<text x="{width - 10}" y="{y(threshold) - 3:.1f}" text-anchor="end" '
+            f'<text x="{width - right}" y="{y(threshold) - 3:.1f}" text-anchor="end" '
             f'style="fill:{THRESHOLD_COLOUR}">threshold {threshold:g}</text>'
         )
     if len(points) > 1:
@@ -320,13 +424,20 @@ def trend_chart(points: list[tuple[str, str, float]], threshold: float | None) -
             shapes.append(
                 f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="4.5" fill="{CURRENT_COLOUR}">{tip}</circle>'
             )
-    first, last = points[0][1], points[-1][1]
-    shapes.append(f'<text x="{left}" y="{height - 6}">{escape(str(first)[:10])}</text>')
-    if len(points) > 1:
-        shapes.append(
-            f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{escape(str(last)[:10])}</text>'
-        )
+    first, last = (minute(points[0][1]), minute(points[-1][1]))
+    if first == last:  # one log, or all in the same minute
+        centre = left + inset + plot_width / 2
+        shapes.append(f'<text x="{centre:.1f}" y="{base + 14}" text-anchor="middle">{escape(first)}</text>')
+    else:
+        shapes.append(f'<text x="{left:.1f}" y="{base + 14}">{escape(first)}</text>')
+        shapes.append(f'<text x="{width - right}" y="{base + 14}" text-anchor="end">{escape(last)}</text>')
+    shapes.append(axis_titles(width, height, left, top_margin, bottom, "evaluation time", name))
     return (
         f'<svg width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img">{"".join(shapes)}</svg>'
     )
+
+
+def minute(timestamp: Any) -> str:
+    """``2024-01-01 12:00``: a log's timestamp to the minute, as the x axis shows it."""
+    return str(timestamp)[:16].replace("T", " ")

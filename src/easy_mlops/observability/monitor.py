@@ -86,21 +86,30 @@ class ModelMonitor:
         return next((step for step in self.steps if isinstance(step, kind)), None)
 
     def log_metrics(
-        self, metrics: Mapping[str, float], model_version: str = "1.0.0", source: str | None = None
+        self,
+        metrics: Mapping[str, float],
+        model_version: str = "1.0.0",
+        source: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Record a metrics payload; returns the alerts active after it.
 
         ``source`` says where the metrics come from: ``training`` (the hold-out
         split, at deployment time) or ``live`` (``evaluate`` on labelled data).
-        Steps whose ``on_log_metrics`` takes a ``source`` keyword receive it;
-        the guide's two-argument hooks keep working.
+        ``details`` are what is not a number to threshold (a live evaluation's
+        ``classification``: confusion matrix, per-class scores), kept with the record.
+        Steps whose ``on_log_metrics`` takes a ``source`` or ``details`` keyword
+        receive it; the guide's two-argument hooks keep working.
         """
         metrics = {name: float(value) for name, value in metrics.items()}
+        given = {"source": source, "details": details or None}
         for step in self.steps:
-            if source is not None and takes_keyword(step.on_log_metrics, "source"):
-                step.on_log_metrics(metrics, model_version, source=source)
-            else:
-                step.on_log_metrics(metrics, model_version)
+            keywords = {
+                name: value
+                for name, value in given.items()
+                if value is not None and takes_keyword(step.on_log_metrics, name)
+            }
+            step.on_log_metrics(metrics, model_version, **keywords)
         return self.active_alerts()
 
     def log_prediction(

@@ -125,9 +125,37 @@ def evaluation_view(result: dict[str, Any]) -> list[Any]:
     if result["unlabelled_rows"]:
         rows += f" ({result['unlabelled_rows']} without a label left out)"
     view: list[Any] = [table, rows]
+    classification = result.get("classification")
+    if classification:
+        view += classification_view(classification)
     view += [f"[bold red]ALERT[/] {alert_text(alert)}" for alert in result["alerts"]] or [
         "alerts: none active"
     ]
+    return view
+
+
+def classification_view(classification: dict[str, Any]) -> list[Any]:
+    """A live evaluation's confusion matrix and per-class scores as tables, and what was not measured."""
+    from rich.table import Table
+    from rich.text import Text
+
+    labels = [str(label) for label in classification["labels"]]
+    matrix = Table(title="Confusion matrix (rows: true label, columns: predicted)", title_justify="left")
+    matrix.add_column("true \\ predicted")
+    for label in labels:
+        matrix.add_column(Text(label), justify="right")  # Text: a label is never read as markup
+    for label, counts in zip(labels, classification["confusion_matrix"], strict=True):
+        matrix.add_row(Text(label), *map(str, counts))
+    per_class = Table(title="Per class", title_justify="left")
+    for column in ("class", "precision", "recall", "f1_score", "support"):
+        per_class.add_column(column, justify="left" if column == "class" else "right")
+    for row in classification["per_class"]:
+        scores = (_fixed(row[key]) for key in ("precision", "recall", "f1_score"))
+        per_class.add_row(Text(str(row["label"])), *scores, str(row["support"]))
+    view: list[Any] = [matrix, per_class]
+    if classification.get("positive_class") is not None:
+        view.append(Text(f"roc_auc is of the positive class '{classification['positive_class']}'"))
+    view += [Text(f"{name} not measured: {why}") for name, why in classification["not_computed"].items()]
     return view
 
 

@@ -160,17 +160,25 @@ class MetricsLoggerStep(_JsonlStep):
     The source tells the hold-out metrics of training day (``training``) from
     those measured later on labelled live data (``live``, by ``evaluate``), so
     the summary can show them side by side with the trend of the live ones.
+    A live evaluation of a classifier also keeps its ``classification``
+    details (confusion matrix, per-class scores) for the HTML report.
     """
 
     name = "metrics_logger"
     filename = METRICS_LOG
 
     def on_log_metrics(
-        self, metrics: dict[str, float], model_version: str, source: str | None = None
+        self,
+        metrics: dict[str, float],
+        model_version: str,
+        source: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         record = {"timestamp": now(), "model_version": model_version, "metrics": dict(metrics)}
         if source is not None:
             record["source"] = source
+        for key, value in (details or {}).items():
+            record.setdefault(key, value)  # never in place of the record's own keys
         self._append([record])
 
     def summary(self) -> dict[str, Any]:

@@ -30,14 +30,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from easy_mlops.deployment.catalog import LATEST, resolve_deployment
-from easy_mlops.deployment.loading import Deployment
-from easy_mlops.errors import DataError, MLOpsError
+from easy_mlops.deployment.loading import Deployment, Scores
+from easy_mlops.errors import DataError, DeploymentError, MLOpsError
 from easy_mlops.jsonsafe import json_values
 from easy_mlops.monitoring import deployment_monitor
 from easy_mlops.serving.batching import Batch, MicroBatcher
 from easy_mlops.serving.metrics import CONTENT_TYPE, ServerMetrics, scrape
 from easy_mlops.serving.openapi import openapi_document
-from easy_mlops.serving.requests import RequestError, parse_body
+from easy_mlops.serving.requests import RequestError, parse_body, wants_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +163,10 @@ class Serving:
             await self.batcher.stop()
             self.writer.close()
 
-    def score(self, frame: pd.DataFrame) -> np.ndarray:
+    def score(self, frame: pd.DataFrame, proba: bool) -> Scores:
         """The scoring thread's call: the deployment served now scores the whole batch."""
         self.scored_by = deployment = self.deployment
-        return deployment.predict(frame)
+        return deployment.score(frame, proba=proba)
 
     def scored(self, batch: Batch) -> None:
         self.writer.put(self.scored_by, batch.predictions, batch.frames)
@@ -221,16 +221,21 @@ class Serving:
         deployment = self.deployment
         columns = [column["name"] for column in deployment.input_schema or []]
         try:
-            frame = parse_body(bytes(body), request.headers.get("content-type", ""), columns)
+            frame, params = parse_body(bytes(body), request.headers.get("content-type", ""), columns)
+            proba = wants_probabilities(params, request.query_params)
+            if proba:
+                deployment.check_probabilities()
         except RequestError as exc:
             return error(exc.status, str(exc))
+        except DeploymentError as exc:  # class probabilities asked of a deployment without them
+            return error(400, str(exc))
         missing = [column for column in columns if column not in frame.columns]
         if missing:
             return error(422, f"missing feature column(s): {', '.join(missing)}")
         if columns:
             frame = frame[columns]  # extra columns dropped, the training order
         try:
-            predictions = await asyncio.wait_for(self.batcher.predict(frame), self.settings.timeout_s)
+            scores = await asyncio.wait_for(self.batcher.predict(frame, proba), self.settings.timeout_s)
         except TimeoutError:
             return error(503, f"not scored within serve.timeout_s ({self.settings.timeout_s} s)")
         except DataError as exc:
@@ -238,8 +243,19 @@ class Serving:
         except Exception as exc:
             log.warning("predict failed: %s: %s", type(exc).__name__, exc)
             return error(500, f"the model failed: {type(exc).__name__}: {exc}")
+        if not proba:
+            return Response(
+                b'{"predictions":' + orjson.dumps(json_values(scores.predictions)) + b"}",
+                media_type="application/json",
+            )
+        document = {
+            "predictions": json_values(scores.predictions),
+            "classes": json_values(scores.classes),
+            # float64 and row-major, as orjson wants and as `predict --proba` writes them
+            "probabilities": np.ascontiguousarray(scores.probabilities, dtype=float),
+        }
         return Response(
-            b'{"predictions":' + orjson.dumps(json_values(predictions)) + b"}", media_type="application/json"
+            orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
         )
 
     async def ping(self, request: Request) -> Response:

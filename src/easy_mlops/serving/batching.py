@@ -6,7 +6,8 @@ thread, so the event loop keeps accepting. An idle server dispatches at once:
 a lone request is a batch of one. While a batch is scored the next one
 gathers, which is where the batching comes from (BentoML's adaptive batching
 and Ray Serve's ``@serve.batch`` work the same way). ``max_wait_s`` adds a
-wait for more rows, only when other requests are in flight.
+wait for more rows, only when other requests are in flight. A batch holding a
+request for class probabilities is scored with them; each request takes its rows.
 """
 
 import asyncio
@@ -18,13 +19,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-Scorer = Callable[[pd.DataFrame], np.ndarray]
+from easy_mlops.deployment.loading import Scores
+
+Scorer = Callable[[pd.DataFrame, bool], Scores]  # (rows, with class probabilities) -> scores
 
 
 @dataclass
 class Waiting:
     frame: pd.DataFrame
     future: asyncio.Future
+    proba: bool = False
     queued_at: float = field(default_factory=time.perf_counter)
 
 
@@ -70,10 +74,11 @@ class MicroBatcher:
             self.task.cancel()
         self.executor.shutdown(wait=True)
 
-    async def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """One prediction per row of ``frame``, scored with whatever else is waiting."""
+    async def predict(self, frame: pd.DataFrame, proba: bool = False) -> Scores:
+        """One prediction per row of ``frame`` (and, with ``proba``, its class probabilities),
+        scored with whatever else is waiting."""
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put(Waiting(frame, future))
+        await self.queue.put(Waiting(frame, future, proba))
         return await future
 
     async def _run(self) -> None:
@@ -102,7 +107,7 @@ class MicroBatcher:
         started = time.perf_counter()
         try:
             frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            predictions = self.score(frame)
+            scores = self.score(frame, any(waiting.proba for waiting in pending))
         except Exception as exc:
             if len(pending) == 1:
                 self._resolve(pending[0], exception=exc)
@@ -111,19 +116,17 @@ class MicroBatcher:
             for waiting in pending:
                 self._score([waiting])
             return
-        done = Batch(frames, predictions, time.perf_counter() - started)
+        done = Batch(frames, scores.predictions, time.perf_counter() - started)
         if self.on_batch is not None:
             self.on_batch(done)
         offset = 0
         for waiting in pending:
             rows = len(waiting.frame)
-            self._resolve(waiting, result=predictions[offset : offset + rows])
+            self._resolve(waiting, result=scores[offset : offset + rows])
             offset += rows
 
     @staticmethod
-    def _resolve(
-        waiting: Waiting, result: np.ndarray | None = None, exception: Exception | None = None
-    ) -> None:
+    def _resolve(waiting: Waiting, result: Scores | None = None, exception: Exception | None = None) -> None:
         loop = waiting.future.get_loop()
 
         def settle() -> None:

@@ -67,6 +67,16 @@ def openapi_document(deployment: Deployment, secured: bool) -> dict[str, Any]:
                         "500": _error("a failure inside the model"),
                         "503": _error("not scored within serve.timeout_s"),
                     },
+                    parameters=[
+                        {
+                            "name": "proba",
+                            "in": "query",
+                            "required": False,
+                            "description": "true: also the class probabilities (a classifier's), "
+                            'as "params": {"proba": true} in a JSON body says',
+                            "schema": {"type": "boolean", "default": False},
+                        }
+                    ],
                     requestBody={
                         "required": True,
                         "description": (
@@ -155,6 +165,11 @@ def _schemas(columns: list[dict[str, str]], regression: bool) -> dict[str, Any]:
             {"$ref": REF + "Columns"},
         ]
     }
+    params = {
+        "type": "object",
+        "description": "MLflow's scoring parameters; proba: true adds the class probabilities",
+        "properties": {"proba": {"type": "boolean"}},
+    }
     formats = {
         "dataframe_split": {
             "type": "object",
@@ -191,9 +206,10 @@ def _schemas(columns: list[dict[str, str]], regression: bool) -> dict[str, Any]:
             "required": names,
         },
         "Invocation": {
-            "description": "Exactly one of " + ", ".join(JSON_KEYS),
+            "description": "Exactly one of " + ", ".join(JSON_KEYS) + ', and optionally "params"',
             "oneOf": [
-                {"type": "object", "required": [key], "properties": {key: formats[key]}} for key in JSON_KEYS
+                {"type": "object", "required": [key], "properties": {key: formats[key], "params": params}}
+                for key in JSON_KEYS
             ],
         },
         "Predictions": {
@@ -203,7 +219,13 @@ def _schemas(columns: list[dict[str, str]], regression: bool) -> dict[str, Any]:
                 "predictions": {
                     "type": "array",
                     "items": {"type": "number"} if regression else {"description": "the predicted class"},
-                }
+                },
+                "classes": {"type": "array", "description": "with proba: the classes, in column order"},
+                "probabilities": {
+                    "type": "array",
+                    "description": "with proba: one row per prediction, one probability per class",
+                    "items": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
+                },
             },
         },
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},

@@ -3,10 +3,12 @@
 ``POST /invocations`` takes JSON with exactly one of ``dataframe_split``,
 ``dataframe_records``, ``instances`` or ``inputs``, or a CSV body, so that
 clients and load scripts written for ``mlflow models serve`` work unchanged.
+As in MLflow's protocol, ``params`` beside the data carries options:
+``{"proba": true}`` (or the query's ``?proba=true``) asks for class probabilities.
 """
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -23,11 +25,12 @@ class RequestError(Exception):
         self.status = status
 
 
-def parse_body(body: bytes, content_type: str, columns: Sequence[str]) -> pd.DataFrame:
-    """The rows a request carries; ``columns`` (the input schema) names positional rows."""
+def parse_body(body: bytes, content_type: str, columns: Sequence[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The rows a request carries and its ``params`` (none for CSV); ``columns`` (the input schema)
+    names positional rows."""
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "text/csv":
-        return _csv(body)
+        return _csv(body), {}
     if media_type not in ("application/json", ""):
         raise RequestError(415, f"unsupported content type '{media_type}'; send application/json or text/csv")
     document = _json(body)
@@ -44,7 +47,30 @@ def parse_body(body: bytes, content_type: str, columns: Sequence[str]) -> pd.Dat
         raise RequestError(400, f"'{key}' is not a table: {exc}") from exc
     if len(frame) == 0:
         raise RequestError(400, f"'{key}' has no rows")
-    return frame
+    params = document.get("params")
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise RequestError(400, "'params' must be a JSON object, such as {\"proba\": true}")
+    return frame, params
+
+
+FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def wants_probabilities(params: Mapping[str, Any], query: Mapping[str, str]) -> bool:
+    """Whether the answer carries class probabilities: ``params.proba`` in the body, else ``?proba=``."""
+    if "proba" in params:
+        if not isinstance(params["proba"], bool):
+            given = orjson.dumps(params["proba"]).decode()
+            raise RequestError(400, f"'params.proba' must be true or false, not {given}")
+        return params["proba"]
+    flag = query.get("proba")
+    if flag is None:
+        return False
+    if flag.lower() not in FLAGS:
+        raise RequestError(400, f"'?proba={flag}': say proba=true or proba=false")
+    return FLAGS[flag.lower()]
 
 
 def _json(body: bytes) -> Any:
