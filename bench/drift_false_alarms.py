@@ -131,9 +131,10 @@ def main() -> int:
                     windows_alarmed += bool(found)
                     for name in found:
                         counts[name] += 1
-                    if size == 1_000:
-                        for name, feature in drift["features"].items():
-                            scores.setdefault((stat, name), []).append(feature["score"])
+                    for name, verdict in [*drift["features"].items(), ("(predictions)", drift["prediction"])]:
+                        scores.setdefault((stat, size, name), []).append(
+                            (verdict["score"], verdict["applied_threshold"])
+                        )
                 rows[(stat, size)], alarm_windows[(stat, size)] = counts, windows_alarmed
                 print(f"{stat} {size} rows: {counts}", file=sys.stderr, flush=True)
             caught = dict.fromkeys(sorted(SHIFTED), 0)
@@ -172,15 +173,19 @@ def main() -> int:
         )
     lines += [
         "",
-        "Highest score over the 1,000-row windows, per column:",
+        "Highest score, and the lowest threshold applied (the configured one, or what sampling alone "
+        "gives at these rows if higher), over the windows of each size:",
         "",
-        "| numeric statistic | " + " | ".join(features) + " |",
-        "|---|" + "---|" * len(features),
+        f"| numeric statistic | window rows | {' | '.join(columns)} |",
+        f"|---|---|{'---|' * len(columns)}",
     ]
-    for stat in STATISTICS:
-        lines.append(
-            f"| {stat} | " + " | ".join(f"{max(scores[(stat, name)]):.3f}" for name in features) + " |"
-        )
+    for stat, size in rows:
+        cells = [
+            f"{max(score for score, _ in scores[(stat, size, name)]):.3f} / "
+            f"{min(applied for _, applied in scores[(stat, size, name)]):.3f}"
+            for name in columns
+        ]
+        lines.append(f"| {stat} | {size:,} | {' | '.join(cells)} |")
     lines += [
         "",
         f"## Real shifts still flagged ({SHIFTED_WINDOWS} windows of 1,000 rows)",

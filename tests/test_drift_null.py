@@ -87,7 +87,7 @@ def live_table(rows: int, seed: int, shifted: bool = False, flood: str | None = 
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
         {
-            "code": rng.choice(CODES, rows),  # 500 equally likely: 8 rows each in training
+            "code": rng.choice(CODES, rows),  # 500 equally likely: 8 rows each in the training split
             "city": rng.choice(
                 ["paris", "lyon", "nice"], rows, p=[0.4, 0.3, 0.3] if shifted else [0.6, 0.3, 0.1]
             ),
@@ -117,9 +117,8 @@ def test_same_distribution_windows_do_not_alert_on_500_categories(cli, many_cate
     drift = json.loads(cli("status", many_categories, "--json").stdout)["drift"]
     assert drift["significance"] == 0.01 and not any(f["drifted"] for f in drift["features"].values())
     code = drift["features"]["code"]
-    assert (
-        code["threshold"] == 0.1 and code["applied_threshold"] > code["score"] > 0.08
-    )  # noise, at 1,000 rows
+    # Sampling alone scores it above the configured threshold at 1,000 rows: the applied one is higher.
+    assert code["threshold"] == 0.1 and code["applied_threshold"] > code["score"] > 0.08
     profile = json.loads((many_categories / "profile.json").read_text())
     current = json.loads((many_categories / "logs" / "drift_counts.json").read_text())["hours"]
     [counts] = current.values()
