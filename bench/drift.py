@@ -473,7 +473,7 @@ def agreement_table(comparison: Comparison) -> tuple[list[str], list[str]]:
             f"| {theirs['score']:.4f} | {verdict(theirs['drifted'])} | {'yes' if agree else '**no**'} |"
         )
         if not agree:
-            threshold = mine["threshold"]
+            threshold = mine["applied_threshold"]
             near = near_threshold(mine["score"], threshold) and near_threshold(theirs["score"], threshold)
             disagreements.append(
                 f"- {name} ({known_change(name)}, {case}; {mine['stat']}, threshold {threshold:g}): "
@@ -481,6 +481,24 @@ def agreement_table(comparison: Comparison) -> tuple[list[str], list[str]]:
                 + ("both near the threshold" if near else "**not** near the threshold")
             )
     return lines, disagreements
+
+
+def sampling_note(drift: dict) -> str:
+    """Where ours applied more than the configured threshold: what sampling alone gives at these rows."""
+    raised = [
+        f"{name} {verdict['applied_threshold']:.4g}"
+        for name, verdict in [*drift["features"].items(), ("predictions", drift.get("prediction", {}))]
+        if verdict and verdict["applied_threshold"] > verdict["threshold"]
+    ]
+    return (
+        f"Ours also asks each score to pass what sampling alone gives at these row counts "
+        f"(significance {drift['significance']:g}): "
+        + (
+            f"thresholds raised for {', '.join(raised)}."
+            if raised
+            else "no threshold raised above the configured one."
+        )
+    )
 
 
 def versions() -> str:
@@ -608,8 +626,10 @@ def write_results(
             f"{count['count']:.0f} columns).",
             "",
             f"Prediction drift (ours only: Evidently's preset sees no model): {prediction.get('stat')} "
-            f"{prediction.get('score', float('nan')):.4f}, threshold {prediction.get('threshold')}, "
+            f"{prediction.get('score', float('nan')):.4f}, threshold {prediction.get('applied_threshold')}, "
             f"{'drifted' if prediction.get('drifted') else 'not drifted'}.",
+            "",
+            sampling_note(ours),
             "",
             "Disagreements:" if disagreements else "No disagreements.",
             *disagreements,
@@ -626,7 +646,8 @@ def write_results(
         "- Wasserstein: ours is computed on the binned distributions within the training range (bin "
         "midpoints) plus the exact mean distance of the values beyond it; Evidently's on the raw values.",
         "- Jensen-Shannon: ours puts categories outside the top 50 and unseen ones into one 'other' entry, "
-        "Evidently keeps each.",
+        "Evidently keeps each; with more than 50 categories (cat1), ours picks the top 50 on half the "
+        "training split and counts on the other half, Evidently counts on all of it.",
     ]
     text = "\n".join(lines) + "\n"
     output.write_text(text)

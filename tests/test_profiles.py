@@ -122,3 +122,16 @@ def test_edges_from_sorted_values_are_numpys_quantiles_exactly(size):
         reference = numeric_reference(series)
         assert reference["edges"] == np.unique(np.quantile(values, q)).tolist()
         assert reference["counts"] == numeric_counts(reference, series)  # the training counts, recounted
+
+
+def test_a_profile_of_many_categories_counts_the_kept_ones_apart_from_picking_them():
+    """Among 500 equally likely codes, the 50 most frequent in a sample are the luckiest: counted on the
+    rows that picked them, they hold about 16% of 4,000 rows where any 50 codes hold 10%."""
+    rng = np.random.default_rng(0)
+    codes = np.array([f"code{i:03d}" for i in range(500)])
+    profile = categorical_reference(pd.Series(rng.choice(codes, 4000)))
+    counts = profile["counts"]
+    assert len(profile["categories"]) == 50
+    assert sum(counts[:-2]) / sum(counts) == pytest.approx(0.1, abs=0.02)
+    few = categorical_reference(pd.Series(rng.choice(["a", "b", "c"], 4000)))
+    assert sum(few["counts"]) == 4000  # no choice to make: every row counted

@@ -5,7 +5,8 @@ the training values, plus underflow (below the training minimum), overflow
 (above the maximum) and missing counts, and how far the out-of-range values
 lie beyond the minimum and maximum, summed (a count alone cannot tell a
 value just past the maximum from one fifty deviations out); a categorical
-feature on its top categories (50 by default) plus "other" and "missing".
+feature on its top categories (50 by default; with more than that, picked
+on half the rows and counted on the other half) plus "other" and "missing".
 Counting live data with the reference's edges and categories gives vectors
 of the same shape, so windows of live data are sums of vectors: exact, and
 mergeable across batches, processes and machines.
@@ -25,7 +26,9 @@ import pandas as pd
 from easy_mlops.columns import as_dates, as_flags, days_since_epoch
 from easy_mlops.counts import PROFILE_MARKER
 
-PROFILE_VERSION = 1
+# 2: a text column with more than TOP_CATEGORIES categories has them counted apart from the rows that
+# picked them (version 1 counted them on the same rows, which inflates their reference shares).
+PROFILE_VERSION = 2
 NUMERIC_BINS = 100
 TOP_CATEGORIES = 50
 PARALLEL_ROWS = 100_000  # from this many rows a batch's columns are counted on several threads
@@ -101,11 +104,22 @@ def sorted_counts(reference: dict[str, Any], present: np.ndarray, missing: int) 
 
 
 def categorical_reference(values: pd.Series, top: int = TOP_CATEGORIES) -> dict[str, Any]:
-    """The ``top`` most frequent categories of ``values`` and the training counts over them."""
+    """The ``top`` most frequent categories of ``values`` and the training counts over them.
+
+    With more categories than that, picking the most frequent ones and counting them on the same rows
+    would inflate their counts: among many categories of similar frequency, those that happened to be
+    drawn more often are the ones kept (and "other" shrinks as much), so live data from the very same
+    distribution would look drifted. Then the categories are picked on a fixed random half of the
+    rows and counted on the other half, whose counts know nothing of the choice.
+    """
     text = values.dropna().astype(str)
+    counted = values
+    if text.nunique() > top:
+        picking = np.random.default_rng(0).random(len(values)) < 0.5
+        text, counted = values[picking].dropna().astype(str), values[~picking]
     categories = text.value_counts().head(top).index.tolist()
     profile = {"kind": "categorical", "categories": categories}
-    profile["counts"] = categorical_counts(profile, values)
+    profile["counts"] = categorical_counts(profile, counted)
     return profile
 
 

@@ -162,6 +162,7 @@ DRIFT_KEYS = (
     "threshold",
     "min_rows",
     "dataset_drift_share",
+    "significance",
 )
 
 
@@ -207,6 +208,9 @@ class DriftConfig:
     threshold: float = 0.1  # the same for wasserstein, ks and categorical features (jensen-shannon)
     min_rows: int = 100  # below it: "insufficient data", never an alert
     dataset_drift_share: float = 0.5  # dataset drift when this share of features drifted
+    # Bounds the chance that a window without drift raises a drift alert: each score must also pass
+    # what sampling alone reaches at the window's rows (this chance split among the features and predictions).
+    significance: float = 0.01
 
 
 @dataclass

@@ -35,20 +35,24 @@ def shares(counts: Any) -> np.ndarray:
 
 
 def psi(reference: Any, current: Any) -> float:
-    p = np.maximum(shares(reference), EPSILON)
-    q = np.maximum(shares(current), EPSILON)
-    return float(np.sum((q - p) * np.log(q / p)))
+    return float(np.sum(psi_terms(shares(reference), shares(current))))
+
+
+def psi_terms(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Each group's part of the PSI between shares ``p`` and ``q`` (arrays of any shape, elementwise)."""
+    p, q = np.maximum(p, EPSILON), np.maximum(q, EPSILON)
+    return (q - p) * np.log(q / p)
 
 
 def jensen_shannon(reference: Any, current: Any) -> float:
-    p, q = shares(reference), shares(current)
+    return math.sqrt(max(0.0, float(np.sum(jensen_shannon_terms(shares(reference), shares(current))))))
+
+
+def jensen_shannon_terms(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Each entry's part of the Jensen-Shannon divergence (the distance squared), elementwise."""
     m = (p + q) / 2
-
-    def kl(a: np.ndarray) -> float:
-        present = a > 0
-        return float(np.sum(a[present] * np.log(a[present] / m[present])))
-
-    return math.sqrt(max(0.0, 0.5 * kl(p) + 0.5 * kl(q)))
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 log 0 is 0: the where picks it
+        return 0.5 * (np.where(p > 0, p * np.log(p / m), 0.0) + np.where(q > 0, q * np.log(q / m), 0.0))
 
 
 def decile_groups(reference_counts: list[float]) -> np.ndarray:
@@ -58,18 +62,32 @@ def decile_groups(reference_counts: list[float]) -> np.ndarray:
     return np.minimum((before * DECILES).astype(int), DECILES - 1)
 
 
+def psi_groups(profile: dict[str, Any], current: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's and ``current``'s counts over PSI's groups: ``[below the minimum, deciles...,
+    above the maximum, missing]``.
+
+    Deciles of the training range, with below-the-minimum, above-the-maximum and missing apart: values
+    out of the training range are a group of their own, not part of an edge decile.
+    """
+    ref_present, ref_missing, _, _ = numeric_parts(profile["counts"])
+    cur_present, cur_missing, _, _ = numeric_parts(current)
+    ref, cur = np.asarray(ref_present, dtype=float), np.asarray(cur_present, dtype=float)
+    groups = decile_groups(ref[1:-1].tolist())
+    ref_deciles = np.bincount(groups, weights=ref[1:-1], minlength=DECILES)
+    cur_deciles = np.bincount(groups, weights=cur[1:-1], minlength=DECILES)
+    return (
+        np.array([ref[0], *ref_deciles, ref[-1], ref_missing]),
+        np.array([cur[0], *cur_deciles, cur[-1], cur_missing]),
+    )
+
+
 def numeric_score(stat: str, profile: dict[str, Any], current: list[float]) -> float:
     """``stat`` between a numeric feature's reference counts and ``current`` on its bins."""
-    ref_present, ref_missing, ref_below, ref_above = numeric_parts(profile["counts"])
-    cur_present, cur_missing, cur_below, cur_above = numeric_parts(current)
-    ref, cur = np.asarray(ref_present, dtype=float), np.asarray(cur_present, dtype=float)
     if stat == "psi":
-        # Deciles of the training range, with below-the-minimum, above-the-maximum and missing apart:
-        # values out of the training range are a group of their own, not part of an edge decile.
-        groups = decile_groups(ref[1:-1].tolist())
-        ref_deciles = np.bincount(groups, weights=ref[1:-1], minlength=DECILES)
-        cur_deciles = np.bincount(groups, weights=cur[1:-1], minlength=DECILES)
-        return psi([ref[0], *ref_deciles, ref[-1], ref_missing], [cur[0], *cur_deciles, cur[-1], cur_missing])
+        return psi(*psi_groups(profile, current))
+    ref_present, _, ref_below, ref_above = numeric_parts(profile["counts"])
+    cur_present, _, cur_below, cur_above = numeric_parts(current)
+    ref, cur = np.asarray(ref_present, dtype=float), np.asarray(cur_present, dtype=float)
     gap = np.abs(np.cumsum(shares(ref)) - np.cumsum(shares(cur)))
     if stat == "ks":
         return float(gap.max()) if gap.size else 0.0

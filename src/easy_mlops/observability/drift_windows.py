@@ -38,7 +38,7 @@ def window_counts(hours: dict[str, Any], last_hours: int | None) -> dict[str, An
 def drift_alerts(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The drifted features, dataset drift and prediction drift of a report, as alert entries."""
     alerts = [
-        drift_alert(name, feature["stat"], feature["score"], feature["threshold"])
+        verdict_alert(name, feature)
         for name, feature in report.get("features", {}).items()
         if feature["drifted"]
     ]
@@ -46,10 +46,13 @@ def drift_alerts(report: dict[str, Any]) -> list[dict[str, Any]]:
         alerts.append(drift_alert("dataset", "share_drifted", report["share_drifted"], None))
     prediction = report.get("prediction")
     if prediction and prediction["drifted"]:
-        alerts.append(
-            drift_alert("prediction", prediction["stat"], prediction["score"], prediction["threshold"])
-        )
+        alerts.append(verdict_alert("prediction", prediction))
     return alerts
+
+
+def verdict_alert(name: str, verdict: dict[str, Any]) -> dict[str, Any]:
+    """The alert of a drifted column: its score against the threshold applied at the window's rows."""
+    return drift_alert(name, verdict["stat"], verdict["score"], verdict["applied_threshold"])
 
 
 def drift_alert(feature: str, stat: str, value: float, threshold: float | None) -> dict[str, Any]:

@@ -236,13 +236,13 @@ def drift_section(drift: dict[str, Any], reference: dict[str, Any] | None, windo
             f"<tr class='{'drifted' if feature['drifted'] else ''}'><td>{escape(name)}</td>"
             f"<td>{feature['kind']}</td><td>{feature['stat']}</td>"
             f"<td class='number' data-value='{feature['score']:.6f}'>{feature['score']:.4f}</td>"
-            f"<td class='number'>{feature['threshold']:g}</td><td>{status}</td>"
+            f"<td class='number'>{threshold_cell(feature)}</td><td>{status}</td>"
             f"<td>{bar_chart(labels, before, after, width=180, height=40)}</td></tr>"
         )
     prediction = drift.get("prediction")
     about_predictions = (
         f"<p>Predictions: {prediction['stat']} {prediction['score']:.4f} "
-        f"({'drifted' if prediction['drifted'] else 'ok'}, threshold {prediction['threshold']:g}).</p>"
+        f"({'drifted' if prediction['drifted'] else 'ok'}, threshold {threshold_cell(prediction)}).</p>"
         if prediction
         else ""
     )
@@ -255,6 +255,14 @@ def drift_section(drift: dict[str, Any], reference: dict[str, Any] | None, windo
         "<th>threshold</th><th>verdict</th><th>reference vs current</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></section>"
     )
+
+
+def threshold_cell(verdict: dict[str, Any]) -> str:
+    """The threshold applied at this window's rows; hovering it tells the configured one and the p-value."""
+    about = f"configured {verdict['threshold']:g}"
+    if verdict.get("p_value") is not None:
+        about += f", p-value {verdict['p_value']:.3g}"
+    return f"<span title='{escape(about)}'>{verdict['applied_threshold']:.4g}</span>"
 
 
 def legend(reference: str, current: str) -> str:

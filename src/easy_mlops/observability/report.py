@@ -168,16 +168,19 @@ def drift_lines(drift: dict[str, Any]) -> list[str]:
         f"{drift['share_drifted']:.0%} of features drifted"
         + ("; DATASET DRIFT" if drift["dataset_drift"] else "")
     ]
-    for name, feature in drift["features"].items():  # sorted by score: the drifted ones first
-        verdict = "DRIFTED" if feature["drifted"] else ("warning" if feature.get("warning") else "ok")
-        lines.append(f"  {name:<20} {feature['stat']:<13} {_number(feature['score']):>8}  {verdict}")
-    prediction = drift.get("prediction")
-    if prediction:
-        verdict = "DRIFTED" if prediction["drifted"] else "ok"
-        lines.append(
-            f"  {'(predictions)':<20} {prediction['stat']:<13} {_number(prediction['score']):>8}  {verdict}"
-        )
+    # Sorted by score: the drifted ones first.
+    lines += [_drift_line(name, feature) for name, feature in drift["features"].items()]
+    if drift.get("prediction"):
+        lines.append(_drift_line("(predictions)", drift["prediction"]))
     return lines
+
+
+def _drift_line(name: str, verdict: dict[str, Any]) -> str:
+    """``x1  psi  0.31 >= 0.25  DRIFTED``: the score against the threshold applied at this window's rows."""
+    word = "DRIFTED" if verdict["drifted"] else ("warning" if verdict.get("warning") else "ok")
+    sign = ">=" if verdict["drifted"] else "<"
+    applied = _number(verdict["applied_threshold"])
+    return f"  {name:<20} {verdict['stat']:<13} {_number(verdict['score']):>8} {sign} {applied:<8}  {word}"
 
 
 def distribution_text(distribution: dict[str, Any]) -> str | None:

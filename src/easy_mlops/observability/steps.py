@@ -478,15 +478,19 @@ class DriftStep(ObservabilityStep):
         threshold: float = 0.1,
         min_rows: int = 100,
         dataset_drift_share: float = 0.5,
+        significance: float = 0.01,
         enabled: bool = True,
     ) -> None:
         super().__init__(enabled)
         if str(numeric_stat) not in ("psi", "wasserstein", "ks"):
             raise ValueError(f"drift numeric_stat must be psi, wasserstein or ks, got {numeric_stat!r}")
+        if not 0 < float(significance) < 1:
+            raise ValueError(f"drift significance must be between 0 and 1, got {significance!r}")
         self.window_hours = window_hours(window)
         self.window, self.numeric_stat = str(window), str(numeric_stat)
         self.psi_warning, self.psi_threshold, self.threshold = psi_warning, psi_threshold, threshold
         self.min_rows, self.dataset_drift_share = min_rows, dataset_drift_share
+        self.significance = float(significance)
         self.reference: dict[str, Any] | None = None
         self.pending: dict[str, dict[str, Any]] = {}  # hour -> counts not written yet
         self.flushed_at = 0.0
@@ -609,7 +613,12 @@ class DriftStep(ObservabilityStep):
     def _report(self, hours: dict[str, Any]) -> dict[str, Any]:
         window = window_counts(hours, self.window_hours)
         rows = window.get("rows", 0)
-        report: dict[str, Any] = {"window": self.window, "rows": rows, "min_rows": self.min_rows}
+        report: dict[str, Any] = {
+            "window": self.window,
+            "rows": rows,
+            "min_rows": self.min_rows,
+            "significance": self.significance,
+        }
         if rows == 0:
             report["message"] = f"no predictions logged in the window ({self.window}) yet"
             return report
@@ -619,14 +628,19 @@ class DriftStep(ObservabilityStep):
                 "(observability.drift.min_rows)"
             )
             return report
-        features = {}
-        for name, current in window.get("features", {}).items():
-            profile = self.reference["features"].get(name)
-            if profile is None or len(current) != len(profile["counts"]):
-                continue
-            features[name] = {"kind": profile["kind"], **self._verdict(profile, current)}
-            if features[name]["stat"] == "psi":
-                features[name]["warning"] = self.psi_warning <= features[name]["score"] < self.psi_threshold
+        compared = {
+            name: (profile, current)
+            for name, current in window.get("features", {}).items()
+            if (profile := self.reference["features"].get(name)) is not None
+            and len(current) == len(profile["counts"])
+        }
+        prediction = window.get("prediction")
+        # Bonferroni: significance bounds the chance that a window without drift raises any drift alert.
+        alpha = self.significance / (len(compared) + (prediction is not None))
+        features = {
+            name: {"kind": profile["kind"], **self._verdict(profile, current, alpha)}
+            for name, (profile, current) in compared.items()
+        }
         drifted = sum(feature["drifted"] for feature in features.values())
         share = drifted / len(features) if features else 0.0
         report.update(
@@ -634,15 +648,36 @@ class DriftStep(ObservabilityStep):
             share_drifted=share,
             features=dict(sorted(features.items(), key=lambda item: -item[1]["score"])),
         )
-        current = window.get("prediction")
-        if current is not None:
-            report["prediction"] = self._verdict(self.reference["prediction"], current)
+        if prediction is not None:
+            report["prediction"] = self._verdict(self.reference["prediction"], prediction, alpha)
         return report
 
-    def _verdict(self, profile: dict[str, Any], current: list[float]) -> dict[str, Any]:
-        """``{stat, score, threshold, drifted}`` of one profiled column against its live counts."""
-        from easy_mlops.observability.drift import score  # numpy: only when there is a window to score
+    def _verdict(self, profile: dict[str, Any], current: list[float], alpha: float) -> dict[str, Any]:
+        """``{stat, score, threshold, applied_threshold, p_value, drifted}`` (and PSI's ``warning``) of one
+        profiled column against its live counts.
+
+        ``threshold`` is the configured one: the smallest change worth an alert. ``applied_threshold``
+        is the higher of it and the score that sampling alone passes with probability ``alpha`` at this
+        window's and the reference's row counts (:mod:`easy_mlops.observability.drift_null`);
+        ``p_value`` is the chance of this score from sampling alone (null when a side has no values).
+        """
+        # numpy: only when there is a window to score
+        from easy_mlops.observability.drift import score
+        from easy_mlops.observability.drift_null import sampling_null
 
         stat, value = score(profile, current, self.numeric_stat)
         limit = self.psi_threshold if stat == "psi" else self.threshold
-        return {"stat": stat, "score": value, "threshold": limit, "drifted": value >= limit}
+        null = sampling_null(stat, profile, current)
+        noise = null.critical(alpha) if null is not None else 0.0
+        applied = max(limit, noise)
+        verdict = {
+            "stat": stat,
+            "score": value,
+            "threshold": limit,
+            "applied_threshold": applied,
+            "p_value": null.p_value(value) if null is not None else None,
+            "drifted": value >= applied,
+        }
+        if stat == "psi":  # a change past the warning level, and past what sampling alone gives
+            verdict["warning"] = max(self.psi_warning, noise) <= value < applied
+        return verdict
