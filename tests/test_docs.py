@@ -185,6 +185,11 @@ def test_the_status_json_shape(workdir, cli):
         if section == "metrics":
             missing -= {"trends"}  # appears from the second metrics log, as the README says
         assert not missing, f"{section}: {missing}"
+    # A drift feature's and the prediction's verdicts have the documented keys too.
+    documented_drift, printed_drift = shape["drift"], printed["drift"]
+    [feature] = documented_drift["features"].values()
+    assert set(feature) <= set(next(iter(printed_drift["features"].values())))
+    assert set(documented_drift["prediction"]) <= set(printed_drift["prediction"])
 
 
 def test_monitoring_after_day_one_examples(workdir, cli):
