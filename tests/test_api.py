@@ -82,14 +82,13 @@ def test_loading_artifacts_snippet(pipeline, classification_csv, tmp_path, monke
 
 def trained(pipeline, csv):
     """A trained model, fitted preprocessor and results from a no-deploy run."""
-    from easy_mlops.training.trainer import train
-
-    cfg = pipeline.config.copy()
-    cfg.data.dataset, cfg.data.path = None, str(csv)
-    cfg.trainer.problem_type = "classification"
     import pandas as pd
 
-    return train(pd.read_csv(csv), "churn", cfg.preprocessing, cfg.trainer)
+    from easy_mlops.config.experiment import build_experiment
+    from easy_mlops.training.trainer import train
+
+    config = build_experiment(pipeline.config).config
+    return train(pd.read_csv(csv), "churn", config.preprocessing, config.trainer, "classification")
 
 
 def test_deploy_with_create_endpoint_at_call_time(pipeline, classification_csv, tmp_path):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from easy_mlops.config.compose import compose_config
+from easy_mlops.config.experiment import build_experiment
 from easy_mlops.data.loaders import load_bundled
 from easy_mlops.deployment import DeploymentStep, ModelDeployer
 from easy_mlops.errors import DeploymentError
@@ -29,8 +30,8 @@ def deploy_at_noon(trained, output, barrier, paths):
 
 def test_parallel_processes_in_the_same_second_get_distinct_complete_deployments(tmp_path):
     output = tmp_path / "models"
-    cfg = compose_config(["trainer.model.n_estimators=5", "trainer.problem_type=classification"])
-    trained = train(load_bundled("iris"), "target", cfg.preprocessing, cfg.trainer)
+    config = build_experiment(compose_config(["trainer.model.n_estimators=5"])).config
+    trained = train(load_bundled("iris"), "target", config.preprocessing, config.trainer, "classification")
     barrier, paths = FORK.Barrier(4), FORK.Queue()
     processes = [
         FORK.Process(target=deploy_at_noon, args=(trained, output, barrier, paths)) for _ in range(4)

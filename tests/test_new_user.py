@@ -261,11 +261,12 @@ def test_the_guides_upload_step_sees_the_final_name(pipeline_results, models_dir
 
 @pytest.fixture
 def pipeline_results(compose):
+    from easy_mlops.config.experiment import build_experiment
     from easy_mlops.data.loaders import load_bundled
     from easy_mlops.training.trainer import train
 
-    cfg = compose(SMALL, "trainer.problem_type=classification")
-    return train(load_bundled("iris"), "target", cfg.preprocessing, cfg.trainer)
+    config = build_experiment(compose(SMALL)).config
+    return train(load_bundled("iris"), "target", config.preprocessing, config.trainer, "classification")
 
 
 # --------------------------------------------------------------------------- endpoint script

@@ -221,7 +221,8 @@ def settings(step):
 def test_a_snapshots_steps_are_built_as_the_schema_would_build_them(compose, classification_csv):
     """predict and status build the monitor from the snapshot's plain YAML; the result must be the
     monitor the schema-checked section gives (and the section is still there to read)."""
-    from easy_mlops.deployment.metadata import read_snapshot
+    from easy_mlops.config.snapshot import snapshot_config
+    from easy_mlops.deployment.metadata import read_snapshot_data
     from easy_mlops.monitoring import deployment_monitor
 
     deployment = train(
@@ -232,7 +233,7 @@ def test_a_snapshots_steps_are_built_as_the_schema_would_build_them(compose, cla
         "observability.drift.window=24h",
     )
     plain = deployment_monitor(deployment)
-    checked = ModelMonitor(read_snapshot(deployment).observability, deployment / "logs")
+    checked = ModelMonitor(snapshot_config(read_snapshot_data(deployment)).observability, deployment / "logs")
     assert [type(step) for step in plain.steps] == [type(step) for step in checked.steps]
     assert [settings(step) for step in plain.steps] == [settings(step) for step in checked.steps]
     assert plain.get_step("metric_threshold").metric_thresholds == {"f1_score": 0.75}

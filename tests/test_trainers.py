@@ -51,12 +51,13 @@ def test_the_estimator_is_built_as_hydra_builds_it_with_plain_values(compose):
     parameters as Hydra's ``instantiate`` gives, lists as lists, so the pickled model needs no OmegaConf."""
     from hydra.utils import instantiate
 
+    from easy_mlops.config.experiment import build_experiment
     from easy_mlops.training.trainer import build_estimator
 
     cfg = compose(
         "trainer=mlp", "trainer.model.hidden_layer_sizes=[8,4]", "trainer.problem_type=classification"
     )
-    built = build_estimator(cfg.trainer)
+    built = build_estimator(build_experiment(cfg).config.trainer, "classification")
     by_hydra = instantiate(cfg.trainer.model, _convert_="all")
     assert type(built) is type(by_hydra) and built.get_params() == by_hydra.get_params()
     assert type(built.hidden_layer_sizes) is list and b"omegaconf" not in pickle.dumps(built)

@@ -1,7 +1,8 @@
 """The experiment: load data → preprocess and train → deploy → observe.
 
 :func:`run_experiment` is the one implementation; the Hydra app, the CLI and
-the guide's :class:`MLOpsPipeline` API all call it with a composed config.
+the guide's :class:`MLOpsPipeline` API all call it with the typed experiment
+their composed config becomes (:func:`~easy_mlops.config.experiment.build_experiment`).
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -13,8 +14,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from easy_mlops.config.compose import compose_config
-from easy_mlops.config.config import check_values
-from easy_mlops.config.secrets import mask_overrides, safe_snapshot
+from easy_mlops.config.experiment import Experiment, build_experiment
 from easy_mlops.console import phase, say
 from easy_mlops.data.loaders import load_dataset
 from easy_mlops.deployment.deployer import ModelDeployer
@@ -27,7 +27,7 @@ from easy_mlops.training.trainer import check_device, resolve_problem_type, trai
 
 
 def run_experiment(
-    cfg: DictConfig,
+    experiment: Experiment | DictConfig,
     run_info: Mapping[str, Any] | None = None,
     deploy: bool | None = None,
     clock: Callable[[], datetime] = utc_now,
@@ -35,34 +35,36 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Train on the configured data and, unless told not to, deploy and log metrics.
 
-    Everything that can be checked without training (steps, targets,
-    problem type) is checked first, so a bad config costs no fit. ``clock``
-    names the deployment (tests and replays of history pin it). ``report``
-    gets the results once the deployment is complete, before they are
-    tracked: a tracking server that fails still leaves the metrics and the
-    deployment shown. Returns ``{"training": ..., "deployment": artifacts,
-    "alerts": [...]}`` (and ``"tracking"``).
+    ``experiment`` is the typed config (:func:`build_experiment`); nothing here
+    changes it: the problem type it finds is a result. Everything that can be
+    checked without training (steps, targets, problem type) is checked first,
+    so a bad config costs no fit. ``clock`` names the deployment (tests and
+    replays of history pin it). ``report`` gets the results once the
+    deployment is complete, before they are tracked: a tracking server that
+    fails still leaves the metrics and the deployment shown. Returns
+    ``{"training": ..., "deployment": artifacts, "alerts": [...]}`` (and ``"tracking"``).
+    A composed DictConfig is made the experiment first, with ``run_info``'s overrides.
     """
+    if not isinstance(experiment, Experiment):
+        experiment = build_experiment(experiment, (run_info or {}).get("overrides", ()))
+    cfg = experiment.config
     deploy = cfg.deploy if deploy is None else deploy
     trusted = tuple(cfg.trusted_modules)
-    check_values(cfg)
     check_device(cfg.trainer)  # a GPU asked for, before any data is read
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
     say_text_format(source, cfg.data)
-    if not cfg.data.get("target"):
+    if not cfg.data.target:
         say(f"target: {target} (the last column; choose another with data.target=... or --target)")
     with naming_the_data(source):
-        cfg.trainer.problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
-    optimized_metric(cfg.optimized_metric, cfg.trainer.problem_type)  # a metric this run computes
-    tracker = build_tracker(cfg.get("tracking")) if deploy else None  # a missing extra fails here
-    if tracker is not None:
-        cfg.deployment.mlflow_model = True  # what the run logs and registers as its model
+        problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
+    optimized_metric(cfg.optimized_metric, problem_type)  # a metric this run computes
+    tracker = build_tracker(cfg.tracking) if deploy else None  # a missing extra fails here
     deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None
     monitor = ModelMonitor(cfg.observability, trusted_modules=trusted)  # a bad step fails before training
     with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
         model, preprocessor, training = train(
-            frame, target, cfg.preprocessing, cfg.trainer, trusted, cfg.optimized_metric
+            frame, target, cfg.preprocessing, cfg.trainer, problem_type, trusted, cfg.optimized_metric
         )
     say_column_kinds(training.get("columns", {}))
     results: dict[str, Any] = {"training": training, "deployment": {}, "alerts": []}
@@ -72,10 +74,10 @@ def run_experiment(
         return results
     info = {
         **(run_info or {}),
-        "overrides": mask_overrides((run_info or {}).get("overrides", []), cfg),
+        "overrides": list(experiment.overrides),
         "data": source,
         "random_state": cfg.trainer.random_state,
-        "config": safe_snapshot(cfg),
+        "config": experiment.snapshot(problem_type),
     }
     if tracker is not None:
         info["git_commit"] = git_commit()
@@ -106,7 +108,7 @@ def say_text_format(source: Mapping[str, Any], data_cfg: Any) -> None:
     text_format = source.get("format") or {}
     usual_sep = "\t" if str(source.get("path", "")).lower().endswith(".tsv") else ","
     sep, decimal = text_format.get("sep", usual_sep), text_format.get("decimal", ".")
-    if (sep, decimal) == (usual_sep, ".") or (data_cfg.get("sep"), data_cfg.get("decimal")) == (sep, decimal):
+    if (sep, decimal) == (usual_sep, ".") or (data_cfg.sep, data_cfg.decimal) == (sep, decimal):
         return
     shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", ".": "point"}
     say(
@@ -190,8 +192,9 @@ class MLOpsPipeline:
     ) -> dict[str, Any]:
         """Train on ``data_path`` (or the configured data) and deploy unless ``deploy=False``."""
         overrides = data_overrides(data_path, target_column) + self.overrides
-        cfg = self._compose(overrides) if data_path or target_column else self.config.copy()
-        return run_experiment(cfg, run_info={"overrides": overrides}, deploy=deploy)
+        cfg = self._compose(overrides) if data_path or target_column else self.config
+        experiment = build_experiment(cfg, overrides)
+        return run_experiment(experiment, run_info={"overrides": overrides}, deploy=deploy)
 
     def predict(
         self, data_path: str | Path, model_dir: str | Path, log_predictions: bool = True, proba: bool = False

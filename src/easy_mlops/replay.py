@@ -14,12 +14,14 @@ import numpy as np
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from easy_mlops.config.config import Config
+from easy_mlops.config.config import Config, schema_node
+from easy_mlops.config.experiment import Experiment, build_experiment
 from easy_mlops.config.instantiate import first_line
+from easy_mlops.config.snapshot import snapshot_config
 from easy_mlops.data.loaders import load_dataset
 from easy_mlops.deployment.loading import Deployment
 from easy_mlops.deployment.metadata import SNAPSHOT
-from easy_mlops.errors import DeploymentError
+from easy_mlops.errors import ConfigError, DeploymentError
 from easy_mlops.files import file_fingerprint
 from easy_mlops.training.trainer import split, train
 from easy_mlops.versions import version_drift
@@ -39,15 +41,21 @@ class ReplayReport:
         return not self.differences
 
 
-def snapshot_config(deployment: Deployment) -> Any:
-    """The deployment's ``config.yaml``, validated against today's schema."""
+def snapshot_experiment(deployment: Deployment, data_path: str | Path | None = None) -> Experiment:
+    """The deployment's ``config.yaml``, validated against today's schema, as a typed experiment
+    (``data_path``: the training data moved there)."""
     path = deployment.directory / SNAPSHOT
-    snapshot = deployment.snapshot()
+    snapshot = snapshot_config(deployment.snapshot())
     if snapshot is None:
         raise DeploymentError(f"{path}: missing; replay needs the config snapshot of the run")
     try:
-        return OmegaConf.merge(OmegaConf.structured(Config), snapshot)
-    except OmegaConfBaseException as exc:
+        cfg = OmegaConf.merge(schema_node(Config), snapshot)
+        for key in OmegaConf.missing_keys(cfg):  # ??? written by a run that did not need the value
+            OmegaConf.update(cfg, key, None)
+        if data_path is not None:
+            cfg.data.path, cfg.data.dataset = str(data_path), None
+        return build_experiment(cfg)
+    except (OmegaConfBaseException, ConfigError) as exc:
         raise DeploymentError(f"{path}: does not fit the current config schema ({first_line(exc)})") from exc
 
 
@@ -70,9 +78,7 @@ def replay(deployment_dir: str | Path, data_path: str | Path | None = None) -> R
     """Retrain from the snapshot and compare with the stored model."""
     deployment = Deployment.load(deployment_dir)
     metadata = deployment.metadata
-    cfg = snapshot_config(deployment)
-    if data_path is not None:
-        cfg.data.path, cfg.data.dataset = str(data_path), None
+    cfg = snapshot_experiment(deployment, data_path).config
     report = ReplayReport()
     recorded_data = metadata.get("run", {}).get("data", {})
     report.changes += data_changes(recorded_data, cfg.data.path)
@@ -82,8 +88,9 @@ def replay(deployment_dir: str | Path, data_path: str | Path | None = None) -> R
     ]
     trusted = tuple(cfg.trusted_modules)
     frame, target, _ = load_dataset(cfg.data)
+    problem_type = str(metadata.get("problem_type") or cfg.trainer.problem_type)
     model, preprocessor, training = train(
-        frame, target, cfg.preprocessing, cfg.trainer, trusted, cfg.optimized_metric
+        frame, target, cfg.preprocessing, cfg.trainer, problem_type, trusted, cfg.optimized_metric
     )
     report.metrics = training["metrics"]
     stored_metrics = metadata.get("metrics", {})
@@ -91,9 +98,7 @@ def replay(deployment_dir: str | Path, data_path: str | Path | None = None) -> R
         then, now = stored_metrics.get(name), training["metrics"].get(name)
         if then != now:
             report.differences.append(f"metric {name}: {then} -> {now}")
-    _, hold_out = split(
-        frame, target, cfg.trainer.problem_type, cfg.trainer.test_size, cfg.trainer.random_state
-    )
+    _, hold_out = split(frame, target, problem_type, cfg.trainer.test_size, cfg.trainer.random_state)
     features = hold_out.drop(columns=[target])
     stored = deployment.predict(features)
     retrained = model.predict(preprocessor.prepare_data(features)[0])

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from easy_mlops.config.compose import config_dir
 from easy_mlops.config.config import register_configs
+from easy_mlops.config.experiment import build_experiment
 from easy_mlops.config.secrets import mask_overrides, task_overrides
 from easy_mlops.console import USER_ERROR_EXIT, print_results, reporting_errors
 from easy_mlops.errors import ConfigError
@@ -73,7 +74,10 @@ def run_job(cfg: DictConfig, run_experiment: Callable[..., dict[str, Any]]) -> f
     run_info = hydra_run_info()
     with reporting_errors(cfg.debug or bool(HydraConfig.get().verbose) or not single_run):
         try:
-            results = run_experiment(cfg, run_info=run_info, report=partial(print_results, job=job_name(cfg)))
+            experiment = build_experiment(cfg, run_info["overrides"])
+            results = run_experiment(
+                experiment, run_info=run_info, report=partial(print_results, job=job_name(cfg))
+            )
         except Exception as exc:
             log_failed_run(cfg, exc, run_info)  # with tracking=mlflow: a FAILED run, the error as a tag
             raise

@@ -9,6 +9,7 @@ error, and ``make-mlops-easy track MODEL_DIR`` logs it later. Params come from
 until a run is logged.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -21,9 +22,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from easy_mlops.config.experiment import resolvable
 from easy_mlops.config.instantiate import first_line
 from easy_mlops.config.secrets import MASK, mask_overrides, mask_url_password, safe_snapshot
-from easy_mlops.deployment.metadata import find_metadata_file, read_metadata, read_snapshot
+from easy_mlops.config.snapshot import resolved_section
+from easy_mlops.deployment.metadata import find_metadata_file, read_metadata, read_snapshot_data
 from easy_mlops.deployment.mlflow_model import MLFLOW_MODEL_DIR, quiet_mlflow, require_mlflow
 from easy_mlops.errors import TrackingError, one_line
 from easy_mlops.files import write_json_atomic
@@ -246,8 +249,7 @@ class MlflowTracker:
     def _log_values(self, client: Any, run_id: str, directory: Path, metadata: dict[str, Any]) -> None:
         from mlflow.entities import Metric
 
-        snapshot = read_snapshot(directory)
-        config = OmegaConf.to_container(snapshot, resolve=False) if snapshot is not None else {}
+        config = read_snapshot_data(directory) or {}  # secrets as their interpolation or ***
         when = millis(metadata.get("created_at"))
         metrics = [
             Metric(name, float(value), when, 0) for name, value in (metadata.get("metrics") or {}).items()
@@ -295,7 +297,8 @@ class MlflowTracker:
                 **job_tags(run_info.get("hydra") or {}, parent),
             }
             run_id = client.create_run(experiment_id, tags=tags, run_name=self.run_name).info.run_id
-            config = OmegaConf.to_container(safe_snapshot(cfg), resolve=False)
+            # The run may have failed before it found the problem type its estimator depends on.
+            config = OmegaConf.to_container(safe_snapshot(resolvable(cfg)), resolve=False)
             client.log_batch(run_id, params=config_params(config))
             client.set_terminated(run_id, "FAILED")
 
@@ -311,7 +314,10 @@ def job_tags(hydra: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, 
 
 
 def build_tracker(tracking: Any) -> MlflowTracker | None:
-    """The configured tracker, or None when ``tracking._target_`` is null (nothing imported)."""
+    """The configured tracker (the typed ``tracking`` section, or its keys as a mapping), or None when
+    ``tracking._target_`` is null (nothing of MLflow is imported)."""
+    if dataclasses.is_dataclass(tracking):
+        tracking = dataclasses.asdict(tracking)
     if tracking is None or not tracking.get("_target_"):
         return None
     from easy_mlops.config.instantiate import instantiate_node
@@ -343,9 +349,7 @@ def parent_run(run_info: dict[str, Any] | None) -> dict[str, Any] | None:
 def track_deployment(directory: str | Path, uri: str | None = None) -> dict[str, Any]:
     """Log (again) a deployment whose tracking failed, with the tracking settings of its snapshot."""
     directory = Path(directory)
-    snapshot = read_snapshot(directory)
-    node = OmegaConf.select(snapshot, "tracking") if snapshot is not None else None  # absent: made before
-    settings = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+    settings = resolved_section(read_snapshot_data(directory), "tracking") or {}  # absent: made before
     settings.pop("_target_", None)
     metadata = read_metadata(directory)
     recorded = (metadata.get("tracking") or {}).get("uri")

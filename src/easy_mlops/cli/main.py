@@ -190,19 +190,20 @@ def default_output_dir() -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from easy_mlops.config.experiment import build_experiment
     from easy_mlops.console import print_results
     from easy_mlops.pipeline import compose_experiment, data_overrides, run_experiment
     from easy_mlops.runtime import settle
 
     settle()  # the imports, before composing
     overrides = data_overrides(args.data, args.target) + list(args.overrides)
-    cfg = compose_experiment(overrides, config_file=args.config)
+    experiment = build_experiment(compose_experiment(overrides, config_file=args.config), overrides)
     settle()  # the composed config and Hydra's state
     run_info = {
         "overrides": overrides,
         "config_file": str(Path(args.config).resolve()) if args.config else None,
     }
-    results = run_experiment(cfg, run_info=run_info, deploy=not args.no_deploy, report=print_results)
+    results = run_experiment(experiment, run_info=run_info, deploy=not args.no_deploy, report=print_results)
     deployed = results["deployment"].get("deployment_dir")
     if deployed:
         under_default = Path(deployed).parent == Path(default_output_dir()).resolve()

@@ -4,6 +4,10 @@ The YAML presets in ``conf/`` list these schemas (``base_<group>``) in their
 defaults, so a misspelt key or a value of the wrong type fails at composition
 time, before any data is read. Defaults that the guide promises (output
 directory, step sequences, thresholds) are declared here once.
+
+The dataclasses are frozen: the composed config becomes instances of them once,
+at the composition root (:mod:`easy_mlops.config.experiment`), and nothing
+changes them afterwards. The nodes Hydra composes from them are writable.
 """
 
 from dataclasses import dataclass, field
@@ -21,7 +25,7 @@ STEPS = "easy_mlops.deployment.steps"
 OBSERVERS = "easy_mlops.observability.steps"
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     """Where the training table comes from: a bundled dataset or a file."""
 
@@ -33,7 +37,7 @@ class DataConfig:
     encoding: str | None = None  # the text's encoding (latin-1, cp1252...); null: UTF-8
 
 
-@dataclass
+@dataclass(frozen=True)
 class PreprocessingConfig:
     """scikit-learn transformers applied per column kind, in order, keyed by name.
 
@@ -60,7 +64,7 @@ class Serialization(StrEnum):
     skops = "skops"  # model.skops and preprocessor.skops load without unpickling
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainerConfig:
     """The estimator and how it is fitted and evaluated.
 
@@ -116,17 +120,17 @@ def default_deployment_steps() -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(frozen=True)
 class S3Config:
     """Where ``deployment=s3`` ships deployments; credentials come from the AWS chain."""
 
-    bucket: str = MISSING
+    bucket: str | None = None  # required by the s3 preset (???)
     prefix: str = "models"
     region: str | None = None
     endpoint_url: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class UploadConfig:
     """Copy each finished deployment to ``<uri>/<deployment name>/`` (any fsspec URL)."""
 
@@ -134,7 +138,7 @@ class UploadConfig:
     storage_options: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeploymentConfig:
     """The guide's ``deployment`` section plus the step pipeline it drives."""
 
@@ -196,7 +200,7 @@ class NumericDriftStat(StrEnum):
     ks = "ks"  # the largest gap between the binned CDFs
 
 
-@dataclass
+@dataclass(frozen=True)
 class DriftConfig:
     """How the ``drift`` step compares live inputs and predictions with the training profile."""
 
@@ -213,7 +217,7 @@ class DriftConfig:
     significance: float = 0.01
 
 
-@dataclass
+@dataclass(frozen=True)
 class ObservabilityConfig:
     """The guide's ``observability`` section plus the step pipeline it drives."""
 
@@ -226,7 +230,7 @@ class ObservabilityConfig:
     steps: dict[str, Any] = field(default_factory=default_observability_steps)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServeConfig:
     """``make-mlops-easy serve``: where the HTTP server listens, how it batches, who may call it."""
 
@@ -243,7 +247,7 @@ class ServeConfig:
     token_env: str | None = None  # name of the variable holding the bearer token; null: no token
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrackingConfig:
     """Where each run is recorded besides its deployment: nowhere (``tracking=none``) or MLflow.
 
@@ -259,17 +263,17 @@ class TrackingConfig:
     log_artifacts: bool = True  # metadata.json, config.yaml, overrides.yaml and the MLflow model
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     """The whole experiment: one node per stage, in the order data flows."""
 
-    data: DataConfig = MISSING
-    preprocessing: PreprocessingConfig = MISSING
-    trainer: TrainerConfig = MISSING
-    deployment: DeploymentConfig = MISSING
-    observability: ObservabilityConfig = MISSING
-    serve: ServeConfig = MISSING
-    tracking: TrackingConfig = MISSING
+    data: DataConfig = field(default_factory=DataConfig)
+    preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     deploy: bool = True
     # Module prefixes whose classes a ``_target_`` may name, on top of
     # easy_mlops and scikit-learn.
@@ -313,13 +317,27 @@ OPEN_MAPS: dict[type, tuple[str, ...]] = {ObservabilityConfig: ("metric_threshol
 
 
 def schema_node(schema: type) -> "DictConfig":
-    """``schema`` as a config node, with its metric-name maps open to new keys."""
+    """``schema`` as a config node, writable (the dataclass is frozen, the node it composes is not),
+    with its metric-name maps open to new keys."""
     from omegaconf import OmegaConf
 
     node = OmegaConf.structured(schema)
+    writable(node)
     for name in OPEN_MAPS.get(schema, ()):
         OmegaConf.set_struct(node[name], False)
     return node
+
+
+def writable(node: "DictConfig") -> None:
+    """Let overrides and presets change ``node`` and every node below it (a frozen dataclass makes
+    OmegaConf mark them read-only)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    OmegaConf.set_readonly(node, None)
+    for key in node:
+        child = node[key] if not OmegaConf.is_missing(node, key) else None
+        if isinstance(child, DictConfig):
+            writable(child)
 
 
 def register_configs() -> None:
@@ -330,7 +348,7 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    store.store(name="base_config", node=Config)
+    store.store(name="base_config", node=schema_node(Config))
     store.store(group="data", name="base_data", node=schema_node(DataConfig))
     store.store(group="preprocessing", name="base_preprocessing", node=schema_node(PreprocessingConfig))
     store.store(group="trainer", name="base_trainer", node=schema_node(TrainerConfig))

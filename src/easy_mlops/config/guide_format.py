@@ -221,6 +221,19 @@ def section_config(schema: type, config: Any, key: str) -> DictConfig:
     return merged
 
 
+def typed_section(schema: type, config: Any, key: str) -> Any:
+    """:func:`section_config` as an instance of ``schema`` (frozen, interpolations resolved): what
+    ``ModelDeployer`` and ``ModelMonitor`` hold, given the typed section itself or the guide's dict."""
+    if isinstance(config, schema):
+        return config
+    node = section_config(schema, config, key)
+    try:
+        return OmegaConf.to_object(node)
+    except OmegaConfBaseException as exc:
+        where = getattr(exc, "full_key", None) or key
+        raise ConfigError(f"config key '{where}': {first_line(exc)}") from exc
+
+
 def resolved_copy(node: DictConfig) -> DictConfig:
     """A detached copy of a section of a composed config, its interpolations resolved.
 

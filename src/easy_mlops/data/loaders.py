@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from easy_mlops.config.config import DataConfig
 from easy_mlops.errors import ConfigError, DataError
 from easy_mlops.files import file_fingerprint
 
@@ -250,14 +251,14 @@ def load_bundled(name: str) -> pd.DataFrame:
     return frame
 
 
-def load_dataset(data_cfg: Any) -> tuple[pd.DataFrame, str, dict[str, Any]]:
+def load_dataset(data_cfg: DataConfig) -> tuple[pd.DataFrame, str, dict[str, Any]]:
     """Load the configured table and name its target column.
 
     Returns the frame, the target column and a description of the source
     (dataset name, or the file's path, size, SHA-256 and how its text was
     read: ``format``) for the metadata.
     """
-    dataset, path = data_cfg.get("dataset"), data_cfg.get("path")
+    dataset, path = data_cfg.dataset, data_cfg.path
     if not dataset and not path:
         raise ConfigError(
             "config key 'data.path' is required: data=csv data.path=FILE (or a bundled dataset: data=iris)"
@@ -272,14 +273,14 @@ def load_dataset(data_cfg: Any) -> tuple[pd.DataFrame, str, dict[str, Any]]:
         frame = load_bundled(dataset)
         source: dict[str, Any] = {"dataset": dataset}
     else:
-        sep, decimal = data_cfg.get("sep"), data_cfg.get("decimal")
+        sep, decimal = data_cfg.sep, data_cfg.decimal
         if sep is not None and len(sep) != 1 and sep != "\\t":
             raise ConfigError(f"config key 'data.sep': {sep!r} must be one character, e.g. ';' or '\\t'")
         if decimal is not None and decimal not in (".", ","):
             raise ConfigError(f"config key 'data.decimal': {decimal!r} must be '.' or ','")
-        frame, text_format = read_table(path, sep, decimal, data_cfg.get("encoding"))
+        frame, text_format = read_table(path, sep, decimal, data_cfg.encoding)
         source = {"path": str(Path(path).resolve()), **file_fingerprint(path), "format": text_format}
-    target = data_cfg.get("target") or frame.columns[-1]
+    target = data_cfg.target or frame.columns[-1]
     if target not in frame.columns:
         where = path or dataset
         raise DataError(

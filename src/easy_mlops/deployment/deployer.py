@@ -1,5 +1,6 @@
 """Run the configured deployment steps and publish the result atomically."""
 
+import dataclasses
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Mapping
@@ -7,10 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from easy_mlops.config.config import DeploymentConfig
-from easy_mlops.config.guide_format import section_config
+from easy_mlops.config.guide_format import typed_section
 from easy_mlops.config.instantiate import instantiate_steps
 from easy_mlops.config.registry import register
 from easy_mlops.deployment import steps as builtin
@@ -38,7 +37,7 @@ class ModelDeployer:
         trusted_modules: Iterable[str] = (),
         clock: Callable[[], datetime] = builtin.utc_now,
     ) -> None:
-        self.config = section_config(DeploymentConfig, config, "deployment")
+        self.config: DeploymentConfig = typed_section(DeploymentConfig, config, "deployment")
         self.trusted_modules = tuple(trusted_modules)
         self.clock = clock  # names deployments and records when they were made; tests pin it
         self.steps = self._initialize_steps()
@@ -102,7 +101,7 @@ class ModelDeployer:
             model=model,
             preprocessor=preprocessor,
             training_results=dict(training_results),
-            config=OmegaConf.to_container(self.config, resolve=True, enum_to_str=True),
+            config=dataclasses.asdict(self.config),
             output_dir=Path(output_dir or self.config.output_dir).resolve(),
             run_info=dict(run_info or {}),
             create_endpoint=create_endpoint,

@@ -18,7 +18,7 @@ import numpy as np
 
 from easy_mlops import serialization
 from easy_mlops.deployment.catalog import resolve_deployment
-from easy_mlops.deployment.metadata import read_metadata, read_snapshot, verify_files
+from easy_mlops.deployment.metadata import read_metadata, read_snapshot_data, verify_files
 from easy_mlops.errors import DataError, DeploymentError
 from easy_mlops.versions import version_drift
 
@@ -110,7 +110,7 @@ class Deployment:
 
     def snapshot(self) -> Any:
         """The run's resolved config (``config.yaml``), or None."""
-        return read_snapshot(self.directory)
+        return read_snapshot_data(self.directory)
 
     @property
     def problem_type(self) -> str | None:

@@ -122,19 +122,10 @@ def build_metadata(
     }
 
 
-def read_snapshot(deployment_dir: str | Path) -> Any:
-    """The deployment's ``config.yaml`` as a DictConfig, or None when it has none.
-
-    A snapshot that is not valid YAML is one line naming it.
-    """
-    from omegaconf import OmegaConf
-
-    return _parsed_snapshot(deployment_dir, OmegaConf.load)
-
-
 def read_snapshot_data(deployment_dir: str | Path) -> dict[str, Any] | None:
-    """:func:`read_snapshot` as plain dicts and lists, parsed by PyYAML's C loader: for readers that
-    need no OmegaConf (a secret's interpolation stays as its text)."""
+    """The deployment's ``config.yaml`` as plain dicts and lists (None when it has none), parsed by
+    PyYAML's C loader; a secret's interpolation stays as its text (:mod:`easy_mlops.config.snapshot`
+    reads it as config). A snapshot that is not valid YAML is one line naming it."""
     import yaml
 
     def parse(path: Path) -> Any:

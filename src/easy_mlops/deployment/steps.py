@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from omegaconf import OmegaConf
+import yaml
 
 from easy_mlops.config.registry import register
 from easy_mlops.deployment.catalog import collect_garbage, staging_root
@@ -292,11 +292,11 @@ class SaveMetadataStep(DeploymentStep):
 
     def run(self, context: DeploymentContext) -> None:
         directory = context.require_directory(self.name)
-        snapshot = context.run_info.get("config")
+        snapshot = context.run_info.get("config")  # config.yaml's text, made where the config was composed
         if snapshot is not None:
-            write_text_atomic(directory / "config.yaml", OmegaConf.to_yaml(snapshot))
-        overrides = context.run_info.get("overrides", [])
-        write_text_atomic(directory / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
+            write_text_atomic(directory / "config.yaml", snapshot)
+        overrides = list(context.run_info.get("overrides", []))
+        write_text_atomic(directory / "overrides.yaml", yaml.safe_dump(overrides, allow_unicode=True))
         context.artifacts["metadata_path"] = str(context.published_path(directory / self.filename))
 
 

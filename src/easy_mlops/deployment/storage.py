@@ -24,7 +24,7 @@ from easy_mlops.deployment.metadata import (
     find_metadata_name,
     parse_metadata,
     read_metadata,
-    read_snapshot,
+    read_snapshot_data,
     verify_files,
 )
 from easy_mlops.errors import ConfigError, DeploymentError
@@ -149,12 +149,11 @@ def upload_settings(directory: Path, uri: str | None = None) -> tuple[str, dict[
     Secrets in the snapshot are interpolations (resolved now, from this
     environment) or masks (dropped: the AWS chain supplies them).
     """
-    from omegaconf import OmegaConf
+    from easy_mlops.config.snapshot import resolved_section
 
-    snapshot = read_snapshot(directory)
-    upload = OmegaConf.select(snapshot, "deployment.upload") if snapshot is not None else None
-    options = OmegaConf.to_container(upload.storage_options, resolve=True) if upload is not None else {}
-    uri = uri or (upload.uri if upload is not None else None)
+    upload = resolved_section(read_snapshot_data(directory), "deployment.upload") or {}
+    options = upload.get("storage_options") or {}
+    uri = uri or upload.get("uri")
     if not uri:
         raise ConfigError(
             f"{directory}: no deployment.upload.uri was configured; pass --uri s3://BUCKET/PREFIX"

@@ -4,16 +4,13 @@ import inspect
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from easy_mlops.config.config import ObservabilityConfig
 from easy_mlops.config.instantiate import instantiate_steps
 from easy_mlops.config.registry import register
 from easy_mlops.errors import ConfigError
 from easy_mlops.observability import steps as builtin
-
-if TYPE_CHECKING:
-    from omegaconf import DictConfig
 
 PREDICTIONS_DISABLED = "Prediction logging disabled"
 
@@ -71,11 +68,11 @@ class ModelMonitor:
             self.load(log_dir)
 
     @cached_property
-    def config(self) -> "DictConfig":
-        """The observability section, validated against its schema and its defaults filled in."""
-        from easy_mlops.config.guide_format import section_config
+    def config(self) -> ObservabilityConfig:
+        """The observability section, typed: validated against its schema, defaults filled in."""
+        from easy_mlops.config.guide_format import typed_section
 
-        return section_config(ObservabilityConfig, self.section, "observability")
+        return typed_section(ObservabilityConfig, self.section, "observability")
 
     @classmethod
     def register_step(cls, step_cls: type) -> type:
@@ -135,12 +132,8 @@ class ModelMonitor:
         Uses the ``metric_threshold`` step when configured; otherwise the flat
         keys (``alert_threshold``, ``metric_thresholds``, ``metric_directions``).
         """
-        from omegaconf import OmegaConf
-
         evaluator = self._step(builtin.MetricThresholdStep) or builtin.MetricThresholdStep(
-            self.config.alert_threshold,
-            OmegaConf.to_container(self.config.metric_thresholds),
-            OmegaConf.to_container(self.config.metric_directions),
+            self.config.alert_threshold, self.config.metric_thresholds, self.config.metric_directions
         )
         return evaluator.check_metric_threshold(metric_name, value)
 
@@ -302,10 +295,8 @@ class ModelMonitor:
         trusted = tuple(snapshot.get("trusted_modules") or ()) if snapshot is not None else ()
         validated = isinstance(observability, Mapping) and isinstance(observability.get("steps"), Mapping)
         if validated and has_interpolation(observability):
-            # A secret's interpolation is kept as text in a snapshot: resolved as the run resolved it,
-            # by OmegaConf against the whole snapshot (it may point outside the section).
-            from omegaconf import DictConfig, OmegaConf
+            # A secret's interpolation is kept as text in a snapshot: resolved as the run resolved it.
+            from easy_mlops.config.snapshot import resolved_section
 
-            whole = snapshot if isinstance(snapshot, DictConfig) else OmegaConf.create(dict(snapshot))
-            observability, validated = whole.observability, False
+            observability, validated = resolved_section(snapshot, "observability"), False
         return cls(observability, log_dir, trusted, strict, validated=validated)

@@ -17,6 +17,7 @@ said in one warning; a number too large for the numeric transformers is an
 error naming its column.
 """
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterable
@@ -97,10 +98,8 @@ class DataPreprocessor:
 
     @classmethod
     def from_config(cls, cfg: Any, trusted_modules: Iterable[str] = ()) -> "DataPreprocessor":
-        """Build from a ``preprocessing`` node (DictConfig, dataclass or dict)."""
-        from easy_mlops.config.instantiate import as_container
-
-        container = as_container(cfg)
+        """Build from the typed ``preprocessing`` section (or a plain dict of its keys)."""
+        container = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg or {})
         return cls(
             container.get("numeric"),
             container.get("categorical"),
@@ -431,10 +430,9 @@ def as_text(values: pd.Series) -> pd.Series:
 def standard_preset() -> dict[str, Any]:
     """The ``standard`` preset's transformers (conf/preprocessing/standard.yaml): what
     ``DataPreprocessor()`` uses when it is given none, as the guide's preprocessor did."""
-    from omegaconf import OmegaConf
+    import yaml
 
     from easy_mlops.config.compose import config_dir
-    from easy_mlops.config.instantiate import as_container
 
-    preset = OmegaConf.load(config_dir() / "preprocessing" / "standard.yaml")
-    return {kind: as_container(preset[kind]) for kind in ("numeric", "categorical")}
+    preset = yaml.safe_load((config_dir() / "preprocessing" / "standard.yaml").read_text(encoding="utf-8"))
+    return {kind: preset[kind] for kind in ("numeric", "categorical")}

@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import InterpolationKeyError, InterpolationResolutionError
 
+from easy_mlops.config.config import PreprocessingConfig, TrainerConfig
 from easy_mlops.config.instantiate import instantiate_node
 from easy_mlops.errors import ConfigError, DataError
 from easy_mlops.metrics import METRIC_NAMES, metric_direction, optimized_metric
@@ -79,9 +78,9 @@ class TrainedModel:
         }
 
 
-def resolve_problem_type(trainer_cfg: DictConfig, target: pd.Series, target_column: str) -> str:
+def resolve_problem_type(trainer_cfg: TrainerConfig, target: pd.Series, target_column: str) -> str:
     """The configured problem type, or the detected one; checks the target fits it."""
-    configured = trainer_cfg.problem_type  # auto, classification or regression: the schema's Enum
+    configured = str(trainer_cfg.problem_type)  # auto, classification or regression: the schema's Enum
     missing = int(target.isna().sum())
     if missing:
         raise DataError(
@@ -101,10 +100,10 @@ def resolve_problem_type(trainer_cfg: DictConfig, target: pd.Series, target_colu
     return problem_type
 
 
-def check_device(trainer_cfg: DictConfig) -> None:
+def check_device(trainer_cfg: TrainerConfig) -> None:
     """A GPU asked for (``trainer.model.device=cuda``) must be there: checked before any data is read,
     since XGBoost would fall back to the CPU with a warning."""
-    device = str(OmegaConf.select(trainer_cfg, "model.device", default=None) or "cpu")
+    device = str(trainer_cfg.model.get("device") or "cpu")
     if not device.startswith("cuda"):
         return
     try:
@@ -120,18 +119,19 @@ def check_device(trainer_cfg: DictConfig) -> None:
         )
 
 
-def build_estimator(trainer_cfg: DictConfig, trusted: Iterable[str] = ()) -> Any:
-    """Instantiate ``trainer.model`` for the problem type set in ``trainer_cfg``."""
-    try:
-        OmegaConf.select(trainer_cfg, "model._target_", throw_on_resolution_failure=True)
-    except (InterpolationKeyError, InterpolationResolutionError) as exc:
+def build_estimator(trainer_cfg: TrainerConfig, problem_type: str, trusted: Iterable[str] = ()) -> Any:
+    """Instantiate ``trainer.model`` for ``problem_type``: its ``_target_``, or, when that depended
+    on the problem type the run found (None in the typed config), ``trainer.estimators[problem_type]``."""
+    node = dict(trainer_cfg.model)
+    node["_target_"] = node.get("_target_") or trainer_cfg.estimators.get(problem_type)
+    if node["_target_"] is None:
         supported = ", ".join(trainer_cfg.estimators) or "none"
         raise ConfigError(
             f"config key 'trainer.model._target_': this trainer has no estimator for "
-            f"{trainer_cfg.problem_type} (it supports: {supported}); choose another "
+            f"{problem_type} (it supports: {supported}); choose another "
             "trainer= preset or set trainer.model._target_"
-        ) from exc
-    return instantiate_node(trainer_cfg.model, "trainer.model", trusted)
+        )
+    return instantiate_node(node, "trainer.model", trusted)
 
 
 def split(frame: pd.DataFrame, target_column: str, problem_type: str, test_size: float, seed: int):
@@ -215,8 +215,8 @@ def cross_validate(
     frame: pd.DataFrame,
     target_column: str,
     problem_type: str,
-    preprocessing: Any,
-    trainer_cfg: DictConfig,
+    preprocessing: PreprocessingConfig,
+    trainer_cfg: TrainerConfig,
     trusted: Iterable[str],
     headline: str,
 ) -> dict[str, float]:
@@ -236,7 +236,7 @@ def cross_validate(
         preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
         x_train, y_train = preprocessor.prepare_data(frame.iloc[train_rows], target_column, fit=True)
         x_val, y_val = preprocessor.prepare_data(frame.iloc[val_rows], target_column)
-        estimator = build_estimator(trainer_cfg, trusted).fit(x_train, y_train)
+        estimator = build_estimator(trainer_cfg, problem_type, trusted).fit(x_train, y_train)
         scores.append(evaluate(problem_type, y_val, estimator.predict(x_val))[headline])
     return {f"cv_{headline}_mean": float(np.mean(scores)), f"cv_{headline}_std": float(np.std(scores))}
 
@@ -294,22 +294,24 @@ def report_columns(preprocessor: DataPreprocessor, frame: pd.DataFrame) -> None:
 def train(
     frame: pd.DataFrame,
     target_column: str,
-    preprocessing: Any,
-    trainer_cfg: DictConfig,
+    preprocessing: PreprocessingConfig,
+    trainer_cfg: TrainerConfig,
+    problem_type: str,
     trusted: Iterable[str] = (),
     optimized: str | None = None,
 ) -> tuple[TrainedModel, DataPreprocessor, dict[str, Any]]:
     """Fit preprocessing and estimator on the training split; score the hold-out split.
 
-    ``trainer_cfg.problem_type`` must already be resolved (not ``auto``);
-    ``optimized`` is the configured ``optimized_metric`` (cross-validation
-    scores it). Returns the model, the fitted preprocessor and the training
-    results (``metrics``, ``optimized_metric``, ``problem_type``, row counts,
-    and ``profile``: the reference drift is measured against).
+    ``problem_type`` is the resolved one (:func:`resolve_problem_type`, never
+    ``auto``); ``optimized`` is the configured ``optimized_metric``
+    (cross-validation scores it). Returns the model, the fitted preprocessor
+    and the training results (``metrics``, ``optimized_metric``,
+    ``problem_type``, row counts, and ``profile``: the reference drift is
+    measured against).
     """
-    problem_type = str(trainer_cfg.problem_type)
+    problem_type = str(problem_type)
     optimized = optimized_metric(optimized, problem_type)
-    estimator = build_estimator(trainer_cfg, trusted)
+    estimator = build_estimator(trainer_cfg, problem_type, trusted)
     # Once for the whole table, so the warning counts the file, not each split or fold.
     frame = infinite_as_missing(frame, [c for c in frame.columns if c != target_column])
     with relaying_warnings(estimator):  # one line per distinct warning, not one per fold
