@@ -8,9 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from easy_mlops.observability.drift import jensen_shannon, numeric_score, psi
+from easy_mlops.observability.drift import jensen_shannon, psi
+from easy_mlops.observability.drift_statistics import numeric_statistic
 from easy_mlops.pipeline import run_experiment
 from easy_mlops.profiles import numeric_reference
+
+
+def numeric_score(stat: str, profile: dict, current: list) -> float:
+    """A numeric feature's score by the statistic registered under ``stat``."""
+    return numeric_statistic(stat).score(profile, current)
 
 
 def test_the_statistics_on_known_vectors():
