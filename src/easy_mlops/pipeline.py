@@ -47,6 +47,7 @@ def run_experiment(
     trusted = tuple(cfg.trusted_modules)
     check_values(cfg)
     check_device(cfg.trainer)  # a GPU asked for, before any data is read
+    monitor = ModelMonitor(cfg.observability, trusted_modules=trusted)  # a bad step or statistic too
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
     say_text_format(source, cfg.data)
@@ -59,7 +60,6 @@ def run_experiment(
     if tracker is not None:
         cfg.deployment.mlflow_model = True  # what the run logs and registers as its model
     deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None
-    monitor = ModelMonitor(cfg.observability, trusted_modules=trusted)  # a bad step fails before training
     with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
         model, preprocessor, training = train(
             frame, target, cfg.preprocessing, cfg.trainer, trusted, cfg.optimized_metric
