@@ -1,5 +1,7 @@
 """Drift after day one: the training profile against what predict and the server logged."""
 
+import dataclasses
+import inspect
 import json
 import math
 from datetime import UTC, datetime, timedelta
@@ -8,9 +10,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from easy_mlops.observability.drift import jensen_shannon, numeric_score, psi
+from easy_mlops.config.config import DriftConfig
+from easy_mlops.errors import ConfigError
+from easy_mlops.observability import ModelMonitor
+from easy_mlops.observability.drift import jensen_shannon, psi
+from easy_mlops.observability.drift_statistics import (
+    CATEGORICAL,
+    DRIFT_STATISTICS,
+    NUMERIC,
+    KolmogorovSmirnov,
+    names_for,
+    numeric_statistic,
+    register_statistic,
+)
+from easy_mlops.observability.steps import DriftStep
 from easy_mlops.pipeline import run_experiment
 from easy_mlops.profiles import numeric_reference
+
+
+def numeric_score(stat: str, profile: dict, current: list) -> float:
+    """A numeric feature's score by the statistic registered under ``stat``."""
+    return numeric_statistic(stat).score(profile, current)
 
 
 def test_the_statistics_on_known_vectors():
@@ -158,3 +178,68 @@ def test_an_empty_window_and_a_corrupt_counts_file(cli, deployed, tmp_path):
     cli("predict", tmp_path / "shifted.csv", deployed, "-o", tmp_path / "b.json")
     again = json.loads(cli("status", deployed, "--json").stdout)["drift"]
     assert again["rows"] == 3600 and again["features"]["x1"]["drifted"]
+
+
+# --------------------------------------------------------------------------- the registry of statistics
+
+UNKNOWN = "config key 'observability.drift.numeric_stat': unknown numeric drift statistic '{}'; known: {}"
+
+
+def test_an_unknown_statistic_is_refused_before_any_data_is_read(cli, compose, classification_csv, tmp_path):
+    known = ", ".join(names_for(NUMERIC))  # the registry's: no other list of them
+    assert known == "ks, psi, wasserstein"
+    for name in ("median", "jensenshannon"):  # the categorical statistic is no numeric one
+        # The data file does not exist: reading it first would say so instead.
+        cfg = compose(
+            "data=csv", f"data.path={tmp_path / 'absent.csv'}", f"observability.drift.numeric_stat={name}"
+        )
+        with pytest.raises(ConfigError) as refused:
+            run_experiment(cfg)
+        assert str(refused.value) == UNKNOWN.format(name, known)
+    # From the command line, with the drift step switched off too: one line, exit 2, nothing written.
+    result = cli(
+        "train",
+        classification_csv,
+        "--target",
+        "churn",
+        "observability.drift.numeric_stat=median",
+        "observability.drift.enabled=false",
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert UNKNOWN.format("median", known) in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "models").exists()
+
+
+def test_the_config_and_the_registry_agree():
+    """The config's default is a registered numeric statistic, and each statistic's threshold and
+    warning level are settings the config carries (and the drift step takes)."""
+    settings = {setting.name for setting in dataclasses.fields(DriftConfig)}
+    step_arguments = set(inspect.signature(DriftStep).parameters)
+    assert DriftConfig().numeric_stat in names_for(NUMERIC)
+    assert names_for(CATEGORICAL) == ["jensenshannon"]
+    for statistic_cls in DRIFT_STATISTICS.values():
+        for setting in filter(None, (statistic_cls.threshold_setting, statistic_cls.warning_setting)):
+            assert setting in settings and setting in step_arguments, (statistic_cls.name, setting)
+
+
+def test_a_statistic_registered_beside_the_others_is_a_config_value_at_once(compose):
+    @register_statistic
+    class DoubleKs(KolmogorovSmirnov):
+        """Twice the largest gap between the binned CDFs."""
+
+        name = "double_ks"
+
+        def score(self, profile, current):
+            return 2 * super().score(profile, current)
+
+    try:
+        monitor = ModelMonitor(compose("observability.drift.numeric_stat=double_ks").observability)
+        [drift] = [step for step in monitor.steps if isinstance(step, DriftStep)]
+        assert isinstance(drift.statistics[NUMERIC], DoubleKs)
+        assert "double_ks" in names_for(NUMERIC)
+    finally:
+        DRIFT_STATISTICS.pop("double_ks")
+    with pytest.raises(
+        ConfigError, match="unknown numeric drift statistic 'double_ks'; known: ks, psi, wasserstein"
+    ):
+        ModelMonitor(compose("observability.drift.numeric_stat=double_ks").observability)

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from easy_mlops.deployment import Deployment
-from easy_mlops.observability.drift import score
-from easy_mlops.observability.drift_null import FittedChiSquare, Kolmogorov, sampling_null
+from easy_mlops.observability.drift_null import FittedChiSquare, Kolmogorov
+from easy_mlops.observability.drift_statistics import DRIFT_STATISTICS, JensenShannon
 from easy_mlops.observability.steps import DriftStep
 from easy_mlops.pipeline import run_experiment
 from easy_mlops.profiles import numeric_counts, numeric_reference
@@ -48,7 +48,8 @@ def test_chi_square_and_kolmogorov_tails_match_scipy():
 
 
 def p_value_of(stat: str, profile: dict, current: list) -> float:
-    return sampling_null(stat, profile, current).p_value(score(profile, current, stat)[1])
+    statistic = DRIFT_STATISTICS[stat]()
+    return statistic.null(profile, current).p_value(statistic.score(profile, current))
 
 
 @pytest.mark.parametrize("window_rows", [100, 1000])
@@ -123,7 +124,7 @@ def test_same_distribution_windows_do_not_alert_on_500_categories(cli, many_cate
     current = json.loads((many_categories / "logs" / "drift_counts.json").read_text())["hours"]
     [counts] = current.values()
     alpha = 0.01 / (len(drift["features"]) + 1)  # shared among the features and the predictions
-    expected = sampling_null("jensenshannon", profile["features"]["code"], counts["features"]["code"])
+    expected = JensenShannon().null(profile["features"]["code"], counts["features"]["code"])
     assert code["applied_threshold"] == pytest.approx(expected.critical(alpha))
     assert code["p_value"] == pytest.approx(expected.p_value(code["score"]))
     assert "< 0.1" in cli("status", many_categories).stdout  # each score against the threshold applied

@@ -51,6 +51,7 @@ def run_experiment(
     deploy = cfg.deploy if deploy is None else deploy
     trusted = tuple(cfg.trusted_modules)
     check_device(cfg.trainer)  # a GPU asked for, before any data is read
+    monitor = ModelMonitor(cfg.observability, trusted_modules=trusted)  # a bad step or statistic too
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
     say_text_format(source, cfg.data)
@@ -61,7 +62,6 @@ def run_experiment(
     optimized_metric(cfg.optimized_metric, problem_type)  # a metric this run computes
     tracker = build_tracker(cfg.tracking) if deploy else None  # a missing extra fails here
     deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None
-    monitor = ModelMonitor(cfg.observability, trusted_modules=trusted)  # a bad step fails before training
     with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
         model, preprocessor, training = train(
             frame, target, cfg.preprocessing, cfg.trainer, problem_type, trusted, cfg.optimized_metric

@@ -194,19 +194,15 @@ def default_observability_steps() -> dict[str, Any]:
     }
 
 
-class NumericDriftStat(StrEnum):
-    psi = "psi"  # population stability index on the reference's deciles
-    wasserstein = "wasserstein"  # divided by the reference's standard deviation
-    ks = "ks"  # the largest gap between the binned CDFs
-
-
 @dataclass(frozen=True)
 class DriftConfig:
     """How the ``drift`` step compares live inputs and predictions with the training profile."""
 
     enabled: bool = True
     window: str = "all"  # all, or the last hours or days: 24h, 7d
-    numeric_stat: NumericDriftStat = NumericDriftStat.psi
+    # A numeric statistic's name in observability/drift_statistics.py, the one list of them
+    # (checked there when the monitor is built, before any data is read).
+    numeric_stat: str = "psi"
     psi_warning: float = 0.1
     psi_threshold: float = 0.25  # a feature drifted at or above it
     threshold: float = 0.1  # the same for wasserstein, ks and categorical features (jensen-shannon)

@@ -3,7 +3,8 @@
 Everything here works on the count vectors of :mod:`easy_mlops.profiles`, so
 a drift answer costs the same after ten predictions or ten million; windows
 are sums of hourly vectors (:mod:`easy_mlops.observability.drift_windows`,
-which reading the logs needs without numpy). The statistics:
+which reading the logs needs without numpy). The statistics, each named in
+the registry of :mod:`easy_mlops.observability.drift_statistics`:
 
 - numeric ``psi``: population stability index on the reference's deciles,
   merged from its fine bins (values below the training minimum, above the
@@ -81,16 +82,24 @@ def psi_groups(profile: dict[str, Any], current: list[float]) -> tuple[np.ndarra
     )
 
 
-def numeric_score(stat: str, profile: dict[str, Any], current: list[float]) -> float:
-    """``stat`` between a numeric feature's reference counts and ``current`` on its bins."""
-    if stat == "psi":
-        return psi(*psi_groups(profile, current))
+def psi_score(profile: dict[str, Any], current: list[float]) -> float:
+    """The PSI of a numeric feature over :func:`psi_groups`."""
+    return psi(*psi_groups(profile, current))
+
+
+def ks_score(profile: dict[str, Any], current: list[float]) -> float:
+    """The largest gap between the reference's and ``current``'s binned CDFs."""
+    gap = cdf_gaps(numeric_parts(profile["counts"])[0], numeric_parts(current)[0])
+    return float(gap.max()) if gap.size else 0.0
+
+
+def wasserstein_score(profile: dict[str, Any], current: list[float]) -> float:
+    """The earth mover's distance between the binned distributions, over the reference's standard
+    deviation (the distance itself when it has none)."""
     ref_present, _, ref_below, ref_above = numeric_parts(profile["counts"])
     cur_present, _, cur_below, cur_above = numeric_parts(current)
     ref, cur = np.asarray(ref_present, dtype=float), np.asarray(cur_present, dtype=float)
-    gap = np.abs(np.cumsum(shares(ref)) - np.cumsum(shares(cur)))
-    if stat == "ks":
-        return float(gap.max()) if gap.size else 0.0
+    gap = cdf_gaps(ref, cur)
     points = support(profile)
     distance = float(np.sum(gap[:-1] * np.diff(points)))
     # Beyond the training range the CDF gap is the mean distance past the minimum or maximum.
@@ -98,6 +107,16 @@ def numeric_score(stat: str, profile: dict[str, Any], current: list[float]) -> f
         distance += abs(cur_sum / max(cur.sum(), 1) - ref_sum / max(ref.sum(), 1))
     std = profile.get("std") or 0.0
     return float(distance / std if std > 0 else distance)
+
+
+def jensen_shannon_score(profile: dict[str, Any], current: list[float]) -> float:
+    """The Jensen-Shannon distance of a categorical column's counts."""
+    return jensen_shannon(profile["counts"], current)
+
+
+def cdf_gaps(reference_present: Any, current_present: Any) -> np.ndarray:
+    """``|F_ref - F_cur|`` at the end of each entry ``[under, bins..., over]`` of the present values."""
+    return np.abs(np.cumsum(shares(reference_present)) - np.cumsum(shares(current_present)))
 
 
 def support(profile: dict[str, Any]) -> np.ndarray:
@@ -108,10 +127,3 @@ def support(profile: dict[str, Any]) -> np.ndarray:
     bounds = np.concatenate([[low], profile["edges"], [high]])
     midpoints = (bounds[:-1] + bounds[1:]) / 2
     return np.concatenate([[low], midpoints, [high]])
-
-
-def score(profile: dict[str, Any], current: list[int], numeric_stat: str) -> tuple[str, float]:
-    """The statistic used for this kind of feature, and its value (a Python float, for JSON)."""
-    if profile["kind"] == "numeric":
-        return numeric_stat, float(numeric_score(numeric_stat, profile, current))
-    return "jensenshannon", float(jensen_shannon(profile["counts"], current))

@@ -119,29 +119,53 @@ class Kolmogorov:
 Null = FittedChiSquare | Kolmogorov
 
 
-def sampling_null(stat: str, profile: dict[str, Any], current: list[float]) -> Null | None:
-    """The distribution of ``stat`` when ``current`` and the profile's counts come from one distribution;
-    None when either side has no value to compare (the statistic is then no sample of anything)."""
-    if stat == "jensenshannon":
-        reference, window = np.asarray(profile["counts"], dtype=float), np.asarray(current, dtype=float)
-        if not reference.sum() or not window.sum():
-            return None
-        return FittedChiSquare(*_summed_terms(jensen_shannon_terms, reference, window, 1 / 8), power=2)
-    if stat == "psi":
-        reference, window = psi_groups(profile, current)
-        if not reference.sum() or not window.sum():
-            return None
-        # Below the minimum and above the maximum (the first and last but one groups) no training row lies.
-        beyond = (0, len(reference) - 2)
-        return FittedChiSquare(*_summed_terms(psi_terms, reference, window, 1.0, beyond))
+def jensen_shannon_null(profile: dict[str, Any], current: list[float]) -> Null | None:
+    """The Jensen-Shannon distance's null: a fitted chi-square of the divergence, its square.
+
+    Like every null here, None when either side has no value to compare (the
+    statistic is then no sample of anything).
+    """
+    reference, window = np.asarray(profile["counts"], dtype=float), np.asarray(current, dtype=float)
+    if not reference.sum() or not window.sum():
+        return None
+    return FittedChiSquare(*_summed_terms(jensen_shannon_terms, reference, window, 1 / 8), power=2)
+
+
+def psi_null(profile: dict[str, Any], current: list[float]) -> Null | None:
+    """The PSI's null over its groups (:func:`~easy_mlops.observability.drift.psi_groups`)."""
+    reference, window = psi_groups(profile, current)
+    if not reference.sum() or not window.sum():
+        return None
+    # Below the minimum and above the maximum (the first and last but one groups) no training row lies.
+    beyond = (0, len(reference) - 2)
+    return FittedChiSquare(*_summed_terms(psi_terms, reference, window, 1.0, beyond))
+
+
+def ks_null(profile: dict[str, Any], current: list[float]) -> Null | None:
+    """Kolmogorov's distribution at the two samples' effective rows."""
+    present = _present(profile, current)
+    if present is None:
+        return None
+    reference, window = present
+    big_n, n = float(reference.sum()), float(window.sum())
+    return Kolmogorov(big_n * n / (big_n + n))
+
+
+def wasserstein_null(profile: dict[str, Any], current: list[float]) -> Null | None:
+    """The binned Wasserstein distance's null: a scaled chi-square with its exact mean and variance."""
+    present = _present(profile, current)
+    if present is None:
+        return None
+    return FittedChiSquare(*_wasserstein_moments(profile, *present))
+
+
+def _present(profile: dict[str, Any], current: list[float]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The counts of present values ``[under, bins..., over]`` on both sides; None if a side has none."""
     reference = np.asarray(numeric_parts(profile["counts"])[0], dtype=float)
     window = np.asarray(numeric_parts(current)[0], dtype=float)
-    big_n, n = float(reference.sum()), float(window.sum())
-    if not big_n or not n:
+    if not reference.sum() or not window.sum():
         return None
-    if stat == "ks":
-        return Kolmogorov(big_n * n / (big_n + n))
-    return FittedChiSquare(*_wasserstein_moments(profile, reference, window))
+    return reference, window
 
 
 def _summed_terms(

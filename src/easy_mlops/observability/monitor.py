@@ -11,6 +11,7 @@ from easy_mlops.config.instantiate import instantiate_steps
 from easy_mlops.config.registry import register
 from easy_mlops.errors import ConfigError
 from easy_mlops.observability import steps as builtin
+from easy_mlops.observability.drift_statistics import numeric_statistic
 
 PREDICTIONS_DISABLED = "Prediction logging disabled"
 
@@ -54,6 +55,8 @@ class ModelMonitor:
         (a deployment's snapshot): its ``steps`` are built as they are, and the
         section is checked against the schema only if :attr:`config` is read."""
         self.section = config
+        if not validated:  # an unknown statistic is refused whether or not the drift step is on
+            numeric_statistic(self.config.drift.numeric_stat)
         built = instantiate_steps(
             config["steps"] if validated else self.config.steps,
             "observability.steps",

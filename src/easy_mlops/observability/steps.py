@@ -27,6 +27,7 @@ from easy_mlops.jsonl import (
 )
 from easy_mlops.jsonsafe import now
 from easy_mlops.metrics import BOUNDED_METRICS, metric_direction
+from easy_mlops.observability.drift_statistics import CATEGORICAL, NUMERIC, JensenShannon, numeric_statistic
 from easy_mlops.observability.drift_windows import drift_alerts, window_counts, window_hours
 from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex, RunningStats
 
@@ -482,8 +483,9 @@ class DriftStep(ObservabilityStep):
         enabled: bool = True,
     ) -> None:
         super().__init__(enabled)
-        if str(numeric_stat) not in ("psi", "wasserstein", "ks"):
-            raise ValueError(f"drift numeric_stat must be psi, wasserstein or ks, got {numeric_stat!r}")
+        # A numeric feature (and a regressor's predictions) by the configured statistic, the rest by
+        # the categorical one; an unknown name is one line naming the key and the known ones.
+        self.statistics = {NUMERIC: numeric_statistic(numeric_stat), CATEGORICAL: JensenShannon()}
         if not 0 < float(significance) < 1:
             raise ValueError(f"drift significance must be between 0 and 1, got {significance!r}")
         self.window_hours = window_hours(window)
@@ -653,31 +655,29 @@ class DriftStep(ObservabilityStep):
         return report
 
     def _verdict(self, profile: dict[str, Any], current: list[float], alpha: float) -> dict[str, Any]:
-        """``{stat, score, threshold, applied_threshold, p_value, drifted}`` (and PSI's ``warning``) of one
-        profiled column against its live counts.
+        """``{stat, score, threshold, applied_threshold, p_value, drifted}`` (and ``warning``, for a
+        statistic with a warning level: PSI) of one profiled column against its live counts, by the
+        statistic for its kind (:mod:`easy_mlops.observability.drift_statistics`).
 
         ``threshold`` is the configured one: the smallest change worth an alert. ``applied_threshold``
         is the higher of it and the score that sampling alone passes with probability ``alpha`` at this
         window's and the reference's row counts (:mod:`easy_mlops.observability.drift_null`);
         ``p_value`` is the chance of this score from sampling alone (null when a side has no values).
         """
-        # numpy: only when there is a window to score
-        from easy_mlops.observability.drift import score
-        from easy_mlops.observability.drift_null import sampling_null
-
-        stat, value = score(profile, current, self.numeric_stat)
-        limit = self.psi_threshold if stat == "psi" else self.threshold
-        null = sampling_null(stat, profile, current)
+        statistic = self.statistics[profile["kind"]]
+        value = float(statistic.score(profile, current))
+        limit = getattr(self, statistic.threshold_setting)
+        null = statistic.null(profile, current)
         noise = null.critical(alpha) if null is not None else 0.0
         applied = max(limit, noise)
         verdict = {
-            "stat": stat,
+            "stat": statistic.name,
             "score": value,
             "threshold": limit,
             "applied_threshold": applied,
             "p_value": null.p_value(value) if null is not None else None,
             "drifted": value >= applied,
         }
-        if stat == "psi":  # a change past the warning level, and past what sampling alone gives
-            verdict["warning"] = max(self.psi_warning, noise) <= value < applied
+        if statistic.warning_setting is not None:  # past the warning level, and past sampling alone
+            verdict["warning"] = max(getattr(self, statistic.warning_setting), noise) <= value < applied
         return verdict
