@@ -151,7 +151,9 @@ def test_learned_state_is_set_by_fit_and_a_failed_fit_is_not_fitted():
     check_is_fitted(prep)
     assert prep.target_column is None  # fit is given features only
     prep.prepare_data(customers(), target_column="churn", fit=True)
-    assert prep.target_column == "churn"
+    assert prep.target_column == prep.target_column_ == "churn"
+    prep.target_column = "label"  # a plain attribute in the guide's preprocessor
+    assert prep.target_column_ == "label"
     with pytest.raises(DataError, match="pandas DataFrame"):
         prep.transform(customers().to_numpy())
 

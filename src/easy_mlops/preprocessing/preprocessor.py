@@ -146,6 +146,10 @@ class DataPreprocessor(TransformerMixin, BaseEstimator):
         """The target ``prepare_data(..., fit=True)`` split off: the guide's preprocessor remembers it."""
         return getattr(self, "target_column_", None)
 
+    @target_column.setter
+    def target_column(self, value: str | None) -> None:
+        self.target_column_ = value  # a plain attribute in the guide's preprocessor: assignable as it was
+
     def load_data(self, path: str | Path) -> pd.DataFrame:
         """Read a CSV, TSV, JSON, JSON Lines or Parquet file."""
         return load_table(path)
