@@ -248,7 +248,8 @@ def test_identifier_columns_are_left_out_with_one_warning(cli, churn_with_ids, t
     model, preprocessor, metadata = fitted_preprocessor(deployment)
     assert preprocessor.dropped_columns_ == ["customer_id", "account_number"]
     features = ["income", "tenure_months", "monthly_charges", "total_charges", "contract", "payment", "city"]
-    assert preprocessor.feature_names_in_ == features
+    assert preprocessor.feature_columns_ == features
+    assert list(preprocessor.feature_names_in_) == ["customer_id", "account_number", *features]  # all given
     assert [column["name"] for column in metadata["input_schema"]] == features
     # 4 numbers, 3 contracts, 4 payments, 50 of the 300 cities (the standard preset's bound).
     assert encoded_width(preprocessor, "city") == 50

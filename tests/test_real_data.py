@@ -273,7 +273,7 @@ def test_columns_left_out_kept_and_dropped_each_say_so(cli, tmp_path, models_dir
         "preprocessing.drop_columns=[balance_cents]",
     ]
     deployment = only_deployment(models_dir)
-    assert deployment.preprocessor.feature_names_in_ == ["balance_cents"]
+    assert deployment.preprocessor.feature_columns_ == ["balance_cents"]
     assert deployment.preprocessor.left_out_ == {
         "notes": "preprocessing.drop_columns",
         "empty": "no values",

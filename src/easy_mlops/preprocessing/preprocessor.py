@@ -1,8 +1,10 @@
 """The fitted feature transformation shared by training and prediction.
 
-:class:`DataPreprocessor` is built from the ``preprocessing`` config (named
-scikit-learn transformers per column kind), fitted once at train time, pickled
-into the deployment and reused unchanged at predict time. At fit time it
+:class:`DataPreprocessor` is a scikit-learn transformer (``fit``, ``transform``,
+``get_feature_names_out``; it can head a ``Pipeline``) built from the
+``preprocessing`` config (named scikit-learn transformers per column kind),
+fitted once at train time, pickled into the deployment and reused unchanged at
+predict time; a file pickled by an earlier version loads as it did. At fit time it
 learns each column's kind: numbers, flags (booleans or yes/no words, gaps
 allowed: read as 1/0 and imputed like numbers), dates (ISO text or timestamps:
 expanded into year, month, day of week and days since 1970) and categories.
@@ -17,7 +19,9 @@ said in one warning; a number too large for the numeric transformers is an
 error naming its column.
 """
 
+import copy
 import dataclasses
+import inspect
 import logging
 import re
 from collections.abc import Iterable
@@ -26,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 
 from easy_mlops.columns import (
     as_dates,
@@ -55,13 +61,35 @@ IDENTIFIER_NAME = re.compile(r"(?:^|[^a-z])(?:id|ids|key|uuid|guid|no|nr|num|num
 
 # Why a column is not a feature (``left_out_``).
 CONFIGURED, EMPTY, IDENTIFIER = "preprocessing.drop_columns", "no values", "identifier"
+# What a fitted preprocessor pickled before these existed is read with: no flags, dates or columns
+# left out were learned then (see ``upgraded_state``).
+LEARNED_SINCE = {
+    "boolean_columns_": [],
+    "blank_flags_": {},
+    "date_columns_": [],
+    "date_hours_": [],
+    "left_out_": {},
+    "dropped_columns_": [],
+    "distinct_integers_": [],
+    "target_column_": None,
+}
 
 
-class DataPreprocessor:
-    """Impute, encode and scale a table the way it was done at train time.
+class PreprocessorNotFitted(DataError, NotFittedError):
+    """Transforming before fitting: one line for the CLI (a :class:`DataError`), and the
+    :class:`~sklearn.exceptions.NotFittedError` scikit-learn's own tools expect."""
 
-    Learned state ends in ``_``: ``feature_names_in_`` (the input schema),
-    ``numeric_columns_``, ``boolean_columns_``, ``date_columns_`` and
+
+class DataPreprocessor(TransformerMixin, BaseEstimator):
+    """Impute, encode and scale a table the way it was done at train time: a scikit-learn transformer.
+
+    The constructor only stores its parameters, so ``get_params``,
+    ``set_params`` and ``clone`` work and a ``Pipeline`` can hold it; ``fit``
+    (or the guide's ``prepare_data(..., fit=True)``) learns, and learned state
+    ends in ``_``: ``feature_names_in_`` and ``n_features_in_`` (every column
+    ``fit`` was given, as scikit-learn defines them), ``feature_columns_``
+    (those kept as features, in order: the input schema a scoring frame must
+    have), ``numeric_columns_``, ``boolean_columns_``, ``date_columns_`` and
     ``categorical_columns_`` (the kinds), the fitted ``transformer_``, and
     ``left_out_`` (column -> why it is not a feature: named in
     ``drop_columns``, no values, or identifier-like unless ``drop_identifiers``
@@ -69,16 +97,11 @@ class DataPreprocessor:
     ``distinct_integers_`` are all-distinct integer columns kept as features.
     A flag column holding one value only (a checkbox exported as ``TRUE`` or
     nothing) reads its empty cells as the other value (``blank_flags_``); any
-    other gap is imputed.
+    other gap is imputed. ``target_column_`` is the target ``prepare_data``
+    split off (None when fitted by ``fit``).
     Fitting does not warn about any of them: the caller reports them once, as
     the trainer does for a whole run of folds and splits.
     """
-
-    # Absent from deployments made before flags and dates were read as such.
-    boolean_columns_: list[str] = []
-    blank_flags_: dict[str, float] = {}
-    date_columns_: list[str] = []
-    date_hours_: list[str] = []
 
     def __init__(
         self,
@@ -91,10 +114,10 @@ class DataPreprocessor:
     ) -> None:
         self.numeric = numeric  # None for both: the standard preset's transformers
         self.categorical = categorical
-        self.trusted_modules = tuple(trusted_modules)
+        self.trusted_modules = trusted_modules
         self.drop_identifiers = drop_identifiers
-        self.keep_columns = [str(column) for column in keep_columns]
-        self.drop_columns = [str(column) for column in drop_columns]
+        self.keep_columns = keep_columns
+        self.drop_columns = drop_columns
 
     @classmethod
     def from_config(cls, cfg: Any, trusted_modules: Iterable[str] = ()) -> "DataPreprocessor":
@@ -108,6 +131,23 @@ class DataPreprocessor:
             keep_columns=container.get("keep_columns") or (),
             drop_columns=container.get("drop_columns") or (),
         )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle (joblib) or rebuild (skops) a preprocessor written by any earlier version."""
+        super().__setstate__(upgraded_state(state))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once the transformers are: a fit that failed half-way leaves none."""
+        return hasattr(self, "transformer_")
+
+    @property
+    def target_column(self) -> str | None:
+        """The target ``prepare_data(..., fit=True)`` split off: the guide's preprocessor remembers it."""
+        return getattr(self, "target_column_", None)
+
+    @target_column.setter
+    def target_column(self, value: str | None) -> None:
+        self.target_column_ = value  # a plain attribute in the guide's preprocessor: assignable as it was
 
     def load_data(self, path: str | Path) -> pd.DataFrame:
         """Read a CSV, TSV, JSON, JSON Lines or Parquet file."""
@@ -127,19 +167,36 @@ class DataPreprocessor:
                 raise DataError(f"target column '{target_column}' not found in the data")
             target = df[target_column]
             df = df.drop(columns=[target_column])
-        if fit:
-            self.target_column = target_column  # remembered, as the guide's preprocessor does
-            return self._fit_transform(df), target
-        return self.transform(df), target
+        if not fit:
+            return self.transform(df), target
+        features = self.fit_transform(df)
+        self.target_column_ = target_column  # remembered, as the guide's preprocessor does
+        return features, target
 
-    def _fit_transform(self, features: pd.DataFrame) -> np.ndarray:
-        features = self._choose_columns(features)
-        self.feature_names_in_ = [str(column) for column in features.columns]
+    def fit(self, X: pd.DataFrame, y: Any = None) -> "DataPreprocessor":
+        """Learn the columns' kinds and the transformers from the feature frame ``X`` (``y`` is unused)."""
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None) -> np.ndarray:
+        """Fit on ``X`` and return it transformed, in one pass over the transformers."""
+        return self._fit(X)
+
+    def _fit(self, frame: pd.DataFrame) -> np.ndarray:
+        """Learn everything from ``frame`` (the target already split off) and return it transformed."""
+        require_frame(frame)
+        # Every column given, left out or not, as text: names are strings throughout (a frame with
+        # integer column names is read the same way), where scikit-learn would record none.
+        self.feature_names_in_ = np.asarray([str(column) for column in frame.columns], dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.target_column_ = None  # prepare_data names it
+        features = self._choose_columns(frame)
+        self.feature_columns_ = [str(column) for column in features.columns]
         self.date_hours_ = [c for c in self.date_columns_ if has_time_of_day(as_dates(features[c])[0])]
         features = self._canonical(features)
-        from sklearn.compose import ColumnTransformer  # scikit-learn loads only once there is work
+        from sklearn.compose import ColumnTransformer  # loads only once there is work
 
-        self.transformer_ = ColumnTransformer(
+        transformer = ColumnTransformer(
             [
                 ("numeric", self._pipeline("numeric"), self._numeric_inputs(features)),
                 ("categorical", self._pipeline("categorical"), self.categorical_columns_),
@@ -149,26 +206,29 @@ class DataPreprocessor:
         )
         # Overflow shows as NaN or inf in what was learned; numpy's own warnings would only confuse.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            matrix = np.asarray(self.transformer_.fit_transform(features), dtype=float)
-        self._check_finite(features, matrix, fitting=True)
+            matrix = np.asarray(transformer.fit_transform(features), dtype=float)
+        check_finite(transformer, features, matrix, fitting=True)
+        self.transformer_ = transformer  # last: only a complete fit counts as fitted
         return matrix
 
     def _choose_columns(self, features: pd.DataFrame) -> pd.DataFrame:
         """Learn each column's kind and ``left_out_``; return the feature columns."""
-        for key, named in (("keep_columns", self.keep_columns), ("drop_columns", self.drop_columns)):
+        keep_columns = [str(column) for column in self.keep_columns]
+        drop_columns = [str(column) for column in self.drop_columns]
+        for key, named in (("keep_columns", keep_columns), ("drop_columns", drop_columns)):
             unknown = [c for c in named if c not in features.columns]
             if unknown:
                 raise ConfigError(
                     f"config key 'preprocessing.{key}': no feature column(s) {', '.join(unknown)} in the data"
                 )
-        self.left_out_ = dict.fromkeys(self.drop_columns, CONFIGURED)
-        features = features.drop(columns=self.drop_columns)
+        self.left_out_ = dict.fromkeys(drop_columns, CONFIGURED)
+        features = features.drop(columns=drop_columns)
         self.left_out_.update((str(c), EMPTY) for c in features.columns if features[c].isna().all())
         kinds = {str(c): column_kind(features[c]) for c in features.columns if str(c) not in self.left_out_}
         self.distinct_integers_ = []
         if self.drop_identifiers and len(features) >= IDENTIFIER_MIN_ROWS:
             for column, kind in kinds.items():
-                if column in self.keep_columns or not all_distinct(features[column], kind):
+                if column in keep_columns or not all_distinct(features[column], kind):
                     continue
                 if kind == "categorical" or looks_like_a_counter(column, features[column]):
                     self.left_out_[column] = IDENTIFIER
@@ -196,7 +256,7 @@ class DataPreprocessor:
 
     def _numeric_inputs(self, canonical: pd.DataFrame) -> list[str]:
         """What the numeric transformers get: numbers, flags as 1/0 and the parts of each date."""
-        parts = [c for c in canonical.columns if c not in self.feature_names_in_]
+        parts = [c for c in canonical.columns if c not in self.feature_columns_]
         return [*self.numeric_columns_, *self.boolean_columns_, *parts]
 
     def _pipeline(self, kind: str) -> Any:
@@ -210,64 +270,50 @@ class DataPreprocessor:
             steps = standard_preset()[kind]
         else:
             steps = getattr(self, kind) or {}
-        built = instantiate_steps(steps, f"preprocessing.{kind}", {}, object, self.trusted_modules)
+        built = instantiate_steps(steps, f"preprocessing.{kind}", {}, object, tuple(self.trusted_modules))
         return Pipeline(built) if built else "passthrough"
 
-    def transform(self, features: pd.DataFrame) -> np.ndarray:
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Transform a scoring frame: one output row per input row, in input order."""
-        if not hasattr(self, "transformer_"):
-            raise DataError("the preprocessor is not fitted; call prepare_data(..., fit=True) first")
-        features = self._canonical(self.align(features))
+        self._check_fitted()
+        require_frame(X)
+        features = self._canonical(self.align(X))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             matrix = np.asarray(self.transformer_.transform(features), dtype=float)
-        self._check_finite(features, matrix, fitting=False)
+        check_finite(self.transformer_, features, matrix, fitting=False)
         return matrix
 
-    def _check_finite(self, features: pd.DataFrame, matrix: np.ndarray, fitting: bool) -> None:
-        """Refuse numbers the numeric transformers cannot handle, naming their columns.
+    def get_feature_names_out(self, input_features: Iterable[str] | None = None) -> np.ndarray:
+        """The names of :meth:`transform`'s output columns, the model's inputs: numbers and flags by
+        name, each date's parts (``signup.year``), one-hot columns (``plan_pro``)."""
+        self._check_fitted()
+        known = getattr(self, "feature_names_in_", None)
+        if input_features is not None and known is not None and list(input_features) != list(known):
+            raise ValueError(f"input_features is not equal to feature_names_in_: {list(known)}")
+        return self.transformer_.get_feature_names_out()
 
-        A value like ``1e308`` overflows a scaler's variance: the learned
-        statistics become NaN or inf, and so does (or silently zero) the whole
-        column. A number that went in must also come out finite and within
-        float32, which scikit-learn's trees compute in.
-        """
-        columns = dict((name, columns) for name, _, columns in self.transformer_.transformers)["numeric"]
-        overflowed = np.zeros(len(columns), dtype=bool)
-        if fitting:
-            overflowed = overflowed_statistics(self.transformer_.named_transformers_["numeric"], len(columns))
-        too_large = np.zeros(len(columns), dtype=bool)
-        block = matrix[:, self.transformer_.output_indices_["numeric"]]
-        if block.shape[1] == len(columns):  # one output column per input column: comparable
-            given = features[columns].notna().to_numpy(dtype=bool)
-            too_large = ((~np.isfinite(block) | (np.abs(block) > FLOAT32_MAX)) & given).any(axis=0)
-        bad = overflowed | too_large
-        if not bad.any():
-            return
-        names = [columns[i] for i in np.flatnonzero(bad)]
-        largest = ", ".join(f"{np.nanmax(np.abs(features[c].to_numpy())):.3g}" for c in names)
-        cause = "statistics overflow" if overflowed.any() else "beyond the float32 range"
-        raise DataError(
-            f"column(s) {', '.join(repr(c) for c in names)}: values too large for preprocessing.numeric "
-            f"({cause}, max |value| {largest}); remove or rescale them"
-        )
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise PreprocessorNotFitted(
+                "the preprocessor is not fitted; call prepare_data(..., fit=True) first"
+            )
 
     def align(self, features: pd.DataFrame) -> pd.DataFrame:
         """Select the training columns in training order; drop extras with a warning."""
         columns = [str(column) for column in features.columns]
-        missing = [c for c in self.feature_names_in_ if c not in columns]
+        missing = [c for c in self.feature_columns_ if c not in columns]
         if missing:
             raise DataError(f"missing feature column(s): {', '.join(missing)}")
         # Columns left out at fit time are expected to come along: no warning for them.
-        left_out = getattr(self, "dropped_columns_", [])  # absent from deployments made before
-        extra = [c for c in columns if c not in self.feature_names_in_ and c not in left_out]
+        extra = [c for c in columns if c not in self.feature_columns_ and c not in self.dropped_columns_]
         if extra:
             log.warning("ignoring column(s) not seen in training: %s", ", ".join(extra))
         if len(set(columns)) != len(columns):
             repeated = sorted({c for c in columns if columns.count(c) > 1})
             raise DataError(f"duplicate column names: {', '.join(repeated)}")
-        if columns == self.feature_names_in_ and list(features.columns) == columns:
+        if columns == self.feature_columns_ and list(features.columns) == columns:
             return features  # already the training layout: no copy
-        return features.set_axis(columns, axis=1)[self.feature_names_in_]
+        return features.set_axis(columns, axis=1)[self.feature_columns_]
 
     def _canonical(self, features: pd.DataFrame) -> pd.DataFrame:
         """What the transformers read: numbers as float64 (numeric strings accepted, inf as NaN),
@@ -307,7 +353,7 @@ class DataPreprocessor:
     def column_kinds(self) -> dict[str, str]:
         """Each feature column's kind: numeric, boolean, date or categorical."""
         kinds = {c: kind for kind in COLUMN_KINDS for c in getattr(self, f"{kind}_columns_")}
-        return {c: kinds[c] for c in self.feature_names_in_}
+        return {c: kinds[c] for c in self.feature_columns_}
 
     def input_schema(self) -> list[dict[str, str]]:
         """Column names and kinds the fitted preprocessor expects."""
@@ -315,6 +361,73 @@ class DataPreprocessor:
 
 
 COLUMN_KINDS = ("numeric", "boolean", "date", "categorical")
+
+
+def upgraded_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A pickled preprocessor's attributes as this version names them (a current one's are unchanged).
+
+    Deployment files are never rewritten, so every earlier layout must load and
+    predict as it did. Before the preprocessor was a scikit-learn estimator its
+    ``feature_names_in_`` held the feature columns (now ``feature_columns_``)
+    and the target was ``target_column``; older ones also lack parameters and
+    learned state added since (:data:`LEARNED_SINCE`). The columns fit was
+    given are the feature columns plus the left-out ones, but the order they
+    came in was not recorded: ``feature_names_in_`` is set only when none was
+    left out (scikit-learn too leaves it unset when it does not know the names).
+    """
+    state = dict(state)
+    for name, parameter in inspect.signature(DataPreprocessor.__init__).parameters.items():
+        if name != "self":
+            state.setdefault(name, parameter.default)
+    if "target_column" in state:
+        state["target_column_"] = state.pop("target_column")
+    if "transformer_" in state and "feature_columns_" not in state:
+        for name, default in LEARNED_SINCE.items():
+            state.setdefault(name, copy.copy(default))
+        columns = list(state.pop("feature_names_in_"))
+        left_out = [column for column in state["left_out_"] if column not in columns]
+        state["feature_columns_"] = columns
+        state["n_features_in_"] = len(columns) + len(left_out)
+        if not left_out:
+            state["feature_names_in_"] = np.asarray(columns, dtype=object)
+    return state
+
+
+def require_frame(frame: Any) -> None:
+    """Columns are read by name: anything but a DataFrame is a :class:`DataError` saying so."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"the preprocessor reads a pandas DataFrame (columns by name), not {type(frame).__name__}"
+        )
+
+
+def check_finite(transformer: Any, features: pd.DataFrame, matrix: np.ndarray, fitting: bool) -> None:
+    """Refuse numbers the numeric transformers cannot handle, naming their columns.
+
+    A value like ``1e308`` overflows a scaler's variance: the learned
+    statistics become NaN or inf, and so does (or silently zero) the whole
+    column. A number that went in must also come out finite and within
+    float32, which scikit-learn's trees compute in.
+    """
+    columns = dict((name, columns) for name, _, columns in transformer.transformers)["numeric"]
+    overflowed = np.zeros(len(columns), dtype=bool)
+    if fitting:
+        overflowed = overflowed_statistics(transformer.named_transformers_["numeric"], len(columns))
+    too_large = np.zeros(len(columns), dtype=bool)
+    block = matrix[:, transformer.output_indices_["numeric"]]
+    if block.shape[1] == len(columns):  # one output column per input column: comparable
+        given = features[columns].notna().to_numpy(dtype=bool)
+        too_large = ((~np.isfinite(block) | (np.abs(block) > FLOAT32_MAX)) & given).any(axis=0)
+    bad = overflowed | too_large
+    if not bad.any():
+        return
+    names = [columns[i] for i in np.flatnonzero(bad)]
+    largest = ", ".join(f"{np.nanmax(np.abs(features[c].to_numpy())):.3g}" for c in names)
+    cause = "statistics overflow" if overflowed.any() else "beyond the float32 range"
+    raise DataError(
+        f"column(s) {', '.join(repr(c) for c in names)}: values too large for preprocessing.numeric "
+        f"({cause}, max |value| {largest}); remove or rescale them"
+    )
 
 
 def column_kind(values: pd.Series) -> str:

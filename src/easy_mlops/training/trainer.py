@@ -336,7 +336,7 @@ def train(
         report_baseline(metrics, baseline, optimized)
         # What drift is measured against: the training split's features, the hold-out's predictions.
         profile = reference_profile(
-            train_rows[preprocessor.feature_names_in_],
+            train_rows[preprocessor.feature_columns_],
             preprocessor.column_kinds(),
             held_out,
             classes=problem_type == "classification",
@@ -355,6 +355,6 @@ def train(
         "columns": read_as(preprocessor),
         "profile": profile,
         # A few training rows: the MLflow model's input example (not written to metadata.json).
-        "input_example": train_rows[preprocessor.feature_names_in_].head(3),
+        "input_example": train_rows[preprocessor.feature_columns_].head(3),
     }
     return model, preprocessor, results
