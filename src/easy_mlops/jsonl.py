@@ -1,8 +1,11 @@
 """Append-only JSON Lines logs that survive crashes and concurrent writers.
 
-Appends take an exclusive ``flock`` on a lock file beside the log and write the
-whole batch with ``O_APPEND``; a half line left by a killed writer is closed
-with a newline first, so it can never swallow the next record. Readers stream
+Appends are made under an exclusive ``flock`` on a lock file beside the log
+(:func:`locked`: :func:`append_records` takes it; the lower-level
+:func:`append_lines` and :func:`append_lines_at` expect their caller to hold
+it, as it usually also reads or updates an index under the same lock) and
+write the whole batch with ``O_APPEND``; a half line left by a killed writer
+is closed with a newline first, so it can never swallow the next record. Readers stream
 the file line by line and skip (with a warning naming file and line) anything
 that is not a JSON object.
 """
@@ -43,7 +46,8 @@ def append_lines(path: Path, chunks: Iterable[str]) -> int:
 
 
 def append_lines_at(path: Path, chunks: Iterable[str]) -> tuple[int, int]:
-    """:func:`append_lines`, returning where the lines start and end in the file."""
+    """:func:`append_lines`, returning where the lines start and end in the file. The caller holds
+    :func:`locked`."""
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(descriptor).st_size

@@ -1,4 +1,4 @@
-"""Metric names: which way is better, which are bounded scores, and the headline metric.
+"""Metric names: which way is better, which scores are at best 1, and the headline metric.
 
 The one place these facts live: thresholds, the sweep leaderboard, ``list``,
 ``prune`` and the value a sweeper optimises all read them from here.
@@ -18,9 +18,10 @@ HIGHER_IS_BETTER = {
     "balanced_accuracy",
 }
 LOWER_IS_BETTER = {"mse", "rmse", "mae", "mape", "log_loss", "loss", "error"}
-# Scores bounded by [0, 1]: compared with the global alert_threshold when no
-# per-metric threshold is set. Scale-dependent errors (rmse...) need their own.
-BOUNDED_METRICS = HIGHER_IS_BETTER
+# Scores whose best value is 1 (accuracy, F1, ROC AUC lie in [0, 1]; R² can fall below 0):
+# compared with the global alert_threshold when no per-metric threshold is set.
+# Scale-dependent errors (rmse...) need their own.
+SCORES_UP_TO_ONE = HIGHER_IS_BETTER
 # The hold-out metrics of each problem type, in the order they are reported.
 METRIC_NAMES = {
     "classification": ("accuracy", "f1_score", "precision", "recall"),

@@ -26,7 +26,7 @@ from easy_mlops.jsonl import (
     tail_fingerprint,
 )
 from easy_mlops.jsonsafe import now
-from easy_mlops.metrics import BOUNDED_METRICS, metric_direction
+from easy_mlops.metrics import SCORES_UP_TO_ONE, metric_direction
 from easy_mlops.observability.drift_statistics import CATEGORICAL, NUMERIC, JensenShannon, numeric_statistic
 from easy_mlops.observability.drift_windows import drift_alerts, window_counts, window_hours
 from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex, RunningStats
@@ -375,8 +375,9 @@ class MetricThresholdStep(ObservabilityStep):
 
     Each metric has a threshold (its own or ``default_threshold``) and a
     direction (``higher`` is better unless it is an error metric or overridden).
-    At log time, bounded scores are checked against the default threshold and
-    any metric against its own; ``alerts.jsonl`` gets one evaluation per log.
+    At log time, scores whose best is 1 (accuracy, R²...) are checked against
+    the default threshold and any metric against its own; ``alerts.jsonl``
+    gets one evaluation per log.
     """
 
     name = "metric_threshold"
@@ -408,7 +409,7 @@ class MetricThresholdStep(ObservabilityStep):
         return value > threshold
 
     def watched(self, metric_name: str) -> bool:
-        return metric_name in self.metric_thresholds or metric_name.lower() in BOUNDED_METRICS
+        return metric_name in self.metric_thresholds or metric_name.lower() in SCORES_UP_TO_ONE
 
     def on_log_metrics(
         self, metrics: dict[str, float], model_version: str, source: str | None = None
