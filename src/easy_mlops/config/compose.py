@@ -21,6 +21,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from easy_mlops.config import compose_cache
 from easy_mlops.config.config import check_values, register_configs
 from easy_mlops.config.guide_format import read_config_file, to_hydra
+from easy_mlops.config.hydra_versions import initialize_options
 from easy_mlops.config.instantiate import as_container, first_line
 from easy_mlops.errors import ConfigError
 
@@ -61,7 +62,7 @@ def _hydra() -> Iterator[None]:
         idle.clear()
         GlobalHydra.set_instance(idle)
     try:
-        with initialize_config_dir(str(config_dir()), version_base="1.3", job_name="easy_mlops"):
+        with initialize_config_dir(str(config_dir()), job_name="easy_mlops", **initialize_options()):
             yield
     finally:
         GlobalHydra.set_instance(running)

@@ -1,9 +1,12 @@
-"""Hydra and OmegaConf through their public API only, and what that API is used for still works.
+"""Hydra and OmegaConf through their public API only, on Hydra 1.3 and ready for 1.4.
 
 Private names (``_return_value``, ``_set_parent``, ``hydra._internal``) and
 internals behind public-looking names (``ConfigStore.repo``,
 ``GlobalHydra.initialize`` with Hydra's internal object) change between
-releases without notice; Hydra 1.4 changes several.
+releases without notice; Hydra 1.4 changes several. What they were used for
+still works, and nothing warns: Hydra 1.3 warns without ``version_base``, 1.4
+for any ``version_base``, a config stored twice and a target that no trusted
+code whitelisted (see :mod:`easy_mlops.config.hydra_versions`).
 """
 
 import ast
@@ -11,6 +14,7 @@ import gc
 import json
 import re
 import sys
+import warnings
 import weakref
 from pathlib import Path
 
@@ -23,6 +27,8 @@ from omegaconf.errors import ValidationError
 from easy_mlops.config.compose import GIVEN_GROUP, compose_config
 from easy_mlops.config.config import DeploymentConfig
 from easy_mlops.config.guide_format import section_config
+from easy_mlops.config.instantiate import instantiate_node
+from easy_mlops.errors import ConfigError
 
 from conftest import run_process
 
@@ -148,6 +154,29 @@ def test_a_guide_config_composed_again_is_not_stored_again(tmp_path, monkeypatch
     other = compose_config([], config={"trainer": {"test_size": 0.2718}})
     assert other.trainer.test_size == 0.2718 and other.deployment.version != "3.1.4"
     assert len(stored_given_configs() - stored) == 1
+
+
+def test_composing_again_warns_nothing(tmp_path, monkeypatch):
+    """Each composition initialises Hydra and registers the schemas: neither warns, the second time either."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for attempt in range(2):
+            monkeypatch.setenv("EASY_MLOPS_CACHE", str(tmp_path / f"cache{attempt}"))  # not read back
+            cfg = compose_config(["trainer=logistic_regression"], config={"deployment": {"version": "2.7.1"}})
+            assert cfg.deployment.version == "2.7.1"
+
+
+def test_a_target_hydra_builds_is_whitelisted_and_a_bad_argument_is_one_line():
+    """A node with Hydra's own keys goes through ``hydra.utils.instantiate``: on 1.4 with our allowlist
+    as its execution whitelist, and the target's own error (which 1.4 no longer wraps) as one line."""
+    node = {"_target_": "sklearn.ensemble.RandomForestClassifier", "n_estimators": 5, "_partial_": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert instantiate_node(node, "trainer.model")().n_estimators == 5
+        with pytest.raises(ConfigError) as error:
+            instantiate_node({**node, "_partial_": False, "n_estimatorz": 5}, "trainer.model")
+    assert str(error.value).startswith("config key 'trainer.model': TypeError: ")
+    assert "'n_estimatorz'" in str(error.value) and "\n" not in str(error.value)
 
 
 APP = """
