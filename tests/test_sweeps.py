@@ -24,11 +24,15 @@ def sweep(tmp_path, *overrides, env=None):
     return result, sweep_dirs[-1] if sweep_dirs else None
 
 
-def test_a_failing_job_keeps_every_row(tmp_path):
-    result, sweep_dir = sweep(tmp_path, *FAST, "trainer.test_size=0.25,1.5", "+api_token=hunter2")
+@pytest.mark.parametrize(
+    "launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["in-process", "joblib"]
+)
+def test_a_failing_job_keeps_every_row(tmp_path, launcher):
+    result, sweep_dir = sweep(tmp_path, *launcher, *FAST, "trainer.test_size=0.25,1.5", "+api_token=hunter2")
     assert result.returncode != 0
     # The sweep's own report names the failed job (its secret masked); Hydra's line, which
-    # lists the overrides unmasked, and its INFO chatter never reach the user.
+    # lists the overrides unmasked, and its INFO chatter never reach the user: not from this
+    # process, nor from a joblib worker, where the leaderboard reads the failed job's error.
     assert result.stderr.splitlines() == [
         "error: job 1 (data=breast_cancer trainer.test_size=1.5 +api_token=***) failed: ConfigError: "
         "config key 'trainer.test_size': 1.5 must be between 0 and 1"

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from easy_mlops.config.compose import config_dir
 from easy_mlops.config.config import register_configs
 from easy_mlops.config.experiment import build_experiment
+from easy_mlops.config.hydra_versions import main_options
 from easy_mlops.config.secrets import mask_overrides, task_overrides
 from easy_mlops.console import USER_ERROR_EXIT, print_results, reporting_errors
 from easy_mlops.errors import ConfigError
@@ -58,7 +59,7 @@ def job_name(cfg: DictConfig) -> str | None:
     return f"job {hydra_cfg.job.num}" + (f": {overrides}" if overrides else "")
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+@hydra.main(config_path=str(config_dir()), config_name="config", **main_options())
 def app(cfg: DictConfig) -> float | None:
     from easy_mlops.pipeline import run_experiment
 

@@ -8,7 +8,8 @@ line wins. A composition is kept (:mod:`easy_mlops.config.compose_cache`), so a
 command repeated with the same config does not compose it again.
 """
 
-import uuid
+import copy
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from easy_mlops.config import compose_cache
 from easy_mlops.config.config import check_values, register_configs
 from easy_mlops.config.guide_format import read_config_file, to_hydra
+from easy_mlops.config.hydra_versions import initialize_options
 from easy_mlops.config.instantiate import as_container, first_line
 from easy_mlops.errors import ConfigError
 
@@ -43,21 +45,27 @@ def config_dir() -> Path:
 
 @contextmanager
 def _hydra() -> Iterator[None]:
-    """A Hydra context on ``conf/``, restoring any Hydra app already running."""
+    """A Hydra context on ``conf/``; a Hydra app already running gets its own context back.
+
+    ``initialize_config_dir`` refuses to start while an app (``@hydra.main``,
+    another ``initialize``) holds Hydra's global state, and ends by restoring
+    what it found. So the app's state object is set aside untouched, an idle
+    copy of it stands in for this composition, and the app's is put back.
+    """
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     register_configs()
-    global_hydra = GlobalHydra.instance()
-    running = global_hydra.hydra if global_hydra.is_initialized() else None
-    global_hydra.clear()
+    running = GlobalHydra.instance()
+    if running.is_initialized():
+        idle = copy.copy(running)
+        idle.clear()
+        GlobalHydra.set_instance(idle)
     try:
-        with initialize_config_dir(str(config_dir()), version_base="1.3", job_name="easy_mlops"):
+        with initialize_config_dir(str(config_dir()), job_name="easy_mlops", **initialize_options()):
             yield
     finally:
-        if running is not None:
-            GlobalHydra.instance().clear()
-            GlobalHydra.instance().initialize(running)
+        GlobalHydra.set_instance(running)
 
 
 def describe_config_error(exc: BaseException, overrides: Sequence[str] = ()) -> str:
@@ -174,8 +182,7 @@ def _compose(overrides: list[str], given: dict[str, Any]) -> DictConfig:
         with _hydra():
             if not given:
                 return compose("config", overrides=overrides)
-            with _given_config(given) as choice:
-                return compose("config", overrides=[*overrides, choice])
+            return compose("config", overrides=[*overrides, _given_config(given)])
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(describe_config_error(exc, overrides)) from exc
 
@@ -183,18 +190,24 @@ def _compose(overrides: list[str], given: dict[str, Any]) -> DictConfig:
 GIVEN_GROUP = "easy_mlops_given"
 
 
-@contextmanager
-def _given_config(given: dict[str, Any]) -> Iterator[str]:
-    """``given`` stored as a config of its own for the time of one composition; yields its override."""
+def _given_config(given: dict[str, Any]) -> str:
+    """``given`` as a config of its own in Hydra's ConfigStore; returns the override that selects it.
+
+    A config in the defaults list, not a merge after composing: the value
+    overrides are applied after it, so the command line wins over the file.
+    The ConfigStore has no public way to remove a config, and replacing one
+    warns from Hydra 1.4 on, so each config is stored once, under a name
+    hashed from its ``repr`` (which tells ``1`` from ``1.0`` and ``"1"``):
+    composing the same file again selects the config stored the first time.
+    """
     from hydra.core.config_store import ConfigStore
+    from hydra.core.object_type import ObjectType
 
     store = ConfigStore.instance()
-    name = f"given_{uuid.uuid4().hex}"
-    store.store(group=GIVEN_GROUP, name=name, node=given, package="_global_")
-    try:
-        yield f"+{GIVEN_GROUP}={name}"
-    finally:
-        store.repo.get(GIVEN_GROUP, {}).pop(f"{name}.yaml", None)
+    name = f"given_{hashlib.sha256(repr(given).encode()).hexdigest()[:32]}"
+    if store.get_type(f"{GIVEN_GROUP}/{name}.yaml") is ObjectType.NOT_FOUND:
+        store.store(group=GIVEN_GROUP, name=name, node=given, package="_global_")
+    return f"+{GIVEN_GROUP}={name}"
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -339,16 +339,25 @@ def writable(node: "DictConfig") -> None:
 def register_configs() -> None:
     """Store the schemas under ``base_*`` names for the YAML presets to extend.
 
-    Called before composing; reading a deployment's snapshot needs the schemas, not Hydra.
+    Called before each composition; a schema is stored once per process, as storing a
+    config again warns from Hydra 1.4 on. Reading a deployment's snapshot needs the
+    schemas, not Hydra.
     """
     from hydra.core.config_store import ConfigStore
+    from hydra.core.object_type import ObjectType
 
     store = ConfigStore.instance()
-    store.store(name="base_config", node=schema_node(Config))
-    store.store(group="data", name="base_data", node=schema_node(DataConfig))
-    store.store(group="preprocessing", name="base_preprocessing", node=schema_node(PreprocessingConfig))
-    store.store(group="trainer", name="base_trainer", node=schema_node(TrainerConfig))
-    store.store(group="deployment", name="base_deployment", node=schema_node(DeploymentConfig))
-    store.store(group="observability", name="base_observability", node=schema_node(ObservabilityConfig))
-    store.store(group="serve", name="base_serve", node=schema_node(ServeConfig))
-    store.store(group="tracking", name="base_tracking", node=schema_node(TrackingConfig))
+    schemas = {
+        "base_config": Config,
+        "data/base_data": DataConfig,
+        "preprocessing/base_preprocessing": PreprocessingConfig,
+        "trainer/base_trainer": TrainerConfig,
+        "deployment/base_deployment": DeploymentConfig,
+        "observability/base_observability": ObservabilityConfig,
+        "serve/base_serve": ServeConfig,
+        "tracking/base_tracking": TrackingConfig,
+    }
+    for path, schema in schemas.items():
+        if store.get_type(f"{path}.yaml") is ObjectType.NOT_FOUND:
+            group, _, name = path.rpartition("/")
+            store.store(group=group or None, name=name, node=schema_node(schema))

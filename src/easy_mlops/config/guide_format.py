@@ -28,6 +28,7 @@ from easy_mlops.config.config import (
     default_deployment_steps,
     default_observability_steps,
     schema_node,
+    writable,
 )
 from easy_mlops.config.instantiate import first_line
 from easy_mlops.errors import ConfigError, yaml_problem
@@ -237,14 +238,16 @@ def typed_section(schema: type, config: Any, key: str) -> Any:
 def resolved_copy(node: DictConfig) -> DictConfig:
     """A detached copy of a section of a composed config, its interpolations resolved.
 
-    Resolved while still attached (``${team_id}`` may point outside the
-    section); the copy keeps the schema's typing, so later assignments are
-    still validated. A fifth of the time of merging into the schema again.
+    Resolved in a copy that is still attached (``${team_id}`` may point
+    outside the section), then copied once more without a parent:
+    ``OmegaConf.create`` keeps the schema's typing, so later assignments are
+    still validated. A third of the time of merging into the schema again.
     """
-    section = copy.deepcopy(node)  # the copy keeps its parent until resolved
+    section = copy.deepcopy(node)  # a deep copy keeps its parent
     OmegaConf.resolve(section)
-    section._set_parent(None)
-    return section
+    detached = OmegaConf.create(section)
+    writable(detached)  # created anew from the frozen schema: read-only until told otherwise
+    return detached
 
 
 def default_guide_yaml() -> str:

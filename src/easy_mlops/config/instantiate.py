@@ -69,6 +69,16 @@ def _targets(node: Any, path: str) -> Iterable[tuple[str, str]]:
             yield from _targets(value, f"{path}[{index}]")
 
 
+def trusted_prefixes(trusted: Iterable[str] = ()) -> tuple[str, ...]:
+    """The trusted module prefixes, ours and ``trusted``'s, each ending in ``.``."""
+    return TRUSTED_MODULES + tuple(p if p.endswith(".") else p + "." for p in trusted)
+
+
+def trusted_exact(trusted_targets: Iterable[str] = ()) -> set[str]:
+    """The trusted class paths: ``trusted_targets`` and the boosting estimators."""
+    return set(trusted_targets) | TRUSTED_ESTIMATORS
+
+
 def check_targets(
     node: Any, key: str, trusted: Iterable[str] = (), trusted_targets: Iterable[str] = ()
 ) -> None:
@@ -77,8 +87,7 @@ def check_targets(
     ``trusted`` adds module prefixes; ``trusted_targets`` exact class paths
     (the registered steps).
     """
-    prefixes = TRUSTED_MODULES + tuple(p if p.endswith(".") else p + "." for p in trusted)
-    exact = set(trusted_targets) | TRUSTED_ESTIMATORS
+    prefixes, exact = trusted_prefixes(trusted), trusted_exact(trusted_targets)
     try:
         found = list(_targets(node, key))
     except config_errors() as exc:
@@ -113,14 +122,22 @@ def instantiate_node(
     from hydra.utils import instantiate
     from omegaconf.errors import OmegaConfBaseException
 
+    from easy_mlops.config.hydra_versions import instantiate_options
+
+    whitelist = instantiate_options(trusted_prefixes(trusted), trusted_exact(trusted_targets))
     try:
-        return instantiate(node, **kwargs)
+        return instantiate(node, **kwargs, **whitelist)
     except InstantiationException as exc:
         if isinstance(exc.__cause__, MLOpsError):
             raise ConfigError(str(exc.__cause__)) from exc
         raise ConfigError(f"config key '{key}': {describe_instantiation_error(exc)}") from exc
     except OmegaConfBaseException as exc:
         raise ConfigError(f"config key '{key}': {first_line(exc)}") from exc
+    # Hydra 1.4 lets the target's own error through, where 1.3 wraps it (above): the same line.
+    except MLOpsError as exc:
+        raise ConfigError(str(exc)) from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config key '{key}': {type(exc).__name__}: {first_line(exc)}") from exc
 
 
 def instantiate_steps(

@@ -12,7 +12,9 @@ directory: it is what the sweeper raises, so the app can still print the
 leaderboard and the failed jobs.
 """
 
+import io
 import json
+from contextlib import redirect_stderr
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,7 @@ class LeaderboardCallback(Callback):
             write_summary(sweep_dir, rank(rows, self.metric, self.direction))
         if row["status"] == "failed":
             failure = JobFailed(str(sweep_dir), row["job"], row["overrides"], row["error"])
-            failure.__cause__ = job_return._return_value
+            failure.__cause__ = job_error(job_return)
             job_return.return_value = failure
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -77,7 +79,7 @@ def job_row(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
         "metrics": {},
     }
     if job_return.status != JobStatus.COMPLETED:
-        error = job_return._return_value  # the exception; .return_value would re-raise it
+        error = job_error(job_return)
         row["error"] = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
         return row
     result_path = Path(config.hydra.runtime.output_dir) / RESULT_FILE
@@ -87,3 +89,22 @@ def job_row(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
         row["metrics"] = result.get("metrics", {})
         row["optimized_metric"] = result.get("optimized_metric")
     return row
+
+
+def job_error(job_return: JobReturn) -> BaseException | None:
+    """The exception a failed job raised; None for a job that did not fail.
+
+    Read through ``return_value``, which raises it after writing ``Error
+    executing job with overrides: [...]`` to stderr: the overrides unmasked,
+    secrets included, and in a worker process (joblib, submitit, Ray) no
+    filter of the app's stands between that line and the user. So the line
+    goes to a buffer that is dropped.
+    """
+    if job_return.status != JobStatus.FAILED:
+        return None
+    try:
+        with redirect_stderr(io.StringIO()):
+            job_return.return_value  # noqa: B018 (read for the exception it raises)
+    except BaseException as error:  # what the job raised, KeyboardInterrupt included
+        return error
+    return None
