@@ -27,7 +27,7 @@ from omegaconf.errors import ValidationError
 from easy_mlops.config.compose import GIVEN_GROUP, compose_config
 from easy_mlops.config.config import DeploymentConfig
 from easy_mlops.config.guide_format import section_config
-from easy_mlops.config.instantiate import instantiate_node
+from easy_mlops.config.instantiate import instantiate
 from easy_mlops.errors import ConfigError
 
 from conftest import run_process
@@ -172,9 +172,9 @@ def test_a_target_hydra_builds_is_whitelisted_and_a_bad_argument_is_one_line():
     node = {"_target_": "sklearn.ensemble.RandomForestClassifier", "n_estimators": 5, "_partial_": True}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert instantiate_node(node, "trainer.model")().n_estimators == 5
+        assert instantiate(node, "trainer.model")().n_estimators == 5
         with pytest.raises(ConfigError) as error:
-            instantiate_node({**node, "_partial_": False, "n_estimatorz": 5}, "trainer.model")
+            instantiate({**node, "_partial_": False, "n_estimatorz": 5}, "trainer.model")
     assert str(error.value).startswith("config key 'trainer.model': TypeError: ")
     assert "'n_estimatorz'" in str(error.value) and "\n" not in str(error.value)
 

@@ -117,3 +117,39 @@ def test_cv_folds_zero_is_off_and_one_is_refused(compose, cli, classification_cs
         refused.stderr.strip()
         == "error: config key 'trainer.cv_folds': 1 must be at least 2 (0 or null: off)"
     )
+
+
+def test_one_instantiate_path_builds_nested_targets_and_checks_them_first():
+    """Estimators, transformers, trackers and steps all go through config.instantiate.instantiate: a
+    nested ``_target_`` (a bagged tree) is built, and one outside the allowlist is refused before any
+    import, at any depth, in an estimator as in a step."""
+    from easy_mlops.config.instantiate import instantiate, instantiate_steps
+    from easy_mlops.observability import ModelMonitor, ObservabilityStep
+
+    bagged = {
+        "_target_": "sklearn.ensemble.BaggingClassifier",
+        "estimator": {"_target_": "sklearn.tree.DecisionTreeClassifier", "max_depth": 2},
+        "n_estimators": 3,
+    }
+    built = instantiate(bagged, "trainer.model")
+    assert type(built.estimator).__name__ == "DecisionTreeClassifier" and built.estimator.max_depth == 2
+    evil = {**bagged, "estimator": {"_target_": "os.system", "command": "touch pwned"}}
+    with pytest.raises(ConfigError, match=r"trainer\.model\.estimator\._target_': 'os\.system' is not"):
+        instantiate(evil, "trainer.model")
+
+    class Holding(ObservabilityStep):  # defined in a function: built from the registry, never imported
+        name = "holding"
+
+        def __init__(self, model=None, enabled: bool = True) -> None:
+            super().__init__(enabled)
+            self.model = model
+
+    ModelMonitor.register_step(Holding)
+    [(name, step)] = instantiate_steps(
+        {"holding": {"model": bagged}}, "observability.steps", ModelMonitor.STEP_REGISTRY, ObservabilityStep
+    )
+    assert name == "holding" and type(step.model).__name__ == "BaggingClassifier"
+    with pytest.raises(ConfigError, match="os.system"):
+        instantiate_steps(
+            {"holding": {"model": evil}}, "observability.steps", ModelMonitor.STEP_REGISTRY, ObservabilityStep
+        )

@@ -320,9 +320,9 @@ def build_tracker(tracking: Any) -> MlflowTracker | None:
         tracking = dataclasses.asdict(tracking)
     if tracking is None or not tracking.get("_target_"):
         return None
-    from easy_mlops.config.instantiate import instantiate_node
+    from easy_mlops.config.instantiate import instantiate
 
-    return instantiate_node(tracking, "tracking")
+    return instantiate(tracking, "tracking")
 
 
 def log_failed_run(cfg: DictConfig, error: BaseException, run_info: dict[str, Any]) -> None:

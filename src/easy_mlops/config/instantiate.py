@@ -2,11 +2,13 @@
 
 A config file must not be able to call ``os.system``: every ``_target_`` (at any
 depth) is checked against the trusted module prefixes before anything imports it.
-Pipelines of steps are mappings keyed by name; :func:`instantiate_steps` serves
-deployment, observability and preprocessing alike, each stage passing the
-registry of its step classes (kept beside them, see :mod:`easy_mlops.config.registry`).
-Plain dicts of registered steps (a deployment's snapshot, read by ``predict``
-and ``status``) are built without importing OmegaConf or Hydra.
+:func:`instantiate` is the one way a node becomes an object (an estimator, a
+transformer, a tracker, a step); pipelines of steps are mappings keyed by name,
+built by :func:`instantiate_steps` for deployment, observability and
+preprocessing alike, each stage passing the registry of its step classes (kept
+beside them, see :mod:`easy_mlops.config.registry`). Plain nodes (a
+deployment's snapshot, read by ``predict`` and ``status``; an estimator) are
+built without importing OmegaConf or Hydra.
 """
 
 import importlib
@@ -101,32 +103,73 @@ def check_targets(
             )
 
 
-def instantiate_node(
-    node: Any, key: str, trusted: Iterable[str] = (), trusted_targets: Iterable[str] = (), **kwargs: Any
+def instantiate(
+    node: Any, key: str, trusted: Iterable[str] = (), registered: Mapping[str, type] | None = None
 ) -> Any:
-    """Instantiate one ``_target_`` node; any failure becomes one line naming ``key``.
+    """The one way a ``_target_`` node becomes an object; any failure is one line naming ``key``.
 
-    A plain node, a class and its values (an estimator's, a transformer's), is
-    built by importing the class: a command that has its config need not load
-    Hydra (0.2 s) for it. Its list and dict values are passed as plain ones, as
-    Hydra's ``_convert_: all`` would. Anything else, and a class that a plain
-    import cannot find, goes through Hydra's ``instantiate`` and its errors.
+    1. Every ``_target_`` below ``node`` is checked against the allowlist (our
+       and scikit-learn's modules, ``trusted`` prefixes, xgboost's and
+       lightgbm's estimators, the ``registered`` classes by their path) before
+       anything is imported.
+    2. The class is the registered one of that path (a step class defined in a
+       function cannot be imported), else the import of the path.
+    3. A plain node (values only: an estimator's, a step's) is built by calling
+       the class, so a command that has its config need not load Hydra (0.2 s)
+       for it. Nested ``_target_`` nodes among its values are built by Hydra's
+       ``instantiate`` first; a node with Hydra's own keys (``_partial_``...),
+       or whose class a plain import cannot find (a missing extra, a typo),
+       goes to Hydra whole, for its behaviour and its error. Lists and dicts
+       reach the class as plain ones (Hydra's ``_convert_: all``).
     """
-    check_targets(node, key, trusted, trusted_targets)
-    arguments = _plain_arguments(node) if not kwargs else None
-    target_cls = _imported_class(arguments.pop("_target_")) if arguments is not None else None
-    if target_cls is not None:
-        return build(target_cls, arguments, key)
+    registered = dict(registered or {})
+    node = plain_node(node, key)
+    check_targets(node, key, trusted, registered)
+    target = str(node["_target_"])
+    target_cls = registered.get(target) or (None if HYDRA_KEYS & set(node) else _imported_class(target))
+    if target_cls is None:
+        return _by_hydra(node, key, trusted, registered)
+    arguments = {name: value for name, value in node.items() if name != "_target_"}
+    if not is_plain(node):
+        arguments = _by_hydra(arguments, key, trusted, registered)
+    return build(target_cls, arguments, key)
 
+
+def resolved(node: Any, key: str) -> Any:
+    """A DictConfig as plain values, interpolations resolved (one line naming ``key`` if one cannot
+    be); anything else as it is."""
+    if isinstance(node, omegaconf_class("omegaconf", "DictConfig")):
+        from omegaconf import OmegaConf
+
+        try:
+            return OmegaConf.to_container(node, resolve=True, throw_on_missing=True, enum_to_str=True)
+        except config_errors() as exc:
+            raise ConfigError(f"config key '{key}': {first_line(exc)}") from exc
+    return node
+
+
+def plain_node(node: Any, key: str) -> dict[str, Any]:
+    """A ``_target_`` node as a plain dict, or one line saying why it is none."""
+    node = resolved(node, key)
+    if not isinstance(node, Mapping) or "_target_" not in node:
+        raise ConfigError(f"config key '{key}' must be a mapping with _target_, got {node!r}")
+    return dict(node)
+
+
+def _by_hydra(
+    node: dict[str, Any], key: str, trusted: Iterable[str], registered: Mapping[str, type]
+) -> Any:
+    """Hydra's ``instantiate`` of ``node`` (already checked), its errors as one line naming ``key``."""
     from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
+    from hydra.utils import instantiate as hydra_instantiate
     from omegaconf.errors import OmegaConfBaseException
 
     from easy_mlops.config.hydra_versions import instantiate_options
 
-    whitelist = instantiate_options(trusted_prefixes(trusted), trusted_exact(trusted_targets))
+    whitelist = instantiate_options(trusted_prefixes(trusted), trusted_exact(registered))
+    options = {} if "_convert_" in node else {"_convert_": "all"}
     try:
-        return instantiate(node, **kwargs, **whitelist)
+        return hydra_instantiate(node, **options, **whitelist)
     except InstantiationException as exc:
         if isinstance(exc.__cause__, MLOpsError):
             raise ConfigError(str(exc.__cause__)) from exc
@@ -148,25 +191,23 @@ def instantiate_steps(
     trusted: Iterable[str] = (),
     strict: bool = True,
 ) -> list[tuple[str, Any]]:
-    """Instantiate a name-keyed mapping of steps, in order.
+    """Instantiate a name-keyed mapping of steps, in order, through :func:`instantiate`.
 
     ``null`` entries and entries with ``enabled: false`` are switched off and
     skipped. An entry without ``_target_`` is the step registered under its
-    name (built from the class, with the entry's other keys as arguments);
-    an entry with one is built by Hydra once the allowlist accepts it
-    (registered classes are trusted by their path). Each result must be a
+    name, with the entry's other keys as arguments. Each result must be a
     ``base``. With ``strict=False`` a step that cannot be built here (a custom
     class this process does not have) is left out with a warning instead.
     """
     built = []
-    trusted_targets = [target_path(cls) for cls in registry.values()]
+    registered = {target_path(cls): cls for cls in registry.values()}
     kind = key.split(".", 1)[0]
     for name, node in steps.items():
         if node is None:
             continue
         node_key = f"{key}.{name}"
         try:
-            step = _instantiate_step(str(name), node, node_key, registry, kind, trusted, trusted_targets)
+            step = _step(str(name), node, node_key, registry, registered, kind, trusted)
         except ConfigError as exc:
             if strict:
                 raise
@@ -180,55 +221,30 @@ def instantiate_steps(
     return built
 
 
-def _instantiate_step(
+def _step(
     name: str,
     node: Any,
     node_key: str,
     registry: Mapping[str, type],
+    registered: Mapping[str, type],
     kind: str,
     trusted: Iterable[str],
-    trusted_targets: list[str],
 ) -> Any:
-    if isinstance(node, omegaconf_class("omegaconf", "DictConfig")):
-        from omegaconf import OmegaConf
-
-        try:
-            node = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
-        except config_errors() as exc:
-            raise ConfigError(f"config key '{node_key}': {first_line(exc)}") from exc
+    """One entry of a step mapping: None when switched off, else the step :func:`instantiate` builds
+    (an entry without ``_target_`` names the class registered under its name)."""
+    node = resolved(node, node_key)
     if not isinstance(node, Mapping):
         raise ConfigError(f"config key '{node_key}' must be a mapping with _target_, got {node!r}")
-    node = dict(node)
     if node.get("enabled", True) is False:
         return None
-    registered = {target_path(cls): cls for cls in registry.values()}
-    if "_target_" in node:
-        step_cls = registered.get(str(node["_target_"]))
-        if step_cls is None or not is_plain(node):
-            return instantiate_node(node, node_key, trusted, trusted_targets)
-        return build(step_cls, {k: v for k, v in node.items() if k != "_target_"}, node_key)
-    if name not in registry:
-        if not registry:
-            raise ConfigError(f"config key '{node_key}' has no _target_")
-        known = ", ".join(sorted(registry))
-        raise ConfigError(f"config key '{node_key}': unknown {kind} step '{name}'; known steps: {known}")
-    if not is_plain(node):
-        node = instantiate_node(node, node_key, trusted, trusted_targets, _convert_="all")
-    return build(registry[name], node, node_key)
-
-
-def _plain_arguments(node: Any) -> dict[str, Any] | None:
-    """``node`` as a plain dict, values resolved, if it is a plain ``_target_`` node; else None."""
-    if isinstance(node, omegaconf_class("omegaconf", "DictConfig")):
-        from omegaconf import OmegaConf
-
-        try:
-            node = OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
-        except config_errors():  # Hydra's instantiate says what is wrong with it
-            return None
-    if not isinstance(node, Mapping) or "_target_" not in node or not is_plain(node):
-        return None
-    return dict(node)
+    if "_target_" not in node:
+        if name not in registry:
+            if not registry:
+                raise ConfigError(f"config key '{node_key}' has no _target_")
+            known = ", ".join(sorted(registry))
+            raise ConfigError(f"config key '{node_key}': unknown {kind} step '{name}'; known steps: {known}")
+        node = {"_target_": target_path(registry[name]), **node}
+    return instantiate(node, node_key, trusted, registered)
 
 
 def _imported_class(target: Any) -> type | None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from easy_mlops.config.config import PreprocessingConfig, TrainerConfig
-from easy_mlops.config.instantiate import instantiate_node
+from easy_mlops.config.instantiate import instantiate
 from easy_mlops.errors import ConfigError, DataError
 from easy_mlops.metrics import METRIC_NAMES, metric_direction, optimized_metric
 from easy_mlops.preprocessing import DataPreprocessor
@@ -131,7 +131,7 @@ def build_estimator(trainer_cfg: TrainerConfig, problem_type: str, trusted: Iter
             f"{problem_type} (it supports: {supported}); choose another "
             "trainer= preset or set trainer.model._target_"
         )
-    return instantiate_node(node, "trainer.model", trusted)
+    return instantiate(node, "trainer.model", trusted)
 
 
 def split(frame: pd.DataFrame, target_column: str, problem_type: str, test_size: float, seed: int):
