@@ -203,7 +203,7 @@ def test_class_probabilities_from_the_pipeline_and_the_deployment(pipeline, clas
     frame.to_csv(tmp_path / "new.csv", index=False)
     document = pipeline.predict(tmp_path / "new.csv", deployment, proba=True)
     loaded = Deployment.load(deployment)
-    features, _ = loaded.preprocessor.prepare_data(frame)
+    features = loaded.preprocessor.transform(frame)
     assert document == {
         "predictions": loaded.model.predict(features).tolist(),
         "classes": ["no", "yes"],

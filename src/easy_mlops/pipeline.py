@@ -17,11 +17,13 @@ from easy_mlops.config.compose import compose_config
 from easy_mlops.config.experiment import Experiment, build_experiment
 from easy_mlops.console import phase, say
 from easy_mlops.data.loaders import load_dataset
-from easy_mlops.deployment.deployer import ModelDeployer
+from easy_mlops.deployment import steps as deployment_steps
+from easy_mlops.deployment.deployer import Deployer
 from easy_mlops.deployment.steps import utc_now
 from easy_mlops.errors import DataError
 from easy_mlops.metrics import optimized_metric
-from easy_mlops.observability.monitor import ModelMonitor
+from easy_mlops.observability import steps as observability_steps
+from easy_mlops.observability.monitor import Monitor
 from easy_mlops.tracking import build_tracker, git_commit, parent_run
 from easy_mlops.training.trainer import check_device, resolve_problem_type, train
 
@@ -51,7 +53,7 @@ def run_experiment(
     deploy = cfg.deploy if deploy is None else deploy
     trusted = tuple(cfg.trusted_modules)
     check_device(cfg.trainer)  # a GPU asked for, before any data is read
-    monitor = ModelMonitor(cfg.observability, trusted_modules=trusted)  # a bad step or statistic too
+    monitor = Monitor(cfg.observability, trusted_modules=trusted)  # a bad step or statistic too
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
     say_text_format(source, cfg.data)
@@ -61,7 +63,7 @@ def run_experiment(
         problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
     optimized_metric(cfg.optimized_metric, problem_type)  # a metric this run computes
     tracker = build_tracker(cfg.tracking) if deploy else None  # a missing extra fails here
-    deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None
+    deployer = Deployer(cfg.deployment, trusted, clock) if deploy else None
     with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
         model, preprocessor, training = train(
             frame, target, cfg.preprocessing, cfg.trainer, problem_type, trusted, cfg.optimized_metric
@@ -146,7 +148,10 @@ def compose_experiment(
     overrides: Sequence[str] = (), config_file: str | Path | None = None, config: Any = None
 ) -> DictConfig:
     """:func:`compose_config` knowing the registered steps, so a guide file's unknown step names the file."""
-    step_names = {"deployment": ModelDeployer.STEP_REGISTRY, "observability": ModelMonitor.STEP_REGISTRY}
+    step_names = {
+        "deployment": deployment_steps.STEP_REGISTRY,
+        "observability": observability_steps.STEP_REGISTRY,
+    }
     return compose_config(overrides, config_file, config, step_names)
 
 
