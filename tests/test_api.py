@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from easy_mlops import MLOpsPipeline
 from easy_mlops.config.config import Config, DeploymentConfig
 from easy_mlops.deployment import DeploymentContext, DeploymentStep, ModelDeployer
 from easy_mlops.errors import DeploymentError
-from easy_mlops.pipeline import MLOpsPipeline
 
 from conftest import deployments
 
