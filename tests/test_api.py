@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from easy_mlops import MLOpsPipeline
 from easy_mlops.config.config import Config, DeploymentConfig
 from easy_mlops.deployment import DeploymentContext, DeploymentStep, ModelDeployer
 from easy_mlops.errors import DeploymentError
-from easy_mlops.pipeline import MLOpsPipeline
 
 from conftest import deployments
 
@@ -203,7 +203,7 @@ def test_class_probabilities_from_the_pipeline_and_the_deployment(pipeline, clas
     frame.to_csv(tmp_path / "new.csv", index=False)
     document = pipeline.predict(tmp_path / "new.csv", deployment, proba=True)
     loaded = Deployment.load(deployment)
-    features, _ = loaded.preprocessor.prepare_data(frame)
+    features = loaded.preprocessor.transform(frame)
     assert document == {
         "predictions": loaded.model.predict(features).tolist(),
         "classes": ["no", "yes"],

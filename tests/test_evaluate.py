@@ -128,7 +128,7 @@ def reference_scores(deployment, frame: pd.DataFrame):
     from easy_mlops.deployment import Deployment
 
     loaded = Deployment.load(deployment)
-    features, _ = loaded.preprocessor.prepare_data(frame.drop(columns=["y"]))
+    features = loaded.preprocessor.transform(frame.drop(columns=["y"]))
     model = loaded.model
     probabilities = model.predict_proba(features) if hasattr(model, "predict_proba") else None
     return frame["y"], model.predict(features), list(model.classes_), probabilities

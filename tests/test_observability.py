@@ -236,8 +236,9 @@ def test_a_snapshots_steps_are_built_as_the_schema_would_build_them(compose, cla
     checked = ModelMonitor(snapshot_config(read_snapshot_data(deployment)).observability, deployment / "logs")
     assert [type(step) for step in plain.steps] == [type(step) for step in checked.steps]
     assert [settings(step) for step in plain.steps] == [settings(step) for step in checked.steps]
-    assert plain.get_step("metric_threshold").metric_thresholds == {"f1_score": 0.75}
-    assert plain.get_step("drift").window == "24h"
+    steps = {step.name: step for step in plain.steps}
+    assert steps["metric_threshold"].metric_thresholds == {"f1_score": 0.75}
+    assert steps["drift"].window == "24h"
     assert plain.config.alert_threshold == 0.7
 
 
@@ -700,9 +701,10 @@ def test_observe_writes_the_report_it_prints(cli, compose, classification_csv, t
     assert "total predictions: 240" in observed.stdout
     assert "total logs:  1" in observed.stdout
     # The same report body as ModelMonitor.generate_report() on the deployment's logs.
-    from easy_mlops.monitoring import deployment_monitor
+    from easy_mlops.deployment.metadata import read_snapshot_data
 
-    programmatic = deployment_monitor(deployment).generate_report()
+    monitor = ModelMonitor.from_snapshot(read_snapshot_data(deployment), deployment / "logs")
+    programmatic = monitor.generate_report()
     assert observed.stdout.splitlines()[0] == programmatic.splitlines()[0] == "MODEL MONITORING REPORT"
     assert observed.stdout.splitlines()[1] == f"deployment {deployment.name}, version 1.0.0"
     assert observed.stdout.splitlines()[2:] == programmatic.splitlines()[1:]
@@ -797,8 +799,9 @@ def test_regression_predictions_summary_is_a_numeric_distribution(compose, regre
     assert ordered[119] <= quantiles["p50"] <= ordered[120]
     assert ordered[0] <= quantiles["p5"] <= ordered[24] and ordered[215] <= quantiles["p95"] <= ordered[-1]
     from easy_mlops.monitoring import deployment_monitor
+    from easy_mlops.observability.report import render_report
 
-    assert "predicted values: mean" in deployment_monitor(deployment).generate_report()
+    assert "predicted values: mean" in render_report(deployment_monitor(deployment).summary())
 
 
 def test_status_recreates_a_missing_logs_directory(cli, compose, classification_csv):

@@ -90,7 +90,7 @@ def test_pandas_string_dtype_and_copy_on_write(deployment, frame):
 def test_categories_of_any_dtype_become_text_with_nan_for_missing():
     import pandas as pd
 
-    from easy_mlops.preprocessing.preprocessor import as_text
+    from easy_mlops.preprocessing.transformer import as_text
 
     text_column = pd.Series(["a", None, "b"], dtype="str")
     assert as_text(text_column) is text_column  # read directly by scikit-learn: no copy
@@ -209,7 +209,7 @@ def test_predict_proba_prints_classes_and_one_probability_row_per_input(
 
     loaded = Deployment.load(deployment)
     model = loaded.model
-    features, _ = loaded.preprocessor.prepare_data(frame)
+    features = loaded.preprocessor.transform(frame)
     assert document["predictions"] == model.predict(features).tolist() == predict(frame, deployment)
     assert document["classes"] == model.classes_.tolist() == ["no", "yes"]
     assert document["probabilities"] == model.predict_proba(features).tolist()
@@ -298,6 +298,6 @@ def test_proba_of_a_classifier_that_is_no_forest_keeps_its_own_predict(
     deployed = models_dir / run_experiment(cfg)["deployment"]["deployment_name"]
     document = json.loads(cli("predict", classification_csv, deployed, "--proba", "--no-log").stdout)
     loaded = Deployment.load(deployed)
-    features, _ = loaded.preprocessor.prepare_data(pd.read_csv(classification_csv).drop(columns=["churn"]))
+    features = loaded.preprocessor.transform(pd.read_csv(classification_csv).drop(columns=["churn"]))
     assert document["predictions"] == loaded.model.predict(features).tolist()
     assert document["probabilities"] == loaded.model.predict_proba(features).tolist()

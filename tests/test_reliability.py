@@ -291,7 +291,7 @@ def trained(tmp_path_factory):
     deployment = run_experiment(cfg)["deployment"]["deployment_dir"]
     model_data, preprocessor, _ = load_deployment(deployment)
     features = pd.read_csv(csv).drop(columns=["churn"]).head(25)
-    reference = model_data["model"].predict(preprocessor.prepare_data(features)[0])
+    reference = model_data["model"].predict(preprocessor.transform(features))
     return model_data["model"], preprocessor, features, reference
 
 
@@ -322,7 +322,7 @@ def test_prediction_schema_handling(trained, order, extra, drift, unseen, drop):
     if drop:
         frame = frame.drop(columns=[drop])
     try:
-        predictions = model.predict(preprocessor.prepare_data(frame)[0])
+        predictions = model.predict(preprocessor.transform(frame))
     except DataError as exc:
         assert drop is not None and drop in str(exc)
         return

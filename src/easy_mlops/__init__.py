@@ -9,7 +9,7 @@ from easy_mlops.lazy import lazy_attributes
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "MLOpsPipeline": "easy_mlops.pipeline",
+    "MLOpsPipeline": "easy_mlops.guide",
     "ModelDeployer": "easy_mlops.deployment",
     "DeploymentStep": "easy_mlops.deployment",
     "DeploymentContext": "easy_mlops.deployment",

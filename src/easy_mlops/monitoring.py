@@ -13,15 +13,15 @@ from easy_mlops.deployment.metadata import read_snapshot_data
 from easy_mlops.observability.steps import MetricThresholdStep, PredictionsLoggerStep
 
 if TYPE_CHECKING:
-    from easy_mlops.observability.monitor import ModelMonitor
+    from easy_mlops.observability.monitor import Monitor
 
 
-def deployment_monitor(deployment_dir: str | Path) -> "ModelMonitor":
+def deployment_monitor(deployment_dir: str | Path) -> "Monitor":
     """A monitor for a deployment's ``logs/``, configured as the deployment's run was."""
-    from easy_mlops.observability.monitor import ModelMonitor  # OmegaConf: not for ``list``
+    from easy_mlops.observability.monitor import Monitor  # OmegaConf: not for ``list``
 
     directory = Path(deployment_dir)
-    return ModelMonitor.from_snapshot(read_snapshot_data(directory), directory / "logs")
+    return Monitor.from_snapshot(read_snapshot_data(directory), directory / "logs")
 
 
 def logged_counts(deployment_dir: str | Path) -> tuple[int, int]:

@@ -1,8 +1,9 @@
 """The experiment: load data → preprocess and train → deploy → observe.
 
 :func:`run_experiment` is the one implementation; the Hydra app, the CLI and
-the guide's :class:`MLOpsPipeline` API all call it with the typed experiment
-their composed config becomes (:func:`~easy_mlops.config.experiment.build_experiment`).
+the guide's ``MLOpsPipeline`` API (:mod:`easy_mlops.guide`) all call it with the
+typed experiment their composed config becomes
+(:func:`~easy_mlops.config.experiment.build_experiment`).
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,11 +18,13 @@ from easy_mlops.config.compose import compose_config
 from easy_mlops.config.experiment import Experiment, build_experiment
 from easy_mlops.console import phase, say
 from easy_mlops.data.loaders import load_dataset
-from easy_mlops.deployment.deployer import ModelDeployer
+from easy_mlops.deployment import steps as deployment_steps
+from easy_mlops.deployment.deployer import Deployer
 from easy_mlops.deployment.steps import utc_now
 from easy_mlops.errors import DataError
 from easy_mlops.metrics import optimized_metric
-from easy_mlops.observability.monitor import ModelMonitor
+from easy_mlops.observability import steps as observability_steps
+from easy_mlops.observability.monitor import Monitor
 from easy_mlops.tracking import build_tracker, git_commit, parent_run
 from easy_mlops.training.trainer import check_device, resolve_problem_type, train
 
@@ -51,7 +54,7 @@ def run_experiment(
     deploy = cfg.deploy if deploy is None else deploy
     trusted = tuple(cfg.trusted_modules)
     check_device(cfg.trainer)  # a GPU asked for, before any data is read
-    monitor = ModelMonitor(cfg.observability, trusted_modules=trusted)  # a bad step or statistic too
+    monitor = Monitor(cfg.observability, trusted_modules=trusted)  # a bad step or statistic too
     with phase("Loading data"):
         frame, target, source = load_dataset(cfg.data)
     say_text_format(source, cfg.data)
@@ -61,7 +64,7 @@ def run_experiment(
         problem_type = resolve_problem_type(cfg.trainer, frame[target], target)
     optimized_metric(cfg.optimized_metric, problem_type)  # a metric this run computes
     tracker = build_tracker(cfg.tracking) if deploy else None  # a missing extra fails here
-    deployer = ModelDeployer(cfg.deployment, trusted, clock) if deploy else None
+    deployer = Deployer(cfg.deployment, trusted, clock) if deploy else None
     with phase(f"Training on {len(frame)} rows"), naming_the_data(source):
         model, preprocessor, training = train(
             frame, target, cfg.preprocessing, cfg.trainer, problem_type, trusted, cfg.optimized_metric
@@ -146,7 +149,10 @@ def compose_experiment(
     overrides: Sequence[str] = (), config_file: str | Path | None = None, config: Any = None
 ) -> DictConfig:
     """:func:`compose_config` knowing the registered steps, so a guide file's unknown step names the file."""
-    step_names = {"deployment": ModelDeployer.STEP_REGISTRY, "observability": ModelMonitor.STEP_REGISTRY}
+    step_names = {
+        "deployment": deployment_steps.STEP_REGISTRY,
+        "observability": observability_steps.STEP_REGISTRY,
+    }
     return compose_config(overrides, config_file, config, step_names)
 
 
@@ -164,69 +170,3 @@ def data_overrides(data_path: str | Path | None, target_column: str | None) -> l
     if target_column is not None:
         overrides.append(f"data.target={quote_override(target_column)}")
     return overrides
-
-
-class MLOpsPipeline:
-    """The guide's Python API over the same composition as ``python -m easy_mlops.run``.
-
-    ``config`` may be a dict in the guide's format, a DictConfig or the
-    :class:`~easy_mlops.config.config.Config` dataclass; ``config_path`` a YAML
-    file in the guide's format; ``overrides`` Hydra overrides, applied last.
-    """
-
-    def __init__(
-        self,
-        config: Any = None,
-        config_path: str | Path | None = None,
-        overrides: Sequence[str] | None = None,
-    ) -> None:
-        self.config_source, self.config_path = config, config_path
-        self.overrides = list(overrides or [])
-        self.config = self._compose(self.overrides)
-
-    def _compose(self, overrides: list[str]) -> DictConfig:
-        return compose_experiment(overrides, config_file=self.config_path, config=self.config_source)
-
-    def run(
-        self, data_path: str | Path | None = None, target_column: str | None = None, deploy: bool = True
-    ) -> dict[str, Any]:
-        """Train on ``data_path`` (or the configured data) and deploy unless ``deploy=False``."""
-        overrides = data_overrides(data_path, target_column) + self.overrides
-        cfg = self._compose(overrides) if data_path or target_column else self.config
-        experiment = build_experiment(cfg, overrides)
-        return run_experiment(experiment, run_info={"overrides": overrides}, deploy=deploy)
-
-    def predict(
-        self, data_path: str | Path, model_dir: str | Path, log_predictions: bool = True, proba: bool = False
-    ) -> list[Any] | dict[str, Any]:
-        """Predictions for ``data_path`` from a deployment (a directory, ``latest`` or a URL),
-        logged to its ``logs/`` unless ``log_predictions=False``.
-
-        With ``proba=True``, what ``make-mlops-easy predict --proba`` prints:
-        ``{"predictions": [...], "classes": [...], "probabilities": [[...], ...]}``
-        (the labels are logged, as without it).
-        """
-        from easy_mlops.inference import predict_file
-
-        return predict_file(data_path, model_dir, log_predictions, proba=proba)
-
-    def evaluate(
-        self, data_path: str | Path, model_dir: str | Path, target_column: str | None = None
-    ) -> dict[str, Any]:
-        """Metrics of a deployment on labelled live data, logged with ``source: live`` and checked
-        against its thresholds: what ``make-mlops-easy evaluate DATA MODEL_DIR --json`` prints."""
-        from easy_mlops.evaluation import evaluate_file
-
-        return evaluate_file(data_path, model_dir, target_column)
-
-    def get_status(self, model_dir: str | Path) -> dict[str, Any]:
-        """What ``make-mlops-easy status MODEL_DIR --json`` prints, as a dict."""
-        from easy_mlops.status import deployment_status
-
-        return deployment_status(model_dir)
-
-    def observe(self, model_dir: str | Path) -> str:
-        """What ``make-mlops-easy observe MODEL_DIR`` prints: the monitoring report."""
-        from easy_mlops.status import deployment_report
-
-        return deployment_report(model_dir)

@@ -101,7 +101,7 @@ def replay(deployment_dir: str | Path, data_path: str | Path | None = None) -> R
     _, hold_out = split(frame, target, problem_type, cfg.trainer.test_size, cfg.trainer.random_state)
     features = hold_out.drop(columns=[target])
     stored = deployment.predict(features)
-    retrained = model.predict(preprocessor.prepare_data(features)[0])
+    retrained = model.predict(preprocessor.transform(features))
     report.compared_predictions = len(stored)
     mismatched = int(np.sum(np.asarray(stored) != np.asarray(retrained)))
     if mismatched:

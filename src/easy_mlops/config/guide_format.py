@@ -224,7 +224,7 @@ def section_config(schema: type, config: Any, key: str) -> DictConfig:
 
 def typed_section(schema: type, config: Any, key: str) -> Any:
     """:func:`section_config` as an instance of ``schema`` (frozen, interpolations resolved): what
-    ``ModelDeployer`` and ``ModelMonitor`` hold, given the typed section itself or the guide's dict."""
+    ``Deployer`` and ``Monitor`` hold, given the typed section itself or the guide's dict."""
     if isinstance(config, schema):
         return config
     node = section_config(schema, config, key)

@@ -5,7 +5,7 @@ no OmegaConf: ``list`` and ``status`` import the observability steps to read
 their logs.
 """
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 
 def register(registry: MutableMapping[str, type], base: type, step_cls: type) -> type:
@@ -26,3 +26,27 @@ def register(registry: MutableMapping[str, type], base: type, step_cls: type) ->
 def target_path(cls: type) -> str:
     """The dotted path a ``_target_`` names ``cls`` by."""
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def step_registry_attribute(registry: MutableMapping[str, type]) -> type:
+    """A metaclass whose classes' ``STEP_REGISTRY`` is ``registry`` itself: the guide's class attribute.
+
+    Scripts written for the guide read ``ModelDeployer.STEP_REGISTRY``, register
+    into it, and copy it and assign the copy back to restore it. Assigning here
+    replaces the registry's content rather than rebinding the name, so the
+    registry every stage builds its steps from stays the one scripts see.
+    """
+
+    class StepRegistryAttribute(type):
+        @property
+        def STEP_REGISTRY(cls) -> MutableMapping[str, type]:
+            return registry
+
+        @STEP_REGISTRY.setter
+        def STEP_REGISTRY(cls, mapping: Mapping[str, type]) -> None:
+            if mapping is not registry:
+                content = dict(mapping)
+                registry.clear()
+                registry.update(content)
+
+    return StepRegistryAttribute

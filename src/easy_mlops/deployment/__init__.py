@@ -7,7 +7,8 @@ metadata (``status``, ``list``) does not load the steps that write one.
 from easy_mlops.lazy import lazy_attributes
 
 _EXPORTS = {
-    "ModelDeployer": "easy_mlops.deployment.deployer",
+    "Deployer": "easy_mlops.deployment.deployer",
+    "ModelDeployer": "easy_mlops.deployment.guide",  # the guide's name, over Deployer
     "Deployment": "easy_mlops.deployment.loading",
     "load_deployment": "easy_mlops.deployment.loading",
     "read_metadata": "easy_mlops.deployment.metadata",

@@ -1,4 +1,8 @@
-"""Run the configured deployment steps and publish the result atomically."""
+"""Run the configured deployment steps and publish the result atomically.
+
+The guide's ``ModelDeployer`` (:mod:`easy_mlops.deployment.guide`) adds the
+original package's names to :class:`Deployer`.
+"""
 
 import dataclasses
 import logging
@@ -11,9 +15,7 @@ from typing import Any
 from easy_mlops.config.config import DeploymentConfig
 from easy_mlops.config.guide_format import typed_section
 from easy_mlops.config.instantiate import instantiate_steps
-from easy_mlops.config.registry import register
 from easy_mlops.deployment import steps as builtin
-from easy_mlops.deployment.loading import Deployment
 from easy_mlops.deployment.metadata import DEFAULT_METADATA, build_metadata
 from easy_mlops.errors import DeploymentError, MLOpsError
 from easy_mlops.files import write_json_atomic
@@ -21,15 +23,14 @@ from easy_mlops.files import write_json_atomic
 log = logging.getLogger(__name__)
 
 
-class ModelDeployer:
+class Deployer:
     """Materialise a trained model as a versioned, self-describing directory.
 
     Steps come from ``deployment.steps`` (a name-keyed mapping of ``_target_``
-    nodes, or the guide's list of names). Names resolve through
-    ``STEP_REGISTRY``; :meth:`register_step` adds custom steps to it.
+    nodes, or the guide's list of names). Names resolve through the registry
+    beside the steps (:data:`~easy_mlops.deployment.steps.STEP_REGISTRY`);
+    :func:`~easy_mlops.deployment.steps.register_step` adds custom steps to it.
     """
-
-    STEP_REGISTRY = builtin.STEP_REGISTRY  # name -> class, kept beside the steps
 
     def __init__(
         self,
@@ -42,16 +43,11 @@ class ModelDeployer:
         self.clock = clock  # names deployments and records when they were made; tests pin it
         self.steps = self._initialize_steps()
 
-    @classmethod
-    def register_step(cls, step_cls: type) -> type:
-        """Make a :class:`DeploymentStep` subclass nameable in ``deployment.steps``."""
-        return register(cls.STEP_REGISTRY, builtin.DeploymentStep, step_cls)
-
     def _initialize_steps(self) -> list[builtin.DeploymentStep]:
         built = instantiate_steps(
             self.config.steps,
             "deployment.steps",
-            type(self).STEP_REGISTRY,
+            builtin.STEP_REGISTRY,
             builtin.DeploymentStep,
             self.trusted_modules,
         )
@@ -127,17 +123,6 @@ class ModelDeployer:
                 self._run_step(step, context)
         return context.artifacts
 
-    def save_deployment_artifacts(
-        self,
-        model: Any,
-        preprocessor: Any,
-        training_results: Mapping[str, Any],
-        output_dir: str | Path | None = None,
-        **options: Any,
-    ) -> dict[str, Any]:
-        """:meth:`deploy`, with the output directory chosen at call time."""
-        return self.deploy(model, preprocessor, training_results, output_dir=output_dir, **options)
-
     @staticmethod
     def _run_step(step: builtin.DeploymentStep, context: builtin.DeploymentContext) -> None:
         name = step.name or type(step).__name__
@@ -151,8 +136,8 @@ class ModelDeployer:
                 detail = detail.replace(str(context.staging_dir), str(context.final_dir))
             raise DeploymentError(f"deployment step '{name}' failed: {type(exc).__name__}: {detail}") from exc
 
-    def create_model_metadata(self, context: builtin.DeploymentContext) -> dict[str, Any]:
-        """What the metadata file says about the deployment in ``context`` (the guide's name)."""
+    def _metadata(self, context: builtin.DeploymentContext) -> dict[str, Any]:
+        """What the metadata file says about the deployment in ``context``."""
         metadata_path = context.artifacts.get("metadata_path", DEFAULT_METADATA)
         preprocessor = context.preprocessor
         return build_metadata(
@@ -174,7 +159,7 @@ class ModelDeployer:
             raise DeploymentError("no deployment directory was created: include the 'create_directory' step")
         metadata_path = context.artifacts.get("metadata_path")
         if metadata_path:
-            context.metadata = self.create_model_metadata(context)
+            context.metadata = self._metadata(context)
             write_json_atomic(context.staging_dir / Path(metadata_path).name, context.metadata)
         else:
             log.warning("no save_metadata step: %s will not be listed or loadable", context.final_dir)
@@ -186,9 +171,3 @@ class ModelDeployer:
     def _discard(context: builtin.DeploymentContext) -> None:
         if context.staging_dir is not None and not context.published:
             shutil.rmtree(context.staging_dir.parent, ignore_errors=True)
-
-    def load_deployed_model(
-        self, deployment_dir: str | Path, verify: bool = True
-    ) -> tuple[Any, Any, dict[str, Any]]:
-        """``(model_data, preprocessor, metadata)`` of a deployment directory, ``latest`` or a URL."""
-        return Deployment.load(deployment_dir, verify, self.config.output_dir).as_tuple()

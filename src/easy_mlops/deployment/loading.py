@@ -152,7 +152,7 @@ class Deployment:
         if target in frame.columns:
             frame = frame.drop(columns=[target])
         try:
-            features, _ = self.preprocessor.prepare_data(frame)
+            features = self.preprocessor.transform(frame)
         except DataError as exc:
             raise DataError(f"{source}: {exc}" if source else str(exc)) from exc
         return features
@@ -186,10 +186,6 @@ class Deployment:
             return Scores(classes.take(np.argmax(probabilities, axis=1)), classes, probabilities)
         return Scores(self.model.predict(features), classes, probabilities)
 
-    def as_tuple(self) -> tuple[dict[str, Any], Any, dict[str, Any]]:
-        """``(model_data, preprocessor, metadata)``: what the guide's ``load_deployed_model`` returns."""
-        return self.model_data, self.preprocessor, self.metadata
-
 
 def predicts_most_probable(model: Any) -> bool:
     """Whether ``model.predict`` is, in scikit-learn's own code, the class of highest ``predict_proba``:
@@ -209,4 +205,5 @@ def _artifact(directory: Path, metadata: dict[str, Any], key: str, default: str)
 
 def load_deployment(reference: str | Path, verify: bool = True) -> tuple[Any, Any, dict[str, Any]]:
     """``(model_data, preprocessor, metadata)``; ``verify=False`` skips the checksum check."""
-    return Deployment.load(reference, verify).as_tuple()
+    deployment = Deployment.load(reference, verify)
+    return deployment.model_data, deployment.preprocessor, deployment.metadata

@@ -7,7 +7,8 @@ does not load the monitor and the OmegaConf schema it is configured with.
 from easy_mlops.lazy import lazy_attributes
 
 _EXPORTS = {
-    "ModelMonitor": "easy_mlops.observability.monitor",
+    "Monitor": "easy_mlops.observability.monitor",
+    "ModelMonitor": "easy_mlops.observability.guide",  # the guide's name, over Monitor
     **{
         name: "easy_mlops.observability.steps"
         for name in ("MetricsLoggerStep", "MetricThresholdStep", "ObservabilityStep", "PredictionsLoggerStep")

@@ -1,4 +1,8 @@
-"""ModelMonitor: the observability pipeline of one deployment."""
+"""Monitor: the observability pipeline of one deployment.
+
+The guide's ``ModelMonitor`` (:mod:`easy_mlops.observability.guide`) adds the
+original package's names to it.
+"""
 
 import inspect
 from collections.abc import Iterable, Mapping
@@ -8,8 +12,6 @@ from typing import Any
 
 from easy_mlops.config.config import ObservabilityConfig
 from easy_mlops.config.instantiate import instantiate_steps
-from easy_mlops.config.registry import register
-from easy_mlops.errors import ConfigError
 from easy_mlops.observability import steps as builtin
 from easy_mlops.observability.drift_statistics import numeric_statistic
 
@@ -31,15 +33,13 @@ def takes_keyword(method: Any, name: str) -> bool:
     return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-class ModelMonitor:
+class Monitor:
     """Fan metrics and predictions out to the configured observability steps.
 
     Bound to a deployment's ``logs/`` directory (``log_dir``), every step
     appends to its own files there; without one, records stay in memory until
-    :meth:`save_logs`.
+    the steps are saved (the guide's ``save_logs``).
     """
-
-    STEP_REGISTRY = builtin.STEP_REGISTRY  # name -> class, kept beside the steps
 
     def __init__(
         self,
@@ -60,7 +60,7 @@ class ModelMonitor:
         built = instantiate_steps(
             config["steps"] if validated else self.config.steps,
             "observability.steps",
-            type(self).STEP_REGISTRY,
+            builtin.STEP_REGISTRY,
             builtin.ObservabilityStep,
             tuple(trusted_modules),
             strict,
@@ -76,11 +76,6 @@ class ModelMonitor:
         from easy_mlops.config.guide_format import typed_section
 
         return typed_section(ObservabilityConfig, self.section, "observability")
-
-    @classmethod
-    def register_step(cls, step_cls: type) -> type:
-        """Make an :class:`ObservabilityStep` subclass nameable in ``observability.steps``."""
-        return register(cls.STEP_REGISTRY, builtin.ObservabilityStep, step_cls)
 
     def _step(self, kind: type) -> Any:
         return next((step for step in self.steps if isinstance(step, kind)), None)
@@ -112,12 +107,6 @@ class ModelMonitor:
             step.on_log_metrics(metrics, model_version, **keywords)
         return self.active_alerts()
 
-    def log_prediction(
-        self, input_data: Any, prediction: Any, model_version: str = "1.0.0", metadata: dict | None = None
-    ) -> None:
-        """Record one prediction and the input it was made for (the guide's single-row form)."""
-        self.log_predictions([prediction], model_version, metadata, inputs=[input_data])
-
     def log_predictions(
         self, predictions: Any, model_version: str = "1.0.0", metadata: dict | None = None, inputs: Any = None
     ) -> None:
@@ -129,36 +118,25 @@ class ModelMonitor:
         for step in self.steps:
             step.on_log_predictions(predictions, model_version, metadata, inputs)
 
-    def check_metric_threshold(self, metric_name: str, value: float) -> bool:
-        """Whether ``value`` should raise an alert.
-
-        Uses the ``metric_threshold`` step when configured; otherwise the flat
-        keys (``alert_threshold``, ``metric_thresholds``, ``metric_directions``).
-        """
-        evaluator = self._step(builtin.MetricThresholdStep) or builtin.MetricThresholdStep(
-            self.config.alert_threshold, self.config.metric_thresholds, self.config.metric_directions
-        )
-        return evaluator.check_metric_threshold(metric_name, value)
-
-    def get_metrics_summary(self) -> dict[str, Any]:
+    def _metrics_summary(self) -> dict[str, Any]:
         step = self._step(builtin.MetricsLoggerStep) or self._reader(builtin.MetricsLoggerStep)
         if step is None:
             return {"enabled": False, "message": "metrics tracking is disabled", "total_logs": 0}
         return step.summary()
 
-    def get_predictions_summary(self) -> dict[str, Any]:
+    def _predictions_summary(self) -> dict[str, Any]:
         step = self._step(builtin.PredictionsLoggerStep) or self._reader(builtin.PredictionsLoggerStep)
         if step is None:
             return {"message": PREDICTIONS_DISABLED}
         return step.summary()
 
-    def get_alerts_summary(self) -> dict[str, Any]:
+    def _alerts_summary(self) -> dict[str, Any]:
         step = self._step(builtin.MetricThresholdStep) or self._reader(builtin.MetricThresholdStep)
         if step is None:
             return {"enabled": False, "message": "metric thresholds are not evaluated", "active_alerts": []}
         return step.summary()
 
-    def get_drift_summary(self) -> dict[str, Any]:
+    def _drift_summary(self) -> dict[str, Any]:
         step = self._step(builtin.DriftStep)
         if step is None:
             return {
@@ -168,7 +146,7 @@ class ModelMonitor:
         return step.summary()
 
     def active_alerts(self) -> list[dict[str, Any]]:
-        return self.get_alerts_summary().get("active_alerts", [])
+        return self._alerts_summary().get("active_alerts", [])
 
     def _reader(self, kind: type) -> Any:
         """A read-only step for logs written under another config (the step is off now)."""
@@ -181,31 +159,12 @@ class ModelMonitor:
         reader.load(self.log_dir)
         return reader
 
-    def save_logs(self, output_dir: str | Path | None = None) -> dict[str, str]:
-        """Persist everything held in memory to ``output_dir`` and keep writing there.
-
-        Returns the guide's ``{"metrics": path, "predictions": path}`` (the log files).
-        """
-        target = Path(output_dir) if output_dir is not None else self.log_dir
-        if target is None:
-            raise ConfigError("save_logs needs a log directory (none was given or loaded)")
-        target.mkdir(parents=True, exist_ok=True)
-        for step in self.steps:
-            step.save(target)
-        self.log_dir = target
-        return {
-            "metrics": str(target / builtin.METRICS_LOG),
-            "predictions": str(target / builtin.PREDICTIONS_LOG),
-        }
-
     def load(self, log_dir: str | Path) -> None:
         """Bind every step to an existing ``logs/`` directory (recreated if missing)."""
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for step in self.steps:
             step.load(self.log_dir)
-
-    load_logs = load  # the guide's name
 
     def defer_writes(self, seconds: float) -> None:
         """Let the steps gather many small batches and write at most every ``seconds`` (a server)."""
@@ -217,20 +176,10 @@ class ModelMonitor:
         for step in self.steps:
             step.flush()
 
-    def get_step(self, name: str) -> Any:
-        """The configured step called ``name``, or None."""
-        return next((step for step in self.steps if step.name == name), None)
-
     @property
     def metrics_history(self) -> list[dict[str, Any]]:
         """Every metrics record this monitor logged or loaded."""
         step = self._step(builtin.MetricsLoggerStep) or self._reader(builtin.MetricsLoggerStep)
-        return list(step.records()) if step is not None else []
-
-    @property
-    def predictions_log(self) -> list[dict[str, Any]]:
-        """Every prediction record this monitor logged or loaded (read whole: for small logs)."""
-        step = self._step(builtin.PredictionsLoggerStep) or self._reader(builtin.PredictionsLoggerStep)
         return list(step.records()) if step is not None else []
 
     def summary(self) -> dict[str, Any]:
@@ -249,14 +198,14 @@ class ModelMonitor:
             )
             and step.summary() is not None
         }
-        predictions = self.get_predictions_summary()
+        predictions = self._predictions_summary()
         if predictions.get("message") == PREDICTIONS_DISABLED:  # status --json's shape for a disabled step
             predictions = {"enabled": False, "message": PREDICTIONS_DISABLED, "total_predictions": 0}
         summary = {
-            "metrics": self.get_metrics_summary(),
+            "metrics": self._metrics_summary(),
             "predictions": predictions,
-            "alerts": self.get_alerts_summary(),
-            "drift": self.get_drift_summary(),
+            "alerts": self._alerts_summary(),
+            "drift": self._drift_summary(),
         }
         if custom:
             summary["custom"] = custom
@@ -279,14 +228,8 @@ class ModelMonitor:
         about = {**(about or {}), "generated_at": now()}
         return render_html(about, summary, history, thresholds, reference, window)
 
-    def generate_report(self) -> str:
-        """A plain-text report of metrics, predictions and alerts."""
-        from easy_mlops.observability.report import render_report
-
-        return render_report(self.summary())
-
     @classmethod
-    def from_snapshot(cls, snapshot: Any, log_dir: str | Path, strict: bool = False) -> "ModelMonitor":
+    def from_snapshot(cls, snapshot: Any, log_dir: str | Path, strict: bool = False) -> "Monitor":
         """A monitor configured as a run's config ``snapshot`` says (None: defaults), bound to ``log_dir``.
 
         A snapshot was validated by the run that wrote it and is vouched for by

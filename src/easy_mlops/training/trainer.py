@@ -17,8 +17,12 @@ from easy_mlops.config.config import PreprocessingConfig, TrainerConfig
 from easy_mlops.config.instantiate import instantiate
 from easy_mlops.errors import ConfigError, DataError
 from easy_mlops.metrics import METRIC_NAMES, metric_direction, optimized_metric
-from easy_mlops.preprocessing import DataPreprocessor
-from easy_mlops.preprocessing.preprocessor import EMPTY, infinite_as_missing, keep_columns_override
+from easy_mlops.preprocessing.transformer import (
+    EMPTY,
+    Preprocessor,
+    infinite_as_missing,
+    keep_columns_override,
+)
 from easy_mlops.profiles import reference_profile
 from easy_mlops.training.library_warnings import relaying_warnings
 from easy_mlops.versions import library_versions
@@ -233,12 +237,19 @@ def cross_validate(
     except ValueError as exc:
         raise DataError(f"cannot make {folds} cross-validation folds: {exc}") from exc
     for train_rows, val_rows in fold_splits:
-        preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
-        x_train, y_train = preprocessor.prepare_data(frame.iloc[train_rows], target_column, fit=True)
-        x_val, y_val = preprocessor.prepare_data(frame.iloc[val_rows], target_column)
+        preprocessor = Preprocessor.from_config(preprocessing, trusted)
+        features, y_train = features_and_target(frame.iloc[train_rows], target_column)
+        x_train = preprocessor.fit_transform(features)
+        features, y_val = features_and_target(frame.iloc[val_rows], target_column)
+        x_val = preprocessor.transform(features)
         estimator = build_estimator(trainer_cfg, problem_type, trusted).fit(x_train, y_train)
         scores.append(evaluate(problem_type, y_val, estimator.predict(x_val))[headline])
     return {f"cv_{headline}_mean": float(np.mean(scores)), f"cv_{headline}_std": float(np.std(scores))}
+
+
+def features_and_target(rows: pd.DataFrame, target_column: str) -> tuple[pd.DataFrame, pd.Series]:
+    """``rows`` without the target column, and the target: what the preprocessor and the estimator fit."""
+    return rows.drop(columns=[target_column]), rows[target_column]
 
 
 def trained_on(estimator: Any) -> str:
@@ -251,7 +262,7 @@ def trained_on(estimator: Any) -> str:
     return device
 
 
-def read_as(preprocessor: DataPreprocessor) -> dict[str, Any]:
+def read_as(preprocessor: Preprocessor) -> dict[str, Any]:
     """The columns read as flags or dates rather than as their text, and the flags whose empty cells
     mean the other value: what the run tells the user."""
     kinds = preprocessor.column_kinds()
@@ -264,7 +275,7 @@ def read_as(preprocessor: DataPreprocessor) -> dict[str, Any]:
     return found
 
 
-def report_columns(preprocessor: DataPreprocessor, frame: pd.DataFrame) -> None:
+def report_columns(preprocessor: Preprocessor, frame: pd.DataFrame) -> None:
     """One warning per kind of column the fitted preprocessor left out or doubts, counted in ``frame``."""
 
     def distinct(columns: list[str]) -> str:
@@ -299,7 +310,7 @@ def train(
     problem_type: str,
     trusted: Iterable[str] = (),
     optimized: str | None = None,
-) -> tuple[TrainedModel, DataPreprocessor, dict[str, Any]]:
+) -> tuple[TrainedModel, Preprocessor, dict[str, Any]]:
     """Fit preprocessing and estimator on the training split; score the hold-out split.
 
     ``problem_type`` is the resolved one (:func:`resolve_problem_type`, never
@@ -323,10 +334,12 @@ def train(
             cv_scores = cross_validate(
                 train_rows, target_column, problem_type, preprocessing, trainer_cfg, trusted, optimized
             )
-        preprocessor = DataPreprocessor.from_config(preprocessing, trusted)
-        x_train, y_train = preprocessor.prepare_data(train_rows, target_column, fit=True)
+        preprocessor = Preprocessor.from_config(preprocessing, trusted)
+        features, y_train = features_and_target(train_rows, target_column)
+        x_train = preprocessor.fit_transform(features)
         report_columns(preprocessor, frame)
-        x_test, y_test = preprocessor.prepare_data(test_rows, target_column)
+        features, y_test = features_and_target(test_rows, target_column)
+        x_test = preprocessor.transform(features)
         log.info("fitting %s on %d rows", type(estimator).__name__, len(train_rows))
         estimator.fit(x_train, y_train)
         device = trained_on(estimator)
