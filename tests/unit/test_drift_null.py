@@ -49,6 +49,54 @@ def test_chi_square_and_kolmogorov_tails_match_scipy():
             assert Kolmogorov(rows).p_value(exact) == pytest.approx(alpha, rel=0.05)
 
 
+def test_each_null_narrows_as_the_window_grows_and_its_quantiles_invert_its_tail():
+    from easy_mlops.observability.drift_null import jensen_shannon_null, ks_null, psi_null, wasserstein_null
+
+    rng = np.random.default_rng(11)
+    numeric = numeric_reference(pd.Series(rng.lognormal(0.0, 0.5, 20_000)))
+    categorical = {"kind": "categorical", "counts": [6_000, 3_000, 1_000, 0, 0]}
+    nulls = {
+        "psi": (psi_null, numeric, lambda n: numeric_counts(numeric, rng.lognormal(0.0, 0.5, n))),
+        "wasserstein": (
+            wasserstein_null,
+            numeric,
+            lambda n: numeric_counts(numeric, rng.lognormal(0.0, 0.5, n)),
+        ),
+        "ks": (ks_null, numeric, lambda n: numeric_counts(numeric, rng.lognormal(0.0, 0.5, n))),
+        "jensenshannon": (
+            jensen_shannon_null,
+            categorical,
+            lambda n: rng.multinomial(n, [0.6, 0.3, 0.1, 0, 0]),
+        ),
+    }
+    for name, (null_of, profile, window) in nulls.items():
+        criticals = []
+        for rows in (100, 1_000, 10_000):
+            null = null_of(profile, list(window(rows)))
+            by_alpha = [null.critical(alpha) for alpha in (0.1, 0.05, 0.01, 0.001)]
+            assert by_alpha == sorted(by_alpha) and by_alpha[0] > 0, (name, rows)  # rarer: further out
+            for alpha in (0.05, 0.01, 0.001):
+                assert null.p_value(null.critical(alpha)) == pytest.approx(alpha, rel=0.01), (
+                    name,
+                    rows,
+                    alpha,
+                )
+            criticals.append(null.critical(0.01))
+        assert criticals == sorted(criticals, reverse=True), (name, criticals)  # more rows, less noise
+
+
+def test_no_spread_is_a_point_at_zero_and_a_side_without_values_has_no_null():
+    from easy_mlops.observability.drift_null import jensen_shannon_null, psi_null
+
+    point = FittedChiSquare(mean=0.0, variance=0.0)
+    assert (point.critical(0.01), point.p_value(0.0), point.p_value(1e-9)) == (0.0, 1.0, 0.0)
+    numeric = numeric_reference(pd.Series(np.arange(100.0)))
+    assert psi_null(numeric, [0] * len(numeric["counts"])) is None  # nothing logged in the window
+    assert jensen_shannon_null({"counts": [0, 0, 0]}, [5, 1, 0]) is None  # a profile without values
+    for stat in STATISTICS:
+        assert DRIFT_STATISTICS[stat]().null(numeric, [0] * len(numeric["counts"])) is None, stat
+
+
 def p_value_of(stat: str, profile: dict, current: list) -> float:
     statistic = DRIFT_STATISTICS[stat]()
     return statistic.null(profile, current).p_value(statistic.score(profile, current))

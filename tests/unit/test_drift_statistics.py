@@ -69,6 +69,68 @@ def test_values_far_beyond_the_training_range_count_for_how_far_they_are():
     assert numeric_score("wasserstein", reference, within) < 0.02
 
 
+SHIFTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)  # in standard deviations of the training values
+
+
+def test_identical_shares_score_zero_whatever_the_number_of_rows():
+    reference = numeric_reference(pd.Series(np.random.default_rng(3).normal(size=5_000)))
+    tripled = [3 * count for count in reference["counts"]]
+    for stat in ("psi", "ks", "wasserstein"):
+        assert numeric_score(stat, reference, reference["counts"]) == 0.0, stat
+        assert numeric_score(stat, reference, tripled) == pytest.approx(0.0, abs=1e-12), stat
+    categories = [600, 300, 100, 0, 0]  # [categories..., other, missing]
+    assert psi(categories, [6, 3, 1, 0, 0]) == pytest.approx(0.0, abs=1e-12)
+    assert jensen_shannon(categories, [6, 3, 1, 0, 0]) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_psi_and_the_jensen_shannon_distance_are_symmetric_bounded_and_the_distance_a_metric():
+    rng = np.random.default_rng(5)
+    ceiling = math.sqrt(math.log(2))  # natural log: disjoint distributions
+    for _ in range(300):
+        size = int(rng.integers(2, 12))
+        p, q, r = (
+            rng.integers(0, 40, size) + np.eye(size, dtype=int)[i % size] for i in range(3)
+        )  # zeros too
+        assert psi(p, q) == pytest.approx(psi(q, p), rel=1e-12) and psi(p, q) >= 0
+        assert jensen_shannon(p, q) == pytest.approx(jensen_shannon(q, p), rel=1e-12)
+        assert 0 <= jensen_shannon(p, q) <= ceiling
+        assert jensen_shannon(p, r) <= jensen_shannon(p, q) + jensen_shannon(q, r) + 1e-12  # triangle
+    # An entry empty on one side: PSI's floor keeps it finite, as the formula with that floor says.
+    floor = 1e-4
+    assert psi([10, 0], [5, 5]) == pytest.approx(
+        (0.5 - 1) * math.log(0.5) + (0.5 - floor) * math.log(0.5 / floor)
+    )
+
+
+def test_every_numeric_statistic_grows_with_the_shift_and_wasserstein_measures_it_in_sds():
+    from easy_mlops.profiles import numeric_counts
+
+    rng = np.random.default_rng(7)
+    sd = 2.0
+    training = rng.normal(10.0, sd, 20_000)
+    reference = numeric_reference(pd.Series(training))
+    live = rng.normal(10.0, sd, 20_000)
+    for stat in ("psi", "ks", "wasserstein"):
+        scores = [
+            numeric_score(stat, reference, numeric_counts(reference, live + shift * sd)) for shift in SHIFTS
+        ]
+        assert scores == sorted(scores) and len(set(scores)) == len(scores), (stat, scores)
+        down = [
+            numeric_score(stat, reference, numeric_counts(reference, live - shift * sd)) for shift in SHIFTS
+        ]
+        assert down == pytest.approx(scores, rel=0.2, abs=0.02), stat  # about symmetric: a normal's shape
+    for shift in SHIFTS[1:]:
+        moved = numeric_counts(reference, live + shift * sd)
+        assert numeric_score("wasserstein", reference, moved) == pytest.approx(shift, rel=0.06, abs=0.02)
+    # Binning only hides gaps: the binned KS is close to scipy's on the raw values.
+    from scipy.stats import ks_2samp
+
+    raw = ks_2samp(training, live + 0.3 * sd).statistic
+    assert numeric_score("ks", reference, numeric_counts(reference, live + 0.3 * sd)) == pytest.approx(
+        raw, abs=0.03
+    )
+
+
 def test_the_config_and_the_registry_agree():
     """The config's default is a registered numeric statistic, and each statistic's threshold and
     warning level are settings the config carries (and the drift step takes)."""
