@@ -20,11 +20,7 @@ from easy_mlops.status import deployment_status
 from helpers import METRICS_LOG, PREDICTIONS_LOG, append_bytes, deployments, is_timestamp, read_jsonl, train
 
 GUIDE_METRICS_KEYS = {"total_logs", "first_log", "last_log", "latest_metrics"}
-
-
 GUIDE_PREDICTIONS_KEYS = {"total_predictions", "first_prediction", "last_prediction"}
-
-
 LIST_KEYS = {"name", "version", "problem_type", "headline_metric", "active_alerts", "total_predictions"}
 
 

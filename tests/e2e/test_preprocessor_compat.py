@@ -30,16 +30,12 @@ from helpers import ROOT, customers
 # The last commit whose DataPreprocessor was not a scikit-learn estimator: its ``feature_names_in_``
 # held the feature columns only and it remembered its target as ``target_column``.
 BEFORE_ESTIMATOR = "d0e5d208d07dfa501ba14ce60cc1e25f4dcb8e68"
-
-
 # How each deployment stores its preprocessor: a joblib pickle, a skops file, or inside model.joblib.
 STORAGE = {
     "joblib": [],
     "skops": ["deployment.serialization=skops"],
     "embedded": ["~deployment.steps.save_preprocessor"],
 }
-
-
 SMALL_FOREST = ["trainer.model.n_estimators=5"]
 
 

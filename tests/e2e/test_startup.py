@@ -13,8 +13,6 @@ import pytest
 from easy_mlops.pipeline import run_experiment
 
 HEAVY = ("pandas", "sklearn", "scipy", "hydra", "joblib", "pyarrow")
-
-
 RUN_AND_LIST_MODULES = """
 import json, sys
 from easy_mlops.cli.main import main

@@ -1,13 +1,14 @@
 """The unit tier: the package's functions and classes, in this process, on real files.
 
-A test here starts no process and no server: while one runs (fixtures
-included), an audit hook turns starting a process (``subprocess``, ``fork``,
-``exec``, ``spawn``, ``os.system``) or binding a socket into an error that
-says where the test belongs. The commands themselves (``cli``) are the
-end-to-end tier's.
+A test here starts no process and no server: while one runs (its fixtures
+included, not the session's end, where the e2e servers stop), an audit hook
+turns starting a process (``subprocess``, ``fork``, ``exec``, ``spawn``,
+``os.system``) or binding a socket into an error that says where the test
+belongs. The commands themselves (``cli``) are the end-to-end tier's.
 """
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import joblib
@@ -40,12 +41,33 @@ def refuse_processes_and_servers(event: str, args: tuple) -> None:
 sys.addaudithook(refuse_processes_and_servers)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item, nextitem):
+@contextmanager
+def guarding(item: pytest.Item):
     if not item.path.is_relative_to(UNIT):
-        return (yield)
+        yield
+        return
     running.append(item.nodeid)
     try:
-        return (yield)
+        yield
     finally:
         running.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    with guarding(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    with guarding(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    if nextitem is None:  # the session's end: e2e servers may stop here too
+        return (yield)
+    with guarding(item):
+        return (yield)

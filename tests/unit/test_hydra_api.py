@@ -36,8 +36,6 @@ SRC = ROOT / "src"
 # Internals that public-looking names reach: ConfigStore's dict of stored configs, and
 # GlobalHydra.initialize / Hydra.config_loader, which take or give Hydra's internal Hydra object.
 INTERNAL_ATTRIBUTES = {"repo", "initialize", "config_loader"}
-
-
 PRIVATE_MODULE = re.compile(r"\b(hydra|omegaconf)\._")
 
 

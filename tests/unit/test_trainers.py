@@ -11,8 +11,6 @@ from easy_mlops.pipeline import run_experiment
 from helpers import deployments
 
 CLASSIFIERS = ["random_forest", "logistic_regression", "hist_gradient_boosting", "mlp"]
-
-
 REGRESSORS = ["random_forest", "linear_regression", "hist_gradient_boosting", "mlp"]
 
 
