@@ -10,13 +10,19 @@ DEV_STAMP := $(VENV)/.dev-installed
 MLFLOW_SERVER := .venv-mlflow-server
 MLFLOW_VERSION := 3.17.2
 
-.PHONY: run test lint browser mlflow-server bench bench-serve bench-drift clean
+.PHONY: run test test-unit lint browser mlflow-server bench bench-serve bench-drift clean
 
 run: $(RUN_STAMP)
 	$(BIN)/python -m easy_mlops.run
 
+# Lint, then both tiers: tests/unit (the package's functions and classes in this process, under a
+# minute) and tests/e2e (its commands, processes and servers, marked slow).
 test: lint browser mlflow-server
 	$(BIN)/python -m pytest -n 2 -q
+
+# The unit tier alone, while working on the code: no browser, no servers.
+test-unit: $(DEV_STAMP)
+	$(BIN)/python -m pytest -n 2 -q tests/unit
 
 # observe --html is tested in a real browser: Debian's Chromium, installed once.
 browser:

@@ -22,7 +22,8 @@ SECRET_WORDS = ("secret", "password", "passwd", "token", "credential", "api_key"
 SECRET_KEYS = {"key", "access_key", "access_key_id", "aws_access_key_id", "session_token"}
 SECRET_SECTIONS = {"secrets", "credentials"}
 ENV_INTERPOLATION = re.compile(r"\$\{oc\.env:")
-URL_PASSWORD = re.compile(r"(?<=://)([^/@:\s]*):([^/@\s]+)@")  # scheme://user:password@host
+# scheme://user:password@host, up to the last @ before the path: an unescaped @ in a password is hidden too
+URL_PASSWORD = re.compile(r"(?<=://)([^/@:\s]*):([^/\s]+)@")
 
 
 def mask_url_password(value: Any) -> Any:

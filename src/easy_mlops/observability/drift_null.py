@@ -30,7 +30,7 @@ count vectors only, never raw rows.
 
 Chi-square tails use the Wilson–Hilferty cube root: ``status`` answers
 without importing scipy (its import alone would double the command's
-time). tests/test_drift_null.py checks them against scipy, and the false
+time). tests/unit/test_drift_null.py checks them against scipy, and the false
 alarm rate of each null against simulated windows.
 """
 

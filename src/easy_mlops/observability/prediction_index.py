@@ -108,11 +108,14 @@ class PredictionIndex:
             self.add(values, records[0].get("timestamp"), records[-1].get("timestamp"), records[-RECENT:])
 
     def distribution(self) -> dict[str, Any]:
-        """Class counts when predictions look like classes, else mean, std and quantiles."""
+        """Class counts when predictions look like classes, else mean, std and quantiles of the numbers
+        among them; nothing for none yet, or for more than ``MAX_CLASSES`` labels and no numbers."""
         if self.total == 0:
             return {}
         if self.counts is not None and (self.numeric.count == 0 or len(self.counts) <= 20):
             return {"kind": "classes", "counts": dict(sorted(self.counts.items(), key=lambda kv: -kv[1]))}
+        if self.numeric.count == 0:
+            return {}
         sample = sorted(value for _, value in self.reservoir)
         quantiles = {
             f"p{round(q * 100)}": sample[min(len(sample) - 1, round(q * (len(sample) - 1)))]

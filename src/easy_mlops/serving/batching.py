@@ -1,16 +1,19 @@
 """Micro-batching: the rows of concurrent requests are scored together, one predict per batch.
 
 Requests wait in a queue; one task takes everything waiting (up to
-``max_rows``), concatenates it into one DataFrame and scores it in a worker
-thread, so the event loop keeps accepting. An idle server dispatches at once:
-a lone request is a batch of one. While a batch is scored the next one
-gathers, which is where the batching comes from (BentoML's adaptive batching
-and Ray Serve's ``@serve.batch`` work the same way). ``max_wait_s`` adds a
-wait for more rows, only when other requests are in flight. A batch holding a
-request for class probabilities is scored with them; each request takes its rows.
+``max_rows``: a request that would pass it leads the next batch, and one
+larger than it is a batch of its own, never split), concatenates it into one
+DataFrame and scores it in a worker thread, so the event loop keeps
+accepting. An idle server dispatches at once: a lone request is a batch of
+one. While a batch is scored the next one gathers, which is where the
+batching comes from (BentoML's adaptive batching and Ray Serve's
+``@serve.batch`` work the same way). ``max_wait_s`` adds a wait for more
+rows, only when other requests are in flight. A batch holding a request for
+class probabilities is scored with them; each request takes its rows.
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from easy_mlops.deployment.loading import Scores
+
+log = logging.getLogger(__name__)
 
 Scorer = Callable[[pd.DataFrame, bool], Scores]  # (rows, with class probabilities) -> scores
 
@@ -49,7 +54,8 @@ class MicroBatcher:
     """Queue requests' frames and score them in batches with ``score`` (one thread, in order).
 
     ``on_batch(batch)`` runs in the scoring thread after each batch that
-    succeeded (the server logs the predictions and counts them there).
+    succeeded (the server logs the predictions and counts them there); if it
+    fails, that is logged and the batch's requests are answered all the same.
     """
 
     def __init__(
@@ -83,13 +89,18 @@ class MicroBatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        leading: Waiting | None = None  # taken from the queue, too many rows for the last batch
         while True:
-            batch = [await self.queue.get()]
+            batch = [leading if leading is not None else await self.queue.get()]
+            leading = None
             rows = len(batch[0].frame)
             if self.max_wait_s and rows < self.max_rows and not self.queue.empty():
                 await asyncio.sleep(self.max_wait_s)  # others are arriving: give them a moment
             while rows < self.max_rows and not self.queue.empty():
                 waiting = self.queue.get_nowait()
+                if rows + len(waiting.frame) > self.max_rows:
+                    leading = waiting
+                    break
                 batch.append(waiting)
                 rows += len(waiting.frame)
             try:
@@ -118,7 +129,10 @@ class MicroBatcher:
             return
         done = Batch(frames, scores.predictions, time.perf_counter() - started)
         if self.on_batch is not None:
-            self.on_batch(done)
+            try:
+                self.on_batch(done)
+            except Exception:
+                log.exception("could not record a batch of %d row(s)", done.rows)
         offset = 0
         for waiting in pending:
             rows = len(waiting.frame)

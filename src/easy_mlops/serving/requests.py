@@ -91,21 +91,44 @@ def _frame(key: str, value: Any, columns: Sequence[str]) -> pd.DataFrame:
     if key == "dataframe_split":
         if not isinstance(value, dict) or "data" not in value:
             raise ValueError("dataframe_split needs 'data' (and 'columns')")
-        return pd.DataFrame(
-            value["data"], columns=value.get("columns") or list(columns), index=value.get("index")
-        )
+        data, names, index = value["data"], value.get("columns") or list(columns), value.get("index")
+        if isinstance(data, list):
+            _check_rows(data, len(names))
+            if isinstance(index, list) and len(index) != len(data):  # pandas would repeat a lone row
+                raise ValueError(f"{len(data)} row(s) but {len(index)} index label(s)")
+        return pd.DataFrame(data, columns=names, index=index)
     if key == "dataframe_records":
         if not isinstance(value, list):
             raise ValueError("dataframe_records must be a list of records")
-        return pd.DataFrame.from_records(value)
+        return _records(value)
     # instances / inputs: a list of records or of rows, or a mapping of columns
     if isinstance(value, dict):
         return pd.DataFrame({name: _as_list(values) for name, values in value.items()})
     if not isinstance(value, list):
         raise ValueError(f"{key} must be a list or a mapping of columns")
     if value and isinstance(value[0], dict):
-        return pd.DataFrame.from_records(value)
+        return _records(value)
+    _check_rows(value, len(columns))
     return pd.DataFrame(value, columns=list(columns))
+
+
+def _records(records: list) -> pd.DataFrame:
+    for number, record in enumerate(records, 1):
+        if not isinstance(record, dict):
+            raise ValueError(f"record {number} is not a JSON object")
+    return pd.DataFrame.from_records(records)
+
+
+def _check_rows(rows: list, width: int) -> None:
+    """Rows of values hold one value per column (pandas would fill a short row's end with NaN); the
+    rows of a single column may all be bare values."""
+    if width == 1 and not any(isinstance(row, (list, dict)) for row in rows):
+        return
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, list):
+            raise ValueError(f"row {number} is not a list of values")
+        if len(row) != width:
+            raise ValueError(f"row {number} has {len(row)} value(s) for {width} column(s)")
 
 
 def _as_list(values: Any) -> list:
