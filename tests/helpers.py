@@ -209,6 +209,26 @@ def assert_nothing_deployed(models_dir: Path) -> None:
 
 # --------------------------------------------------------------------------- the guide
 
+# A model that fails inside predict, for the 500 tests (written to a file, imported by name).
+FAILING_MODEL = '''
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class Fussy(ClassifierMixin, BaseEstimator):
+    """Predicts the first class, and fails on rows whose first feature is above 5."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        if (np.asarray(X)[:, 0] > 5).any():
+            raise RuntimeError("cannot score a first feature above 5")
+        return np.full(len(X), self.classes_[0])
+'''
+
+
 GUIDE = ROOT / "docs" / "guide.md"
 
 

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from easy_mlops.config.compose import compose_config
 from easy_mlops.pipeline import run_experiment
 
-from helpers import CLI, ROOT, free_port, make_classification_frame
+from helpers import CLI, FAILING_MODEL, ROOT, free_port, make_classification_frame
 
 FEATURES = ["x1", "x2", "count", "city"]
 
@@ -439,25 +439,6 @@ def test_a_deployment_that_fails_verification_is_refused_at_start(tmp_path, serv
 
 
 # --------------------------------------------------------------------------- a failing model
-
-
-FAILING_MODEL = '''
-import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-
-
-class Fussy(ClassifierMixin, BaseEstimator):
-    """Predicts the first class, and fails on rows whose first feature is above 5."""
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        return self
-
-    def predict(self, X):
-        if (np.asarray(X)[:, 0] > 5).any():
-            raise RuntimeError("cannot score a first feature above 5")
-        return np.full(len(X), self.classes_[0])
-'''
 
 
 def test_a_failure_inside_the_model_is_a_500_with_its_message(tmp_path, served):

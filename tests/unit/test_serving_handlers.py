@@ -34,7 +34,7 @@ from easy_mlops.serving.handlers import (
 )
 from easy_mlops.serving.requests import RequestError
 
-from helpers import make_classification_frame, make_regression_frame
+from helpers import FAILING_MODEL, make_classification_frame, make_regression_frame
 
 FEATURES = ["x1", "x2", "count", "city"]
 JSON = "application/json"
@@ -187,25 +187,6 @@ def test_class_probabilities_by_params_or_query_flag(classifier, regressor):
         f"{regressor.name}: a regression deployment predicts numbers, not class probabilities; "
         "predict without proba"
     )
-
-
-FAILING_MODEL = '''
-import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-
-
-class Fussy(ClassifierMixin, BaseEstimator):
-    """Predicts the first class, and fails on rows whose first feature is above 5."""
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        return self
-
-    def predict(self, X):
-        if (np.asarray(X)[:, 0] > 5).any():
-            raise RuntimeError("cannot score a first feature above 5")
-        return np.full(len(X), self.classes_[0])
-'''
 
 
 def test_a_failure_inside_the_model_is_a_500_with_its_message_and_a_warning(tmp_path, monkeypatch):
