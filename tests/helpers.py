@@ -9,14 +9,18 @@ never from a conftest or from another test module.
 import csv
 import json
 import os
+import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import yaml
@@ -290,3 +294,53 @@ def wait_for_http(url: str, process: subprocess.Popen, log_path: Path, seconds: 
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{url} never answered:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.3)
+
+
+class Server:
+    """``make-mlops-easy serve ARGS`` running until stopped; ``url`` once it said it is ready."""
+
+    def __init__(self, cwd: Path, *args: str, env: dict | None = None) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [CLI, "serve", *args, "--port", str(self.port)],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # its own process group: kill() takes its workers too
+        )
+        self.lines: queue.Queue = queue.Queue()
+        self.reader = threading.Thread(
+            target=lambda: [self.lines.put(line) for line in self.process.stdout], daemon=True
+        )
+        self.reader.start()
+        try:
+            self.banner = self.lines.get(timeout=60)
+        except queue.Empty:
+            self.process.kill()
+            raise AssertionError(f"the server did not start: {self.process.stderr.read()}") from None
+        assert self.banner.startswith("Serving "), self.banner + self.process.stderr.read()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        self.client.close()
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        return self.process.returncode, self.process.stderr.read()
+
+    def kill(self) -> None:
+        """``kill -9`` of the server and its workers at once, as when its machine dies."""
+        self.client.close()
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(60)
+
+    def printed(self) -> list[str]:
+        """What it printed on stdout after the banner, once stopped."""
+        self.reader.join(10)
+        return [self.lines.get() for _ in range(self.lines.qsize())]

@@ -22,6 +22,7 @@ from easy_mlops.data.loaders import check_data_file, load_table
 from easy_mlops.deployment.loading import Deployment, Scores
 from easy_mlops.errors import DataError
 from easy_mlops.jsonsafe import json_values
+from easy_mlops.log_shipping import ship
 from easy_mlops.monitoring import deployment_monitor
 from easy_mlops.tracking import log_live_metrics
 from easy_mlops.training.trainer import evaluate
@@ -71,6 +72,7 @@ def evaluate_file(
     alerts = deployment_monitor(deployment.directory).log_metrics(
         metrics, deployment.version, source=LIVE, details=details
     )
+    ship(deployment.directory)
     log_live_metrics(deployment.directory, metrics)  # to the deployment's MLflow run, when it has one
     return {
         "data": str(data_path),

@@ -43,6 +43,20 @@ def write_bytes_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def write_whole(fs: Any, path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` of an fsspec filesystem so that readers never see part of it: a
+    temporary name then a rename on a file system, one PUT on object storage (where a PUT is atomic)."""
+    folder = path.rsplit("/", 1)[0]
+    fs.makedirs(folder, exist_ok=True)
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if protocol not in ("file", "local"):
+        fs.pipe_file(path, data)
+        return
+    temporary = f"{folder}/.{path.rsplit('/', 1)[-1]}.partial{os.getpid()}"
+    fs.pipe_file(temporary, data)
+    fs.mv(temporary, path)
+
+
 def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
     """``data`` as JSON, replaced atomically; ``indent=None`` for machine files (C-speed encoding)."""
     write_text_atomic(path, json.dumps(data, indent=indent, default=str) + "\n")

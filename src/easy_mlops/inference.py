@@ -22,6 +22,7 @@ from easy_mlops.deployment.storage import is_remote
 from easy_mlops.errors import DataError
 from easy_mlops.files import write_text_atomic
 from easy_mlops.jsonsafe import json_values
+from easy_mlops.log_shipping import ship
 from easy_mlops.monitoring import deployment_monitor
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,12 @@ def record_predictions(
     """Append delivered predictions to the deployment's logs, with where they came from.
 
     ``inputs`` (the scored table) reaches custom steps' per-row hooks; the log keeps predictions only.
+    A deployment with a log location gets them shipped there at once.
     """
     deployment_monitor(deployment.directory).log_predictions(
         predictions, deployment.version, {"source": source} if source else None, inputs
     )
+    ship(deployment.directory)
 
 
 def predict_frame(
@@ -100,7 +103,7 @@ def score_file(
         deployment.check_probabilities()
     if log_predictions and is_remote(reference):
         log.warning(
-            "%s is remote: its predictions are logged locally in %s (object storage is not an append log)",
+            "%s is remote: its predictions are logged locally in %s, then shipped beside it (logs/segments)",
             reference,
             deployment.log_dir,
         )

@@ -1,27 +1,55 @@
 """The monitor of a deployment directory, configured as the deployment's run was.
 
 ``predict``, ``evaluate``, ``status`` and the server all log to or read a
-deployment's ``logs/`` through this one function; it needs neither pandas, nor
+deployment's ``logs/`` through these functions; they need neither pandas, nor
 the model, nor (for a snapshot of registered steps) OmegaConf, so read-only
-commands stay cheap.
+commands stay cheap. Readers see every machine's logs of a deployment with a
+log location (:mod:`easy_mlops.log_shipping`), writers prepare their spool.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from easy_mlops.deployment.metadata import read_snapshot_data
-from easy_mlops.observability.steps import MetricThresholdStep, PredictionsLoggerStep
+from easy_mlops.log_shipping import log_view, prepare_spool
+from easy_mlops.observability.steps import ALERTS_LOG, MetricThresholdStep, PredictionsLoggerStep
 
 if TYPE_CHECKING:
     from easy_mlops.observability.monitor import Monitor
 
 
 def deployment_monitor(deployment_dir: str | Path) -> "Monitor":
-    """A monitor for a deployment's ``logs/``, configured as the deployment's run was."""
+    """A monitor that logs to a deployment's ``logs/``, configured as the deployment's run was."""
     from easy_mlops.observability.monitor import Monitor  # OmegaConf: not for ``list``
 
     directory = Path(deployment_dir)
+    prepare_spool(directory)
     return Monitor.from_snapshot(read_snapshot_data(directory), directory / "logs")
+
+
+@contextmanager
+def reading_monitor(deployment_dir: str | Path) -> Iterator["Monitor"]:
+    """A monitor over everything logged for a deployment, on this machine or shipped from others.
+
+    Across machines, drift alerts are the verdict on the summed counts: each
+    machine's own verdicts (on its share of the rows) are left out.
+    """
+    from easy_mlops.jsonl import append_records
+    from easy_mlops.jsonsafe import now
+    from easy_mlops.observability.drift_windows import drift_alerts
+    from easy_mlops.observability.monitor import Monitor
+    from easy_mlops.observability.steps import DriftStep
+
+    directory = Path(deployment_dir)
+    with log_view(directory) as logs:
+        monitor = Monitor.from_snapshot(read_snapshot_data(directory), logs)
+        drift = next((step for step in monitor.steps if isinstance(step, DriftStep)), None)
+        if logs != directory / "logs" and drift is not None and drift.reference is not None:
+            record = {"timestamp": now(), "source": "drift", "window": drift.window}
+            append_records(logs / ALERTS_LOG, [{**record, "alerts": drift_alerts(drift.summary())}])
+        yield monitor
 
 
 def logged_counts(deployment_dir: str | Path) -> tuple[int, int]:
@@ -31,8 +59,8 @@ def logged_counts(deployment_dir: str | Path) -> tuple[int, int]:
     predictions index do not depend on the config, so the snapshot is not
     read and no monitor is built (that is most of what ``status`` costs).
     """
-    logs = Path(deployment_dir) / "logs"
-    alerts, predictions = MetricThresholdStep(), PredictionsLoggerStep()
-    alerts.load(logs)
-    predictions.load(logs)
-    return len(alerts.summary()["active_alerts"]), predictions.summary().get("total_predictions", 0)
+    with log_view(deployment_dir) as logs:
+        alerts, predictions = MetricThresholdStep(), PredictionsLoggerStep()
+        alerts.load(logs)
+        predictions.load(logs)
+        return len(alerts.summary()["active_alerts"]), predictions.summary().get("total_predictions", 0)

@@ -82,6 +82,8 @@ def run_experiment(
         "random_state": cfg.trainer.random_state,
         "config": experiment.snapshot(problem_type),
     }
+    if log_uri := cfg.observability.log_uri:  # read back by every machine's copy (log_shipping.log_store)
+        info["log_uri"] = log_uri if "://" in log_uri else str(Path(log_uri).resolve())
     if tracker is not None:
         info["git_commit"] = git_commit()
 

@@ -10,7 +10,7 @@ from typing import Any
 from easy_mlops.deployment.catalog import resolve_deployment
 from easy_mlops.deployment.metadata import read_metadata, verify_files
 from easy_mlops.metrics import headline_metric
-from easy_mlops.monitoring import deployment_monitor, logged_counts
+from easy_mlops.monitoring import logged_counts, reading_monitor
 
 DEPLOYMENT_KEYS = ("name", "status", "version", "deployment_time", "problem_type", "target_column")
 
@@ -21,7 +21,8 @@ def deployment_status(reference: str | Path, verify: bool = True) -> dict[str, A
     metadata = read_metadata(directory)
     if verify:
         verify_files(directory, metadata)
-    summary = deployment_monitor(directory).summary()
+    with reading_monitor(directory) as monitor:
+        summary = monitor.summary()
     deployment = {key: metadata.get(key) for key in DEPLOYMENT_KEYS}
     deployment["directory"] = str(directory.resolve())
     deployment["training_metrics"] = metadata.get("metrics", {})
@@ -38,7 +39,8 @@ def deployment_report(reference: str | Path) -> str:
     directory = resolve_deployment(reference)
     metadata = read_metadata(directory)
     about = f"deployment {directory.name}, version {metadata.get('version')}"
-    return render_report(deployment_monitor(directory).summary(), about)
+    with reading_monitor(directory) as monitor:
+        return render_report(monitor.summary(), about)
 
 
 def deployment_html_report(reference: str | Path) -> str:
@@ -46,7 +48,8 @@ def deployment_html_report(reference: str | Path) -> str:
     directory = resolve_deployment(reference)
     metadata = read_metadata(directory)
     about = {key: metadata.get(key) for key in ("version", "deployment_time")}
-    return deployment_monitor(directory).generate_html_report({**about, "name": directory.name})
+    with reading_monitor(directory) as monitor:
+        return monitor.generate_html_report({**about, "name": directory.name})
 
 
 def deployment_row(deployment_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:

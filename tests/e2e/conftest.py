@@ -6,11 +6,13 @@ slow"`` runs ``tests/unit`` alone. ``cli`` runs a command in this process,
 start once per session.
 """
 
+import fcntl
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -186,3 +188,12 @@ def mlflow_server(tmp_path_factory):
         yield {"uri": uri, "closed_port": free_port()}
     finally:
         stop(process)
+
+
+@pytest.fixture
+def one_ray_cluster_at_a_time():
+    """Held by every test that starts a Ray cluster, across pytest-xdist's workers: two clusters
+    starting at once on a small machine time out, and ``ray stop`` stops every cluster here."""
+    with open(Path(tempfile.gettempdir()) / "easy-mlops-tests-ray.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -299,7 +300,17 @@ def test_parallel_launcher_examples(workdir):
     check_one_deployment_per_job(workdir / "models", sweep_dir(workdir), 2)
 
 
-def test_ray_examples(workdir):
+def stop_ray(workdir: Path, env: dict) -> None:
+    """``ray stop``, then wait until its processes are gone: a cluster started next must not meet them."""
+    run(["ray", "stop", "--force"], workdir, env)
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-f", "gcs_server|raylet"], capture_output=True).returncode == 0:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+
+
+def test_ray_examples(workdir, one_ray_cluster_at_a_time):
     ray_tmp = Path(tempfile.mkdtemp(prefix="ray"))  # short: Ray's socket paths must fit in 107 bytes
     env = {"RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     start, join = block_with("ray start")
@@ -309,8 +320,29 @@ def test_ray_examples(workdir):
         assert result.returncode == 0, result.stderr
         check_one_deployment_per_job(workdir / "models", sweep_dir(workdir), 2)
     finally:
-        run(["ray", "stop", "--force"], workdir, env)
+        stop_ray(workdir, env)
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_batch_scoring_on_ray_examples(workdir, cli, one_ray_cluster_at_a_time):
+    example_deployment(workdir)
+    partitions = workdir / "data" / "partitions"
+    partitions.mkdir()
+    new = pd.read_csv(workdir / "new.csv")
+    for number in range(4):
+        new.iloc[number * 125 : (number + 1) * 125].to_csv(partitions / f"part-{number}.csv", index=False)
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ray"))
+    env = {"RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    try:
+        for words in block_with("make-mlops-easy predict data/partitions latest --engine ray -o scored"):
+            result = run(words, workdir, env)
+            assert result.returncode == 0, f"{shlex.join(words)}\n{result.stderr}"
+    finally:
+        stop_ray(workdir, env)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert sorted(path.name for path in (workdir / "scored").iterdir()) == [f"part-{n}.csv" for n in range(4)]
+    status = json.loads(run(["make-mlops-easy", "status", "latest", "--json"], workdir, cli=cli).stdout)
+    assert status["predictions"]["total_predictions"] == 500  # twice the same job: each row once
 
 
 def test_the_python_api_example(workdir, cli):

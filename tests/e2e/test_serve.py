@@ -2,7 +2,6 @@
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -23,52 +22,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from easy_mlops.config.compose import compose_config
 from easy_mlops.pipeline import run_experiment
 
-from helpers import CLI, FAILING_MODEL, ROOT, free_port, make_classification_frame
+from helpers import CLI, FAILING_MODEL, ROOT, Server, free_port, make_classification_frame
 
 FEATURES = ["x1", "x2", "count", "city"]
-
-
-class Server:
-    """``make-mlops-easy serve ARGS`` running until stopped; ``url`` once it said it is ready."""
-
-    def __init__(self, cwd: Path, *args: str, env: dict | None = None) -> None:
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [CLI, "serve", *args, "--port", str(self.port)],
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        self.lines: queue.Queue = queue.Queue()
-        self.reader = threading.Thread(
-            target=lambda: [self.lines.put(line) for line in self.process.stdout], daemon=True
-        )
-        self.reader.start()
-        try:
-            self.banner = self.lines.get(timeout=60)
-        except queue.Empty:
-            self.process.kill()
-            raise AssertionError(f"the server did not start: {self.process.stderr.read()}") from None
-        assert self.banner.startswith("Serving "), self.banner + self.process.stderr.read()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.client = httpx.Client(base_url=self.url, timeout=30)
-
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
-        self.client.close()
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-        return self.process.returncode, self.process.stderr.read()
-
-    def printed(self) -> list[str]:
-        """What it printed on stdout after the banner, once stopped."""
-        self.reader.join(10)
-        return [self.lines.get() for _ in range(self.lines.qsize())]
 
 
 def train(output_dir: Path, data: Path, *overrides: str) -> Path:

@@ -58,7 +58,7 @@ def test_leaderboard_metric_and_direction_are_configurable(tmp_path):
     assert values == sorted(values)
 
 
-def test_ray_launcher_starts_and_stops_a_throwaway_local_cluster(tmp_path):
+def test_ray_launcher_starts_and_stops_a_throwaway_local_cluster(tmp_path, one_ray_cluster_at_a_time):
     """Without init.address, ray.init starts a cluster on this machine and stops it after the sweep."""
     ray_tmp = Path(tempfile.mkdtemp(prefix="ray"))  # short: Ray's socket paths must fit in 107 bytes
     env = {"RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}

@@ -81,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--no-log", action="store_true", help="do not log these predictions")
     predict.add_argument(
+        "--engine",
+        choices=["ray"],
+        help="score a partitioned dataset (DATA a folder or URL prefix) on Ray, one task per file; "
+        "-o names the output folder",
+    )
+    predict.add_argument(
+        "--address", help="with --engine: a running cluster's address (default: start one here)"
+    )
+    predict.add_argument(
         "--skip-verify", action="store_true", help="load without checking artifact checksums"
     )
 
@@ -168,6 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
     models_option(replay, "model_dir")
     replay.add_argument("--data", help="the training data, if it moved since the deployment was made")
 
+    logs = command("logs", None, "a deployment's log segments across machines")
+    log_commands = logs.add_subparsers(dest="logs_command", required=True, metavar="SUBCOMMAND")
+    for name, handler, help in (
+        ("ship", cmd_logs_ship, "ship what this machine logged and has not shipped yet"),
+        ("compact", cmd_logs_compact, "merge every segment into one, so status reads one"),
+    ):
+        sub = log_commands.add_parser(name, help=help, parents=[common])
+        sub.add_argument("model_dir", metavar="MODEL_DIR", help="deployment directory, 'latest' or a URL")
+        models_option(sub, "model_dir")
+        sub.set_defaults(handler=handler, parser=sub, takes_overrides=False)
+
     sweeps = command("sweeps", None, "sweep leaderboards")
     sweep_commands = sweeps.add_subparsers(dest="sweeps_command", required=True, metavar="SUBCOMMAND")
     show = sweep_commands.add_parser(
@@ -234,6 +254,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from easy_mlops.inference import check_output_file, score_file
     from easy_mlops.runtime import settle
 
+    if args.engine or args.address:
+        return predict_on_engine(args)
     check_data_file(args.data)  # the cheap checks before `latest` is resolved or a model loaded
     if args.output:
         check_output_file(args.output)
@@ -243,6 +265,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
     scores = score_file(args.data, reference, not args.no_log, not args.skip_verify, output, proba=args.proba)
     if args.output:
         sys.stderr.write(f"wrote {len(scores):,} predictions to {args.output}\n")
+    return 0
+
+
+def predict_on_engine(args: argparse.Namespace) -> int:
+    """``predict DATA MODEL_DIR --engine ray -o OUTPUT``: a partitioned dataset, scored on a cluster."""
+    from easy_mlops.batch import score_dataset
+
+    if not args.engine:
+        args.parser.error("--address goes with --engine ray")
+    if not args.output:
+        args.parser.error("--engine ray writes one predictions file per partition: name their folder with -o")
+    if args.proba:
+        args.parser.error("--proba is not available with --engine yet")
+    done = score_dataset(
+        args.data,
+        chosen_deployment(args),
+        args.output,
+        args.engine,
+        args.address,
+        not args.no_log,
+        not args.skip_verify,
+    )
+    sys.stderr.write(
+        f"wrote {done['rows']:,} predictions of {done['partitions']} partitions to {done['output']} "
+        f"({args.engine}, {done['workers']} CPUs, {done['seconds']:.1f} s, "
+        f"peak worker memory {done['peak_worker_mib']:,.0f} MiB)\n"
+    )
     return 0
 
 
@@ -369,6 +418,29 @@ def cmd_push(args: argparse.Namespace) -> int:
     directory = resolve_deployment(chosen_deployment(args))
     uri, storage_options = upload_settings(directory, args.uri)
     stdout().print(f"Uploaded to {push_deployment(directory, uri, storage_options)}", markup=False)
+    return 0
+
+
+def cmd_logs_ship(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.catalog import resolve_deployment
+    from easy_mlops.log_shipping import ship_now
+
+    shipped, where = ship_now(resolve_deployment(chosen_deployment(args)))
+    what = f"{shipped.rows} prediction(s) to {where}" if shipped else f"nothing new to {where}"
+    stdout().print(f"Shipped {what}", markup=False)
+    return 0
+
+
+def cmd_logs_compact(args: argparse.Namespace) -> int:
+    from easy_mlops.deployment.catalog import resolve_deployment
+    from easy_mlops.log_shipping import compact
+
+    directory = resolve_deployment(chosen_deployment(args))
+    merged, rows, where = compact(directory)
+    if merged:
+        stdout().print(f"Compacted {merged} segments ({rows} predictions) into {where}", markup=False)
+    else:
+        stdout().print(f"Nothing to compact: {where} holds one segment or none", markup=False)
     return 0
 
 

@@ -224,6 +224,12 @@ class ObservabilityConfig:
     metric_directions: dict[str, str] = field(default_factory=dict)
     drift: DriftConfig = field(default_factory=DriftConfig)
     steps: dict[str, Any] = field(default_factory=default_observability_steps)
+    # Where every machine's logs of a deployment meet (easy_mlops/log_shipping.py): an absolute path
+    # (a shared file system) or an fsspec URL, one folder per deployment under it. null: the
+    # deployment's own logs/, and <its remote folder>/logs/segments once uploaded to object storage.
+    log_uri: str | None = None
+    ship_every_rows: int = 10_000  # a server ships its spool after this many rows,
+    ship_every_s: float = 10.0  # or this many seconds, whichever comes first, and when it stops
 
 
 @dataclass(frozen=True)

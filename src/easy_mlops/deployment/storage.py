@@ -6,7 +6,8 @@ first and the metadata file last: a remote copy without metadata is
 incomplete and is never taken for a deployment. Remote deployments are
 downloaded once into a local cache keyed by their metadata (which holds every
 file's checksum), verified, and used from there; their prediction logs are
-written in the cache, since object storage is not an append log.
+written in the cache (object storage is not an append log) and shipped back
+as segments (:mod:`easy_mlops.log_shipping`).
 """
 
 import hashlib
@@ -33,6 +34,7 @@ from easy_mlops.files import MARKER_HEAD_BYTES, cache_dir, write_json_atomic
 log = logging.getLogger(__name__)
 
 EXTRAS = {"s3": "s3", "s3a": "s3"}
+SEGMENTS_FOLDER = "logs/segments"  # in a remote deployment: what its servers shipped
 
 
 def is_remote(reference: str | Path) -> bool:
@@ -44,7 +46,7 @@ def filesystem(uri: str, storage_options: dict[str, Any] | None = None) -> tuple
     import fsspec
 
     options = {k: v for k, v in (storage_options or {}).items() if v is not None and v != "***"}
-    protocol = uri.split("://", 1)[0]
+    protocol = uri.split("://", 1)[0] if is_remote(uri) else "file"  # a plain path: this file system
     if protocol in ("s3", "s3a") and not options.get("endpoint_url") and os.environ.get("AWS_ENDPOINT_URL"):
         options["endpoint_url"] = os.environ["AWS_ENDPOINT_URL"]
     if isinstance(options.get("client_kwargs"), dict):
@@ -199,7 +201,12 @@ def fetch_deployment(uri: str, storage_options: dict[str, Any] | None = None) ->
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
-        remote_files = [p for p in fs.find(path) if not p.endswith(f"/{metadata_name}")]
+        # Not the log segments machines ship beside it (easy_mlops/log_shipping.py): logs, not artifacts.
+        remote_files = [
+            p
+            for p in fs.find(path)
+            if not p.endswith(f"/{metadata_name}") and not p.startswith(f"{path}/{SEGMENTS_FOLDER}/")
+        ]
         for remote_file in remote_files:
             target = staging / remote_file[len(path) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)

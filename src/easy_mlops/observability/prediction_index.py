@@ -48,6 +48,26 @@ class RunningStats:
         self.high = float(values.max()) if self.high is None else max(self.high, float(values.max()))
         self.count = total
 
+    def combine(self, other: "RunningStats") -> None:
+        """Chan et al.'s update with another summary (another writer's values)."""
+        if other.count == 0:
+            return
+        if self.count == 0:
+            self.count, self.mean, self.m2, self.low, self.high = (
+                other.count,
+                other.mean,
+                other.m2,
+                other.low,
+                other.high,
+            )
+            return
+        total = self.count + other.count
+        delta = other.mean - self.mean
+        self.mean += delta * other.count / total
+        self.m2 += other.m2 + delta * delta * self.count * other.count / total
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+        self.count = total
+
     def summary(self) -> dict[str, float]:
         std = math.sqrt(self.m2 / self.count) if self.count else 0.0
         return {"count": self.count, "mean": self.mean, "std": std, "min": self.low, "max": self.high}
@@ -106,6 +126,27 @@ class PredictionIndex:
         if records:
             values = [record.get("prediction") for record in records]
             self.add(values, records[0].get("timestamp"), records[-1].get("timestamp"), records[-RECENT:])
+
+    def merge(self, other: "PredictionIndex") -> None:
+        """Fold in the index of other predictions (another writer's, or a later segment's): totals and
+        class counts add up exactly; numbers by their running statistics and a merged sample."""
+        if other.total == 0:
+            return
+        self.total += other.total
+        self.lines += other.lines
+        self.first = min(filter(None, (self.first, other.first)), default=None)
+        self.last = max(filter(None, (self.last, other.last)), default=None)
+        recent = sorted(self.recent + other.recent, key=lambda record: str(record.get("timestamp", "")))
+        self.recent = recent[-RECENT:]
+        if self.counts is None or other.counts is None:
+            self.counts = None
+        else:
+            for key, count in other.counts.items():
+                self.counts[key] = self.counts.get(key, 0) + count
+            if len(self.counts) > MAX_CLASSES:
+                self.counts = None
+        self.numeric.combine(other.numeric)
+        self.reservoir = sorted(self.reservoir + other.reservoir, key=lambda pair: pair[0])[:RESERVOIR_SIZE]
 
     def distribution(self) -> dict[str, Any]:
         """Class counts when predictions look like classes, else mean, std and quantiles of the numbers

@@ -358,7 +358,8 @@ class PredictionsLoggerStep(_JsonlStep):
             index.log_bytes, index.lines = end, line
         index.add_records(chunk)
 
-    def summary(self) -> dict[str, Any]:
+    def index(self) -> PredictionIndex:
+        """The index of every prediction logged so far, brought up to date with the log."""
         if self.path is not None and self.path.exists():
             with locked(self.path):
                 index = self._current_index()
@@ -366,7 +367,10 @@ class PredictionsLoggerStep(_JsonlStep):
             index = PredictionIndex()
         for batch in self.pending:
             batch.add_to(index)
-        return index.summary()
+        return index
+
+    def summary(self) -> dict[str, Any]:
+        return self.index().summary()
 
 
 @register_step

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pandas as pd
 from easy_mlops.deployment.catalog import LATEST, resolve_deployment
 from easy_mlops.deployment.loading import Deployment, Scores
 from easy_mlops.errors import MLOpsError
+from easy_mlops.log_shipping import Shipper
 from easy_mlops.monitoring import deployment_monitor
 from easy_mlops.serving.batching import Batch, MicroBatcher
 from easy_mlops.serving.handlers import Answer, invocations
@@ -39,42 +41,79 @@ class PredictionLogWriter:
     """Appends served batches to their deployment's logs from one thread, in the order they were scored.
 
     Batches that queued up while the last append ran are written together.
+    Idle, it writes what the steps gathered within ``WRITE_EVERY_S``. A
+    deployment with a log location (:mod:`easy_mlops.log_shipping`) gets its
+    spool shipped when the writer starts (what a killed server left), as
+    often as its run says, and when the writer closes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, served: Deployment | None = None) -> None:
         self.queue: queue.Queue = queue.Queue()
-        self.thread = threading.Thread(target=self._run, name="easy-mlops-log", daemon=True)
+        self.logs: dict[Path, tuple[Any, Shipper]] = {}
+        self.unflushed: set[Path] = set()
+        self.thread = threading.Thread(target=self._run, args=(served,), name="easy-mlops-log", daemon=True)
         self.thread.start()
 
     def put(self, deployment: Deployment, predictions: np.ndarray, frames: list[pd.DataFrame]) -> None:
         self.queue.put((deployment, predictions, frames))
 
     def close(self) -> None:
-        """Write everything queued, then stop."""
+        """Write everything queued, ship it, then stop."""
         self.queue.put(None)
         self.thread.join()
 
-    def _run(self) -> None:
-        monitors: dict[Path, Any] = {}
+    def _run(self, served: Deployment | None) -> None:
+        if served is not None:
+            self._guarded(lambda: self._logs_of(served))
         stopping = False
         while not stopping:
-            queued = [self.queue.get()]
+            try:
+                queued = [self.queue.get(timeout=WRITE_EVERY_S)]
+            except queue.Empty:
+                self._guarded(self._idle)
+                continue
             while not self.queue.empty():  # whatever else waits goes in the same append
                 queued.append(self.queue.get_nowait())
             stopping = queued[-1] is None
-            for deployment, predictions, inputs in _by_deployment(
-                [item for item in queued if item is not None]
-            ):
-                try:
-                    monitor = monitors.get(deployment.directory)
-                    if monitor is None:
-                        monitor = monitors[deployment.directory] = deployment_monitor(deployment.directory)
-                        monitor.defer_writes(WRITE_EVERY_S)
-                    monitor.log_predictions(predictions, deployment.version, SOURCE, inputs)
-                except Exception:  # the server keeps answering; the failure is said once per write
-                    log.exception("could not log %d served predictions", len(predictions))
-        for monitor in monitors.values():  # what was gathered since the last write
+            for group in _by_deployment([item for item in queued if item is not None]):
+                self._guarded(partial(self._log, *group), len(group[1]))
+        for monitor, shipper in self.logs.values():  # what was gathered since the last write
+            self._guarded(monitor.flush)
+            self._guarded(shipper.ship)
+
+    def _logs_of(self, deployment: Deployment) -> tuple[Any, Shipper]:
+        if deployment.directory not in self.logs:
+            monitor = deployment_monitor(deployment.directory)
+            monitor.defer_writes(WRITE_EVERY_S)
+            shipper = Shipper(deployment.directory)
+            shipper.ship()  # rows a killed server left in this machine's spool
+            self.logs[deployment.directory] = (monitor, shipper)
+        return self.logs[deployment.directory]
+
+    def _log(self, deployment: Deployment, predictions: np.ndarray, inputs: pd.DataFrame) -> None:
+        monitor, shipper = self._logs_of(deployment)
+        monitor.log_predictions(predictions, deployment.version, SOURCE, inputs)
+        self.unflushed.add(deployment.directory)
+        if shipper.logged_rows(len(predictions)):
             monitor.flush()
+            shipper.ship()
+
+    def _idle(self) -> None:
+        """Nothing queued for a while: write what the steps gathered, ship what is due."""
+        for directory in self.unflushed:
+            self.logs[directory][0].flush()
+        self.unflushed.clear()
+        for _, shipper in self.logs.values():
+            if shipper.due():
+                shipper.ship()
+
+    @staticmethod
+    def _guarded(work: Callable[[], Any], rows: int | None = None) -> None:
+        try:
+            work()
+        except Exception:  # the server keeps answering; the failure is said once per write
+            what = "write the served predictions' logs" if rows is None else f"log {rows} served predictions"
+            log.exception("could not %s", what)
 
 
 def _by_deployment(items: list[tuple]) -> list[tuple[Deployment, np.ndarray, pd.DataFrame]]:
@@ -125,7 +164,7 @@ class Worker:
         """Metrics, the log writer and the batcher (in the running event loop)."""
         self.metrics = ServerMetrics()
         self.metrics.serving(self.deployment.name, self.deployment.version)
-        self.writer = PredictionLogWriter()
+        self.writer = PredictionLogWriter(self.deployment)
         self.batcher = MicroBatcher(
             self.score, self.settings.max_batch_rows, self.settings.max_wait_ms / 1000, self.scored
         )

@@ -1,0 +1,211 @@
+"""Batch scoring of a partitioned dataset on Ray: one task per partition, each written once.
+
+``make-mlops-easy predict DATA_FOLDER MODEL_DIR --engine ray -o OUTPUT_FOLDER``
+lists the data files under a folder or URL prefix (a partitioned Parquet or
+CSV dataset) and scores each in a Ray task, on the local machine's cluster or
+a running one (``--address``). A task reads its partition, scores it with the
+deployment (fetched into the node's cache when it is a URL), and writes:
+
+- its predictions, under the same relative path in the output folder
+  (Parquet for Parquet partitions, else CSV), whole: a temporary name renamed
+  on a file system, one PUT on object storage;
+- its log segment (:mod:`easy_mlops.observability.segments`): the partition's
+  predictions, index and drift counts, named after the job and the partition.
+
+A task Ray retries (its worker died) or a whole job run again into the same
+output folder writes the same two names again, so a partition's output and
+log are replaced, never duplicated, and ``status`` counts each row once. The
+segments go to the deployment's log location, or to its own
+``logs/segments/`` when it has none (then every node must see that folder: on
+a cluster of several machines, use a deployment in object storage or
+``observability.log_uri``).
+
+One task per partition rather than Ray Data's ``map_batches``: Ray Data
+re-blocks rows across files, and an output and a log that are exactly once
+per partition need the partition to be the unit that is retried.
+"""
+
+import hashlib
+import io
+import logging
+import resource
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from easy_mlops.deployment.loading import Deployment
+from easy_mlops.deployment.storage import describe_failure, filesystem, is_remote
+from easy_mlops.errors import ConfigError, DataError, DeploymentError
+from easy_mlops.files import write_whole
+from easy_mlops.jsonsafe import now
+from easy_mlops.log_shipping import segment_store
+from easy_mlops.observability.prediction_index import PredictionBatch
+from easy_mlops.observability.segments import SegmentHeader
+from easy_mlops.observability.steps import read_profile
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("ray",)
+PARTITION_SUFFIXES = (".parquet", ".csv", ".tsv", ".json", ".jsonl")
+TASK_RETRIES = 3  # a task whose worker died is run again this many times
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One data file of the dataset and where its predictions go."""
+
+    number: int
+    source: str  # URL or path of the data file
+    output: str  # URL or path of its predictions file
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What every task needs: plain values, sent to the workers."""
+
+    job: str  # names the job's segments: the same output folder and deployment, the same job
+    deployment: str  # a local directory or a URL every node can read
+    log: bool
+    verify: bool
+
+
+def partitions(data: str, output: str) -> list[Partition]:
+    """The data files under ``data`` (sorted), each with its predictions' place under ``output``."""
+    fs, root = filesystem(data)
+    root = root.rstrip("/")
+    try:
+        found = sorted(path for path in fs.find(root) if path.lower().endswith(PARTITION_SUFFIXES))
+    except Exception as exc:
+        raise DataError(f"{data}: cannot list the dataset: {describe_failure(exc)}") from exc
+    found = [path for path in found if not Path(path).name.startswith((".", "_"))]
+    if not found:
+        raise DataError(f"{data}: no data files ({', '.join(PARTITION_SUFFIXES)}) under it")
+    protocol = data.split("://", 1)[0] + "://" if is_remote(data) else ""
+    out = output.rstrip("/")
+    return [
+        Partition(number, f"{protocol}{path}", f"{out}/{_output_name(path[len(root) + 1 :])}")
+        for number, path in enumerate(found)
+    ]
+
+
+def _output_name(relative: str) -> str:
+    stem, _, suffix = relative.rpartition(".")
+    return f"{stem}.parquet" if suffix.lower() == "parquet" else f"{stem}.csv"
+
+
+def job_name(output: str, deployment_name: str) -> str:
+    """A job's name: the same output folder and deployment always give the same one."""
+    return "batch" + hashlib.sha256(f"{output.rstrip('/')}\n{deployment_name}".encode()).hexdigest()[:10]
+
+
+@lru_cache(maxsize=4)
+def _deployment(reference: str, verify: bool) -> Deployment:
+    """Loaded once per worker process, whatever number of partitions it scores."""
+    return Deployment.load(reference, verify)
+
+
+def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
+    """Score one partition, write its predictions whole and its log segment; returns its rows and
+    the worker's peak memory so far (MiB)."""
+    from easy_mlops.profiles import live_counts
+
+    deployment = _deployment(job.deployment, job.verify)
+    frame = _read(partition, deployment)
+    predictions = deployment.predict(frame, source=partition.source)
+    _write_predictions(partition.output, predictions)
+    if job.log:
+        batch = PredictionBatch(predictions, deployment.version, {"source": partition.source})
+        header = SegmentHeader(writer=job.job, seq=partition.number, created=now())
+        batch.add_to(header.index)
+        profile = read_profile(deployment.directory)
+        if profile is not None:
+            header.drift = {batch.timestamp[:13]: live_counts(profile, frame, predictions)}
+        segment_store(deployment.directory).put(header, "".join(batch.chunks()).encode())
+    return len(predictions), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _read(partition: Partition, deployment: Deployment) -> Any:
+    """The partition's table, read as ``predict`` reads a file (a remote one through a local copy)."""
+    from easy_mlops.data.loaders import load_table
+
+    if not is_remote(partition.source):
+        return load_table(partition.source, encoding=deployment.data_encoding)
+    import tempfile
+
+    fs, path = filesystem(partition.source)
+    with tempfile.TemporaryDirectory(prefix="easy-mlops-partition-") as scratch:
+        local = Path(scratch) / Path(path).name
+        fs.get_file(path, str(local))
+        return load_table(local, encoding=deployment.data_encoding)
+
+
+def _write_predictions(target: str, predictions: Any) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"prediction": predictions})
+    buffer = io.BytesIO()
+    if target.endswith(".parquet"):
+        frame.to_parquet(buffer, index=False)
+    else:
+        frame.to_csv(buffer, index=False)
+    fs, path = filesystem(target)
+    write_whole(fs, path, buffer.getvalue())
+
+
+def score_dataset(
+    data: str,
+    reference: str,
+    output: str,
+    engine: str = "ray",
+    address: str | None = None,
+    log_predictions: bool = True,
+    verify: bool = True,
+) -> dict[str, Any]:
+    """Score every partition of ``data`` on ``engine``; returns what was done (rows, partitions, where)."""
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine!r}: the engines are {', '.join(ENGINES)}")
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError("--engine ray needs Ray: pip install 'make-mlops-easy[ray]'") from exc
+    deployment = Deployment.load(reference, verify)  # a bad deployment fails before a cluster starts
+    shared = reference if is_remote(reference) else str(deployment.directory.resolve())
+    found = partitions(data, output)
+    job = BatchJob(job_name(output, deployment.name), shared, log_predictions, verify)
+    started = time.monotonic()
+    # "local": a cluster of this machine's own, never one another command left running here.
+    ray.init(
+        address=address or "local", include_dashboard=False, configure_logging=False, log_to_driver=False
+    )
+    try:
+        task = ray.remote(max_retries=TASK_RETRIES)(score_partition)
+        pending = {task.remote(job, partition): partition for partition in found}
+        rows, peak = 0, 0.0
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            partition = pending.pop(done[0])
+            try:
+                scored, memory = ray.get(done[0])
+                rows, peak = rows + scored, max(peak, memory)
+            except ray.exceptions.RayTaskError as exc:
+                cause = exc.cause if isinstance(exc.cause, Exception) else exc
+                text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+                raise DeploymentError(f"{partition.source}: scoring failed: {text}") from exc
+            except ray.exceptions.RayError as exc:
+                raise DeploymentError(
+                    f"{partition.source}: its task failed {TASK_RETRIES + 1} times: {type(exc).__name__}"
+                ) from exc
+        workers = int(ray.cluster_resources().get("CPU", 0))
+    finally:
+        ray.shutdown()
+    return {
+        "rows": rows,
+        "partitions": len(found),
+        "output": output,
+        "job": job.job,
+        "workers": workers,
+        "seconds": time.monotonic() - started,
+        "peak_worker_mib": peak,
+    }

@@ -1,0 +1,268 @@
+"""Log segments: sealed, checksummed pieces of a deployment's logs, merged by summing.
+
+A segment is one file, written once: a header line (JSON) and a body. The
+header carries everything a summary needs: the writer and its sequence number,
+the :class:`PredictionIndex` of the predictions in the body, the drift counts
+per hour they added, and the metrics and alert records logged with them. The
+body is those predictions' JSON Lines, exactly as ``predictions_log.jsonl``
+holds them. Headers and body carry SHA-256 checksums, so a damaged segment is
+refused by name, never half counted.
+
+Every count in a header is additive (integer vectors, totals, running
+statistics), so the logs of any number of writers are the sum of their
+segments, and ``status`` reads headers only: its cost grows with the number
+of segments, not of rows. A compacted segment lists the segments it
+``replaces``; readers skip those, so a compaction that stopped before deleting
+them counts nothing twice.
+
+The functions here take an fsspec filesystem and a folder, so a segment store
+is a local folder, a shared file system or object storage alike (one PUT per
+segment: object storage never appends).
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from easy_mlops.counts import add_counts
+from easy_mlops.files import write_json_atomic, write_whole
+from easy_mlops.observability.prediction_index import PredictionIndex
+
+log = logging.getLogger(__name__)
+
+SEGMENT_FORMAT = "make-mlops-easy log segment"
+SEGMENT_VERSION = 1
+SUFFIX = ".seg"
+HEADER_BLOCK = 1 << 16  # bytes fetched per read while looking for the header's end
+
+
+class SegmentError(ValueError):
+    """A segment that is not whole: bad header, wrong checksum, cut body."""
+
+
+@dataclass
+class SegmentHeader:
+    """What a segment adds to a deployment's logs, without its rows."""
+
+    writer: str
+    seq: int
+    created: str
+    index: PredictionIndex = field(default_factory=PredictionIndex)
+    drift: dict[str, Any] = field(default_factory=dict)  # hour -> counts (counts.add_counts)
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # metrics_history records
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # alerts records
+    replaces: list[str] = field(default_factory=list)  # segment names a compaction merged into this one
+    body_bytes: int = 0
+    body_sha256: str = hashlib.sha256(b"").hexdigest()
+
+    @property
+    def name(self) -> str:
+        """Unique per writer and sequence number: a segment shipped again (a writer that died before
+        recording the upload) replaces its first copy with the same rows or more, never adds to it."""
+        return f"{self.writer}-{self.seq:08d}{SUFFIX}"
+
+    @property
+    def rows(self) -> int:
+        return self.index.total
+
+    def is_empty(self) -> bool:
+        return not (self.index.total or self.drift or self.metrics or self.alerts)
+
+    def to_json(self) -> dict[str, Any]:
+        document = {
+            "format": SEGMENT_FORMAT,
+            "version": SEGMENT_VERSION,
+            "writer": self.writer,
+            "seq": self.seq,
+            "created": self.created,
+            "rows": self.rows,
+            "replaces": self.replaces,
+            "body_bytes": self.body_bytes,
+            "body_sha256": self.body_sha256,
+            "index": self.index.to_json(),
+            "drift": self.drift,
+            "metrics": self.metrics,
+            "alerts": self.alerts,
+        }
+        return {**document, "header_sha256": _digest(document)}
+
+    @classmethod
+    def from_json(cls, document: Any, where: str) -> "SegmentHeader":
+        if not isinstance(document, dict) or document.get("format") != SEGMENT_FORMAT:
+            raise SegmentError(f"{where}: not a log segment")
+        if document.get("version") != SEGMENT_VERSION:
+            raise SegmentError(
+                f"{where}: log segment version {document.get('version')!r} is not one this "
+                f"version reads ({SEGMENT_VERSION}); upgrade make-mlops-easy"
+            )
+        stored = document.pop("header_sha256", None)
+        if stored != _digest(document):
+            raise SegmentError(f"{where}: header checksum mismatch (damaged segment)")
+        index = PredictionIndex.from_json(document["index"])
+        if index is None:
+            raise SegmentError(f"{where}: unreadable predictions index")
+        return cls(
+            writer=str(document["writer"]),
+            seq=int(document["seq"]),
+            created=str(document["created"]),
+            index=index,
+            drift=dict(document["drift"]),
+            metrics=list(document["metrics"]),
+            alerts=list(document["alerts"]),
+            replaces=list(document["replaces"]),
+            body_bytes=int(document["body_bytes"]),
+            body_sha256=str(document["body_sha256"]),
+        )
+
+
+def _digest(document: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def encode(header: SegmentHeader, body: bytes) -> bytes:
+    """The segment file: the header line, then the body (checksummed in the header)."""
+    header.body_bytes, header.body_sha256 = len(body), hashlib.sha256(body).hexdigest()
+    return json.dumps(header.to_json(), default=str).encode() + b"\n" + body
+
+
+def read_header(fs: Any, path: str) -> tuple[SegmentHeader, int]:
+    """A segment's header and where its body starts, reading only the header's bytes."""
+    head = b""
+    with fs.open(path, "rb", block_size=HEADER_BLOCK) as handle:
+        while b"\n" not in head:
+            block = handle.read(HEADER_BLOCK)
+            if not block:
+                raise SegmentError(f"{path}: cut before the end of its header")
+            head += block
+    line = head[: head.index(b"\n")]
+    try:
+        document = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SegmentError(f"{path}: header is not JSON ({exc})") from exc
+    return SegmentHeader.from_json(document, path), len(line) + 1
+
+
+def read_body(fs: Any, path: str) -> tuple[SegmentHeader, bytes]:
+    """A segment's header and its body, the body checked against the header's checksum."""
+    data = fs.cat_file(path)
+    cut = data.find(b"\n")
+    if cut < 0:
+        raise SegmentError(f"{path}: cut before the end of its header")
+    try:
+        header = SegmentHeader.from_json(json.loads(data[:cut]), path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SegmentError(f"{path}: header is not JSON ({exc})") from exc
+    body = data[cut + 1 :]
+    if len(body) != header.body_bytes or hashlib.sha256(body).hexdigest() != header.body_sha256:
+        raise SegmentError(f"{path}: body checksum mismatch (damaged or cut segment)")
+    return header, body
+
+
+@dataclass
+class SegmentStore:
+    """The segments of one deployment, in a folder of an fsspec filesystem.
+
+    Headers are immutable once a segment has its final size, so they are kept
+    in ``cache`` (a local folder) keyed by name and size: a second ``status``
+    fetches only the segments shipped since.
+    """
+
+    fs: Any
+    root: str
+    cache: Path | None = None
+
+    def path(self, name: str) -> str:
+        return f"{self.root.rstrip('/')}/{name}"
+
+    def put(self, header: SegmentHeader, body: bytes) -> str:
+        """Write a segment whole (see :func:`easy_mlops.files.write_whole`); returns its path."""
+        target = self.path(header.name)
+        write_whole(self.fs, target, encode(header, body))
+        return target
+
+    def listing(self) -> dict[str, int]:
+        """Every segment's name and size."""
+        try:
+            entries = self.fs.ls(self.root, detail=True, refresh=True)
+        except FileNotFoundError:
+            return {}
+        sizes = {}
+        for entry in entries:
+            name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            if name.endswith(SUFFIX) and not name.startswith(".") and entry.get("type") != "directory":
+                sizes[name] = int(entry.get("size") or 0)
+        return sizes
+
+    def headers(self) -> list[SegmentHeader]:
+        """The headers that count, oldest writer sequence first: damaged segments are left out with a
+        warning naming them, and segments a compaction replaced are left out silently."""
+        found = []
+        for name, size in sorted(self.listing().items()):
+            try:
+                found.append((name, self._header(name, size)))
+            except (SegmentError, OSError) as exc:
+                log.warning("log segment left out: %s", exc)
+        return counted(found)
+
+    def _header(self, name: str, size: int) -> SegmentHeader:
+        cached = self.cache / f"{name}.{size}.json" if self.cache is not None else None
+        if cached is not None and cached.is_file():
+            try:
+                return SegmentHeader.from_json(json.loads(cached.read_text(encoding="utf-8")), name)
+            except (SegmentError, ValueError):
+                cached.unlink(missing_ok=True)
+        header, _ = read_header(self.fs, self.path(name))
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(cached, header.to_json(), indent=None)
+        return header
+
+    def delete(self, names: Iterable[str]) -> None:
+        paths = [self.path(name) for name in names]
+        if paths:
+            self.fs.rm(paths)
+
+
+def counted(found: list[tuple[str, SegmentHeader]]) -> list[SegmentHeader]:
+    """The segments to sum: those no present compaction replaced.
+
+    Two compactions over overlapping segments (run at once, against the
+    advice) would count rows twice; the one that replaced more wins and the
+    other is left out with a warning.
+    """
+    compactions = sorted(
+        ((name, header) for name, header in found if header.replaces), key=lambda item: -len(item[1].replaces)
+    )
+    replaced: set[str] = set()
+    ignored: set[str] = set()
+    for name, header in compactions:
+        if name in replaced:
+            continue
+        if replaced & set(header.replaces):
+            log.warning("log segment %s overlaps another compaction; left out", name)
+            ignored.add(name)
+            continue
+        replaced.update(header.replaces)
+    return [header for name, header in found if name not in replaced | ignored]
+
+
+def merged(headers: Iterable[SegmentHeader]) -> SegmentHeader:
+    """The sum of segments, as one header (no body): what every writer logged."""
+    total = SegmentHeader(writer="merged", seq=0, created="")
+    for header in headers:
+        total.index.merge(header.index)
+        for hour, counts in header.drift.items():
+            total.drift[hour] = add_counts(total.drift.get(hour, {}), counts)
+        total.metrics.extend(header.metrics)
+        total.alerts.extend(header.alerts)
+    total.metrics.sort(key=_timestamp)
+    total.alerts.sort(key=_timestamp)
+    return total
+
+
+def _timestamp(record: dict[str, Any]) -> str:
+    return str(record.get("timestamp", ""))

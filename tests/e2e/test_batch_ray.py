@@ -1,0 +1,138 @@
+"""predict --engine ray: a partitioned dataset scored on a local Ray cluster, one task per partition,
+a task killed mid-way retried, and each row predicted and logged exactly once."""
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from easy_mlops.config.compose import compose_config
+from easy_mlops.pipeline import run_experiment
+
+from helpers import CLI, make_classification_frame, run_process
+
+PARTITIONS = 20
+ROWS = 2000
+
+# A forest whose predict kills its process the first time it finds the marker file: a worker
+# dying mid-task, as on a lost node. Only one process can remove the file, so it happens once.
+CRASH_ONCE = """
+import os
+
+from sklearn.ensemble import RandomForestClassifier
+
+
+class CrashOnce(RandomForestClassifier):
+    def predict(self, X):
+        marker = os.environ.get("CRASH_ONCE_MARKER")
+        if marker:
+            try:
+                os.unlink(marker)
+            except FileNotFoundError:
+                pass
+            else:
+                os._exit(1)
+        return super().predict(X)
+"""
+
+
+@pytest.fixture
+def ray_env(tmp_path):
+    """Environment for a local Ray cluster started by the command: a short temporary folder (Ray's
+    socket paths must fit in 107 bytes), no usage reporting, and the crashing model importable."""
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ray"))
+    (tmp_path / "crash_once.py").write_text(CRASH_ONCE)
+    yield {
+        "RAY_TMPDIR": str(ray_tmp),
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PYTHONPATH": str(tmp_path),
+    }
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def status(reference, cwd) -> dict:
+    result = run_process([CLI, "status", str(reference), "--json"], cwd)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def drift_scores(summary: dict) -> dict:
+    drift = summary["drift"]
+    return {
+        "rows": drift["rows"],
+        "features": {name: feature["score"] for name, feature in drift["features"].items()},
+        "prediction": drift["prediction"]["score"],
+    }
+
+
+def test_twenty_partitions_on_ray_equal_one_process_row_for_row_with_a_task_killed(
+    tmp_path, ray_env, monkeypatch, one_ray_cluster_at_a_time
+):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = tmp_path / "churn.csv"
+    make_classification_frame(rows=400).to_csv(data, index=False)
+    cfg = compose_config(
+        [
+            "data=csv",
+            f"data.path={data}",
+            f"deployment.output_dir={tmp_path / 'models'}",
+            "trusted_modules=[crash_once]",
+            "trainer.model._target_=crash_once.CrashOnce",
+            "trainer.model.n_estimators=10",
+        ]
+    )
+    deployment = Path(run_experiment(cfg)["deployment"]["deployment_dir"])
+    single = Path(shutil.copytree(deployment, tmp_path / "single" / deployment.name))
+
+    live = make_classification_frame(rows=ROWS, seed=9).drop(columns=["churn"])
+    dataset = tmp_path / "dataset"
+    for number in range(PARTITIONS):  # nested folders, as a partitioned dataset is laid out
+        part = dataset / f"day={number % 4}" / f"part-{number:05d}.csv"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        live.iloc[number * 100 : (number + 1) * 100].to_csv(part, index=False)
+    files = sorted(dataset.rglob("*.csv"))
+    pd.concat([pd.read_csv(path) for path in files]).to_csv(tmp_path / "all.csv", index=False)
+    one = run_process([CLI, "predict", "all.csv", str(single), "-o", "single.json"], tmp_path, env=ray_env)
+    assert one.returncode == 0, one.stderr
+
+    marker = tmp_path / "kill-a-worker"
+    marker.touch()
+    command = [CLI, "predict", "dataset", str(deployment), "--engine", "ray", "-o", "scored"]
+    batch = run_process(command, tmp_path, env={**ray_env, "CRASH_ONCE_MARKER": str(marker)}, timeout=300)
+    assert batch.returncode == 0, batch.stderr
+    assert not marker.exists()  # a worker died mid-task, and its partition was scored again
+    assert f"wrote {ROWS:,} predictions of {PARTITIONS} partitions to scored" in batch.stderr
+
+    outputs = [tmp_path / "scored" / path.relative_to(dataset) for path in files]
+    predicted = pd.concat([pd.read_csv(path) for path in outputs])["prediction"].tolist()
+    assert predicted == json.loads((tmp_path / "single.json").read_text())["predictions"]
+
+    segments = sorted((deployment / "logs" / "segments").iterdir())
+    assert len(segments) == PARTITIONS
+    fleet, alone = status(deployment, tmp_path), status(single, tmp_path)
+    assert fleet["predictions"]["total_predictions"] == ROWS == alone["predictions"]["total_predictions"]
+    assert fleet["predictions"]["distribution"] == alone["predictions"]["distribution"]
+    assert drift_scores(fleet) == drift_scores(alone)
+
+    # The same job again (same output folder, same deployment): every partition's output and log
+    # segment is replaced, none is added, so every row is still counted once.
+    again = run_process(command, tmp_path, env=ray_env, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert sorted((deployment / "logs" / "segments").iterdir()) == segments
+    assert status(deployment, tmp_path)["predictions"]["total_predictions"] == ROWS
+
+
+def test_engine_usage_errors_name_the_option(cli, classification_csv, models_dir, tmp_path):
+    assert cli("train", classification_csv, "trainer.model.n_estimators=5").returncode == 0
+    missing_output = cli("predict", str(tmp_path), "latest", "--engine", "ray")
+    assert missing_output.returncode == 2 and "-o" in missing_output.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli("predict", str(empty), "latest", "--engine", "ray", "-o", str(tmp_path / "out"))
+    assert result.returncode == 2 and result.stderr.strip() == (
+        f"error: {empty}: no data files (.parquet, .csv, .tsv, .json, .jsonl) under it"
+    )
