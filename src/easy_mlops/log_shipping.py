@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 SHIP_STATE = ".shipped.json"
 LOCAL_SEGMENTS = "segments"  # in logs/: batch jobs' segments, for a deployment without a log location
 SHIPPED_LOGS = (PREDICTIONS_LOG, METRICS_LOG, ALERTS_LOG)
+NO_LOCATION = (
+    "its logs are its own logs/ folder, it has no log segments (deployments uploaded to object "
+    "storage, or trained with observability.log_uri=URL, have them)"
+)
 
 
 def log_store(deployment_dir: str | Path) -> SegmentStore | None:
@@ -253,7 +257,9 @@ def ship(deployment_dir: str | Path) -> SegmentHeader | None:
 def ship_now(deployment_dir: str | Path) -> tuple[SegmentHeader | None, str]:
     """``logs ship``: ship now, or say why not; returns the segment (None: nothing new) and where."""
     directory = Path(deployment_dir)
-    store = required_store(directory)
+    store = log_store(directory)
+    if store is None:
+        raise ConfigError(f"{directory.name}: {NO_LOCATION}")
     try:
         shipped = Spool(directory / "logs").ship(store)
     except OSError as exc:
@@ -262,12 +268,12 @@ def ship_now(deployment_dir: str | Path) -> tuple[SegmentHeader | None, str]:
 
 
 def required_store(directory: Path) -> SegmentStore:
+    """The log location, or the deployment's own batch segments; else one line saying it has none."""
     store = log_store(directory)
+    if store is None and (directory / "logs" / LOCAL_SEGMENTS).is_dir():
+        store = segment_store(directory)
     if store is None:
-        raise ConfigError(
-            f"{directory.name}: its logs are its own logs/ folder, it has no log segments (deployments "
-            "uploaded to object storage, or trained with observability.log_uri=URL, have them)"
-        )
+        raise ConfigError(f"{directory.name}: {NO_LOCATION}")
     return store
 
 

@@ -236,3 +236,23 @@ def test_a_deployment_without_a_log_location_has_no_store(tmp_path):
     deployment = Path(run_experiment(cfg)["deployment"]["deployment_dir"])
     assert log_store(deployment) is None and ship(deployment) is None
     assert not (deployment / "logs" / ".shipped.json").exists()
+
+
+def test_batch_segments_of_a_deployment_without_a_location_add_to_its_own_logs_and_compact(tmp_path):
+    data = tmp_path / "churn.csv"
+    make_classification_frame().to_csv(data, index=False)
+    cfg = compose_config(["data=csv", f"data.path={data}", f"deployment.output_dir={tmp_path}"])
+    deployment = Path(run_experiment(cfg)["deployment"]["deployment_dir"])
+    predict_frame(live(30), deployment)  # its own logs/, as always
+    store = log_shipping.segment_store(deployment)
+    for number in range(2):  # as two --engine ray tasks write them
+        header = SegmentHeader(writer="batchjob", seq=number, created="2024-01-01T00:00:00")
+        batch = PredictionBatch(np.array(["yes"] * 10), "1.0.0", timestamp="2024-01-01T00:00:00")
+        batch.add_to(header.index)
+        store.put(header, "".join(batch.chunks()).encode())
+    assert deployment_status(deployment)["predictions"]["total_predictions"] == 50
+    assert compact(deployment)[:2] == (2, 20)
+    assert len(store.listing()) == 1
+    assert deployment_status(deployment)["predictions"]["total_predictions"] == 50
+    with pytest.raises(log_shipping.ConfigError, match="observability.log_uri"):
+        log_shipping.ship_now(deployment)  # its own logs are never shipped into its own segments
