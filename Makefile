@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 MLFLOW_SERVER := .venv-mlflow-server
 MLFLOW_VERSION := 3.17.2
 
-.PHONY: run test test-unit lint browser mlflow-server bench bench-serve bench-drift clean
+.PHONY: run test test-unit lint browser mlflow-server bench bench-serve bench-drift bench-fleet clean
 
 run: $(RUN_STAMP)
 	$(BIN)/python -m easy_mlops.run
@@ -51,6 +51,10 @@ bench-serve: $(DEV_STAMP)
 # make-mlops-easy status vs Evidently's DataDriftPreset (Evidently in bench/.venv-evidently); writes bench/DRIFT_RESULTS.md.
 bench-drift: $(DEV_STAMP)
 	$(BIN)/python bench/drift.py
+
+# status over 1,000 log segments vs 1; predict --engine ray vs one process; writes bench/FLEET_RESULTS.md.
+bench-fleet: $(DEV_STAMP)
+	$(BIN)/python bench/fleet.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
