@@ -101,9 +101,11 @@ def job_name(output: str, deployment_name: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _deployment(reference: str, verify: bool) -> Deployment:
-    """Loaded once per worker process, whatever number of partitions it scores."""
-    return Deployment.load(reference, verify)
+def _deployment(reference: str, verify: bool) -> tuple[Deployment, dict[str, Any] | None]:
+    """The deployment and its training profile, loaded once per worker process, whatever number of
+    partitions it scores."""
+    deployment = Deployment.load(reference, verify)
+    return deployment, read_profile(deployment.directory)
 
 
 def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
@@ -111,7 +113,7 @@ def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
     the worker's peak memory so far (MiB)."""
     from easy_mlops.profiles import live_counts
 
-    deployment = _deployment(job.deployment, job.verify)
+    deployment, profile = _deployment(job.deployment, job.verify)
     frame = _read(partition, deployment)
     predictions = deployment.predict(frame, source=partition.source)
     _write_predictions(partition.output, predictions)
@@ -119,7 +121,6 @@ def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
         batch = PredictionBatch(predictions, deployment.version, {"source": partition.source})
         header = SegmentHeader(writer=job.job, seq=partition.number, created=now())
         batch.add_to(header.index)
-        profile = read_profile(deployment.directory)
         if profile is not None:
             header.drift = {batch.timestamp[:13]: live_counts(profile, frame, predictions)}
         segment_store(deployment.directory).put(header, "".join(batch.chunks()).encode())

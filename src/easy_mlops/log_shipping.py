@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from easy_mlops.config.config import ObservabilityConfig
 from easy_mlops.deployment.metadata import read_metadata, read_snapshot_data
 from easy_mlops.deployment.storage import SEGMENTS_FOLDER, describe_failure, filesystem
 from easy_mlops.errors import ConfigError, DeploymentError
@@ -401,8 +402,8 @@ class Shipper:
         observability = {}
         if self.store is not None:
             observability = (read_snapshot_data(self.deployment_dir) or {}).get("observability") or {}
-        self.rows = int(observability.get("ship_every_rows") or 10_000)
-        self.seconds = float(observability.get("ship_every_s") or 10.0)
+        self.rows = int(observability.get("ship_every_rows") or ObservabilityConfig.ship_every_rows)
+        self.seconds = float(observability.get("ship_every_s") or ObservabilityConfig.ship_every_s)
         self.logged, self.shipped_at = 0, time.monotonic()
 
     @property
