@@ -29,20 +29,22 @@ import hashlib
 import io
 import logging
 import resource
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from easy_mlops.data.loaders import iter_table
 from easy_mlops.deployment.loading import Deployment
 from easy_mlops.deployment.storage import describe_failure, filesystem, is_remote
 from easy_mlops.errors import ConfigError, DataError, DeploymentError
 from easy_mlops.files import write_whole
-from easy_mlops.jsonsafe import now
 from easy_mlops.log_shipping import segment_store
-from easy_mlops.observability.prediction_index import PredictionBatch
-from easy_mlops.observability.segments import SegmentHeader
+from easy_mlops.observability.segments import SegmentBuilder
 from easy_mlops.observability.steps import read_profile
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 ENGINES = ("ray",)
 PARTITION_SUFFIXES = (".parquet", ".csv", ".tsv", ".json", ".jsonl")
 TASK_RETRIES = 3  # a task whose worker died is run again this many times
+CHUNK_ROWS = 100_000  # rows a task reads and scores at a time
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class BatchJob:
     deployment: str  # a local directory or a URL every node can read
     log: bool
     verify: bool
+    chunk_rows: int  # rows a task scores at a time: its memory is bounded by a chunk, not the partition
 
 
 def partitions(data: str, output: str) -> list[Partition]:
@@ -109,37 +113,39 @@ def _deployment(reference: str, verify: bool) -> tuple[Deployment, dict[str, Any
 
 
 def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
-    """Score one partition, write its predictions whole and its log segment; returns its rows and
-    the worker's peak memory so far (MiB)."""
-    from easy_mlops.profiles import live_counts
+    """Score one partition a chunk at a time, write its predictions whole and its log segment;
+    returns its rows and the worker's peak memory so far (MiB)."""
+    import numpy as np
 
     deployment, profile = _deployment(job.deployment, job.verify)
-    frame = _read(partition, deployment)
-    predictions = deployment.predict(frame, source=partition.source)
-    _write_predictions(partition.output, predictions)
-    if job.log:
-        batch = PredictionBatch(predictions, deployment.version, {"source": partition.source})
-        header = SegmentHeader(writer=job.job, seq=partition.number, created=now())
-        batch.add_to(header.index)
-        if profile is not None:
-            header.drift = {batch.timestamp[:13]: live_counts(profile, frame, predictions)}
-        segment_store(deployment.directory).put(header, "".join(batch.chunks()).encode())
-    return len(predictions), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with (
+        _local_copy(partition.source) as local,
+        SegmentBuilder(job.job, partition.number, profile) as segment,
+    ):
+        predictions = []
+        for chunk in iter_table(local, job.chunk_rows, deployment.data_encoding):
+            scored = deployment.predict(chunk, source=partition.source)
+            predictions.append(scored)
+            if job.log:
+                segment.add(scored, deployment.version, {"source": partition.source}, chunk)
+        _write_predictions(partition.output, np.concatenate(predictions))
+        if job.log:
+            segment.store(segment_store(deployment.directory))
+    rows = sum(map(len, predictions))
+    return rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _read(partition: Partition, deployment: Deployment) -> Any:
-    """The partition's table, read as ``predict`` reads a file (a remote one through a local copy)."""
-    from easy_mlops.data.loaders import load_table
-
-    if not is_remote(partition.source):
-        return load_table(partition.source, encoding=deployment.data_encoding)
-    import tempfile
-
-    fs, path = filesystem(partition.source)
+@contextmanager
+def _local_copy(source: str) -> Iterator[Path]:
+    """A partition's file on this node's disk: itself, or a copy of a remote one (removed after)."""
+    if not is_remote(source):
+        yield Path(source)
+        return
+    fs, path = filesystem(source)
     with tempfile.TemporaryDirectory(prefix="easy-mlops-partition-") as scratch:
         local = Path(scratch) / Path(path).name
         fs.get_file(path, str(local))
-        return load_table(local, encoding=deployment.data_encoding)
+        yield local
 
 
 def _write_predictions(target: str, predictions: Any) -> None:
@@ -163,8 +169,10 @@ def score_dataset(
     address: str | None = None,
     log_predictions: bool = True,
     verify: bool = True,
+    chunk_rows: int | None = None,
 ) -> dict[str, Any]:
-    """Score every partition of ``data`` on ``engine``; returns what was done (rows, partitions, where)."""
+    """Score every partition of ``data`` on ``engine``, each task ``chunk_rows`` rows at a time;
+    returns what was done (rows, partitions, where)."""
     if engine not in ENGINES:
         raise ConfigError(f"--engine {engine!r}: the engines are {', '.join(ENGINES)}")
     try:
@@ -174,7 +182,9 @@ def score_dataset(
     deployment = Deployment.load(reference, verify)  # a bad deployment fails before a cluster starts
     shared = reference if is_remote(reference) else str(deployment.directory.resolve())
     found = partitions(data, output)
-    job = BatchJob(job_name(output, deployment.name), shared, log_predictions, verify)
+    job = BatchJob(
+        job_name(output, deployment.name), shared, log_predictions, verify, chunk_rows or CHUNK_ROWS
+    )
     started = time.monotonic()
     # "local": a cluster of this machine's own, never one another command left running here.
     ray.init(

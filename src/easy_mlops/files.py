@@ -43,18 +43,21 @@ def write_bytes_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def write_whole(fs: Any, path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` of an fsspec filesystem so that readers never see part of it: a
-    temporary name then a rename on a file system, one PUT on object storage (where a PUT is atomic)."""
+def write_whole(fs: Any, path: str, data: bytes | Path) -> None:
+    """Write ``data`` (bytes, or a local file's) to ``path`` of an fsspec filesystem so that readers
+    never see part of it: a temporary name then a rename on a file system, one PUT on object storage
+    (a single or multipart upload, which appears only once complete)."""
     folder = path.rsplit("/", 1)[0]
     fs.makedirs(folder, exist_ok=True)
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    if protocol not in ("file", "local"):
-        fs.pipe_file(path, data)
-        return
-    temporary = f"{folder}/.{path.rsplit('/', 1)[-1]}.partial{os.getpid()}"
-    fs.pipe_file(temporary, data)
-    fs.mv(temporary, path)
+    local = protocol in ("file", "local")
+    target = f"{folder}/.{path.rsplit('/', 1)[-1]}.partial{os.getpid()}" if local else path
+    if isinstance(data, bytes):
+        fs.pipe_file(target, data)
+    else:
+        fs.put_file(str(data), target)
+    if local:
+        fs.mv(target, path)
 
 
 def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:

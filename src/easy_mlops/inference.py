@@ -9,6 +9,8 @@ deployment's own observability config.
 import json
 import logging
 import os
+import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,14 +18,16 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from easy_mlops.data.loaders import check_data_file, load_table
+from easy_mlops.data.loaders import check_data_file, iter_table, load_table
 from easy_mlops.deployment.loading import Deployment, Scores
 from easy_mlops.deployment.storage import is_remote
 from easy_mlops.errors import DataError
 from easy_mlops.files import write_text_atomic
 from easy_mlops.jsonsafe import json_values
-from easy_mlops.log_shipping import ship
+from easy_mlops.log_shipping import save_segment, ship
 from easy_mlops.monitoring import deployment_monitor
+from easy_mlops.observability.segments import SegmentBuilder
+from easy_mlops.observability.steps import read_profile
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +97,7 @@ def score_file(
     written, the deployment has class probabilities when asked for them), and
     predictions (the labels) are logged only once they were delivered.
     """
-    check_data_file(data_path)
-    if isinstance(output, (str, Path)):
-        check_output_file(output)
-    # The deployment first: a bad one fails before a large file is read, and
-    # unpickling's scratch memory is freed before the table takes its share.
-    deployment = Deployment.load(reference, verify)
-    if proba:
-        deployment.check_probabilities()
+    deployment = _load_for_scoring(data_path, reference, verify, output, proba)
     if log_predictions and is_remote(reference):
         log.warning(
             "%s is remote: its predictions are logged locally in %s, then shipped beside it (logs/segments)",
@@ -115,6 +112,84 @@ def score_file(
     if log_predictions:
         record_predictions(deployment, scores.predictions, str(data_path), frame)
     return scores
+
+
+def _load_for_scoring(
+    data_path: str | Path,
+    reference: str | Path,
+    verify: bool,
+    output: str | Path | TextIO | None,
+    proba: bool,
+) -> Deployment:
+    """The cheap checks, then the deployment: a bad one fails before a large file is read, and
+    unpickling's scratch memory is freed before the table takes its share."""
+    check_data_file(data_path)
+    if isinstance(output, (str, Path)):
+        check_output_file(output)
+    deployment = Deployment.load(reference, verify)
+    if proba:
+        deployment.check_probabilities()
+    return deployment
+
+
+# Data files larger than this are scored a chunk of rows at a time (see stream_file).
+STREAM_ABOVE_BYTES = 256 << 20
+CHUNK_ROWS = 100_000
+
+
+def stream_file(
+    data_path: str | Path,
+    reference: str | Path,
+    output: str | Path | TextIO,
+    chunk_rows: int = CHUNK_ROWS,
+    log_predictions: bool = True,
+    verify: bool = True,
+    proba: bool = False,
+) -> int:
+    """:func:`score_file` for a file larger than memory: read, scored and written ``chunk_rows`` rows
+    at a time, so memory is bounded by a chunk; returns the number of rows.
+
+    ``output`` receives the same JSON, written as it is scored (a file is
+    still replaced only once whole). The predictions' log is gathered as one
+    log segment on disk and stored (in the deployment's log location, else
+    its ``logs/segments/``) only once the output was delivered; with
+    ``proba`` the probabilities wait in a scratch file until every row's
+    label is written.
+    """
+    deployment = _load_for_scoring(data_path, reference, verify, output, proba)
+    profile = read_profile(deployment.directory) if log_predictions else None
+    source = str(data_path)
+    with (
+        SegmentBuilder(f"predict-{uuid.uuid4().hex[:12]}", 0, profile) as segment,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as probabilities,
+    ):
+        rows, classes = 0, None
+
+        def pieces() -> Iterator[str]:
+            nonlocal rows, classes
+            yield '{"predictions": ['
+            for chunk in iter_table(data_path, chunk_rows, deployment.data_encoding):
+                scores = deployment.score(chunk, source=source, proba=proba)
+                separator = ", " if rows else ""
+                yield separator + json.dumps(json_values(scores.predictions))[1:-1]
+                if proba:
+                    classes = scores.classes
+                    probabilities.write(separator + json.dumps(scores.probabilities.tolist())[1:-1])
+                if log_predictions:
+                    segment.add(scores.predictions, deployment.version, {"source": source}, chunk)
+                rows += len(scores)
+            if not proba:
+                yield "]}\n"
+                return
+            yield f'], "classes": {json.dumps(json_values(classes))}, "probabilities": ['
+            probabilities.seek(0)
+            yield from iter(lambda: probabilities.read(1 << 20), "")
+            yield "]}\n"
+
+        deliver(pieces(), output)
+        if log_predictions:
+            save_segment(deployment.directory, segment)
+    return rows
 
 
 # Rows of probabilities encoded at a time: a million rows never sit in memory as Python lists at once.

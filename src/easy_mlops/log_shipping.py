@@ -35,10 +35,17 @@ from easy_mlops.config.config import ObservabilityConfig
 from easy_mlops.deployment.metadata import read_metadata, read_snapshot_data
 from easy_mlops.deployment.storage import SEGMENTS_FOLDER, describe_failure, filesystem
 from easy_mlops.errors import ConfigError, DeploymentError
-from easy_mlops.files import cache_dir, write_json_atomic
+from easy_mlops.files import cache_dir, write_json_atomic, write_whole
 from easy_mlops.jsonl import locked, read_lines, read_records, tail_fingerprint
 from easy_mlops.jsonsafe import now
-from easy_mlops.observability.segments import SegmentError, SegmentHeader, SegmentStore, merged, read_body
+from easy_mlops.observability.segments import (
+    SegmentBuilder,
+    SegmentError,
+    SegmentHeader,
+    SegmentStore,
+    merged,
+    read_body,
+)
 from easy_mlops.observability.steps import (
     ALERTS_LOG,
     DRIFT_COUNTS,
@@ -52,7 +59,9 @@ from easy_mlops.observability.steps import (
 log = logging.getLogger(__name__)
 
 SHIP_STATE = ".shipped.json"
-LOCAL_SEGMENTS = "segments"  # in logs/: batch jobs' segments, for a deployment without a log location
+# In logs/: the segments of batch jobs and streamed predictions of a deployment without a log location,
+# and of one whose location could not be reached (until the next shipment).
+LOCAL_SEGMENTS = "segments"
 SHIPPED_LOGS = (PREDICTIONS_LOG, METRICS_LOG, ALERTS_LOG)
 NO_LOCATION = (
     "its logs are its own logs/ folder, it has no log segments (deployments uploaded to object "
@@ -249,7 +258,11 @@ def ship(deployment_dir: str | Path) -> SegmentHeader | None:
     directory = Path(deployment_dir)
     try:
         store = log_store(directory)
-        return Spool(directory / "logs").ship(store) if store is not None else None
+        if store is None:
+            return None
+        shipped = Spool(directory / "logs").ship(store)
+        ship_waiting_segments(directory, store)
+        return shipped
     except (OSError, DeploymentError, ConfigError) as exc:
         log.warning("could not ship the logs of %s (kept here, shipped next time): %s", directory.name, exc)
         return None
@@ -263,9 +276,46 @@ def ship_now(deployment_dir: str | Path) -> tuple[SegmentHeader | None, str]:
         raise ConfigError(f"{directory.name}: {NO_LOCATION}")
     try:
         shipped = Spool(directory / "logs").ship(store)
+        ship_waiting_segments(directory, store)
     except OSError as exc:
         raise DeploymentError(f"{store.root}: cannot ship the logs: {describe_failure(exc)}") from exc
     return shipped, store.path(shipped.name) if shipped else store.root
+
+
+def save_segment(deployment_dir: str | Path, segment: SegmentBuilder) -> str:
+    """Store a finished segment (a streamed ``predict``'s) where the deployment's segments go;
+    returns where.
+
+    A log location that cannot be reached is one warning: the segment waits in
+    the deployment's ``logs/segments/`` and the next shipment takes it there.
+    """
+    directory = Path(deployment_dir)
+    store, waiting = log_store(directory), _own_segments(directory)
+    if store is not None:
+        try:
+            return segment.store(store)
+        except (OSError, DeploymentError) as exc:
+            log.warning(
+                "could not store the log segment in %s (kept in %s, shipped next time): %s",
+                store.root,
+                waiting.root,
+                describe_failure(exc),
+            )
+    return segment.store(waiting)
+
+
+def ship_waiting_segments(deployment_dir: Path, store: SegmentStore) -> int:
+    """Move the segments waiting in the deployment's ``logs/segments/`` to its log location."""
+    waiting = _own_segments(deployment_dir)
+    names = sorted(waiting.listing())
+    for name in names:
+        write_whole(store.fs, store.path(name), Path(waiting.path(name)))
+        waiting.delete([name])
+    return len(names)
+
+
+def _own_segments(deployment_dir: Path) -> SegmentStore:
+    return SegmentStore(fsspec_local(), str(Path(deployment_dir) / "logs" / LOCAL_SEGMENTS))
 
 
 def required_store(directory: Path) -> SegmentStore:
@@ -299,14 +349,17 @@ def fleet_header(deployment_dir: Path, store: SegmentStore) -> SegmentHeader:
         shipped = store.headers()
     except Exception as exc:
         raise DeploymentError(f"{store.root}: cannot read the log segments: {exc}") from exc
-    return merged([base, *shipped, unshipped])
+    # Segments waiting here for an unreachable location count too (once: a name shipped meanwhile is there).
+    names = {header.name for header in shipped}
+    waiting = [header for header in _own_segments(deployment_dir).headers() if header.name not in names]
+    return merged([base, *shipped, *waiting, unshipped])
 
 
 def segment_store(deployment_dir: str | Path) -> SegmentStore:
     """Where a batch job's tasks put their segments: the log location, or the deployment's own
     ``logs/segments/`` when it has none."""
     directory = Path(deployment_dir)
-    return log_store(directory) or SegmentStore(fsspec_local(), str(directory / "logs" / LOCAL_SEGMENTS))
+    return log_store(directory) or _own_segments(directory)
 
 
 def fsspec_local() -> Any:

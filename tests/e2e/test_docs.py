@@ -207,6 +207,19 @@ def test_monitoring_after_day_one_examples(workdir, cli):
     assert "numeric_stat: wasserstein" in snapshot and "window: 7d" in snapshot
 
 
+def test_a_file_larger_than_memory_example(workdir, cli):
+    example_deployment(workdir)
+    new = pd.read_csv(workdir / "new.csv")
+    pd.concat([new] * 800, ignore_index=True).to_csv(workdir / "events.csv", index=False)  # 400,000 rows
+    [words] = block_with("make-mlops-easy predict events.csv latest -o scored.json --chunk-rows 200000")
+    result = run(words, workdir, cli=cli)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 400,000 predictions to scored.json (200,000 rows at a time)" in result.stderr
+    assert len(json.loads((workdir / "scored.json").read_text())["predictions"]) == 400_000
+    status = json.loads(run(["make-mlops-easy", "status", "latest", "--json"], workdir, cli=cli).stdout)
+    assert status["predictions"]["total_predictions"] == 400_000
+
+
 def test_tracking_examples(workdir, cli):
     from mlflow import MlflowClient
 

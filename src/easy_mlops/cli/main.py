@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--no-log", action="store_true", help="do not log these predictions")
     predict.add_argument(
+        "--chunk-rows",
+        type=positive_int,
+        metavar="N",
+        help="read, score and write N rows at a time: memory bounded by a chunk "
+        "(files over 256 MiB are streamed in chunks of 100,000 rows anyway)",
+    )
+    predict.add_argument(
         "--engine",
         choices=["ray"],
         help="score a partitioned dataset (DATA a folder or URL prefix) on Ray, one task per file; "
@@ -203,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number above zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above zero")
+    return value
+
+
 def default_output_dir() -> str:
     from easy_mlops.config.config import DeploymentConfig
 
@@ -251,7 +269,13 @@ def chosen_deployment(args: argparse.Namespace) -> str:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from easy_mlops.data.loaders import check_data_file
-    from easy_mlops.inference import check_output_file, score_file
+    from easy_mlops.inference import (
+        CHUNK_ROWS,
+        STREAM_ABOVE_BYTES,
+        check_output_file,
+        score_file,
+        stream_file,
+    )
     from easy_mlops.runtime import settle
 
     if args.engine or args.address:
@@ -262,9 +286,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     output = args.output or sys.stdout
     reference = chosen_deployment(args)
     settle()  # the imports (pandas among them), before the data and the model are loaded
-    scores = score_file(args.data, reference, not args.no_log, not args.skip_verify, output, proba=args.proba)
+    log, verify = not args.no_log, not args.skip_verify
+    if args.chunk_rows or Path(args.data).stat().st_size > STREAM_ABOVE_BYTES:
+        chunk_rows = args.chunk_rows or CHUNK_ROWS
+        rows = stream_file(args.data, reference, output, chunk_rows, log, verify, args.proba)
+        how = f" ({chunk_rows:,} rows at a time)"
+    else:
+        rows, how = len(score_file(args.data, reference, log, verify, output, proba=args.proba)), ""
     if args.output:
-        sys.stderr.write(f"wrote {len(scores):,} predictions to {args.output}\n")
+        sys.stderr.write(f"wrote {rows:,} predictions to {args.output}{how}\n")
     return 0
 
 
@@ -286,6 +316,7 @@ def predict_on_engine(args: argparse.Namespace) -> int:
         args.address,
         not args.no_log,
         not args.skip_verify,
+        args.chunk_rows,
     )
     sys.stderr.write(
         f"wrote {done['rows']:,} predictions of {done['partitions']} partitions to {done['output']} "

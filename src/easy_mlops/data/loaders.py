@@ -8,6 +8,8 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,16 +76,67 @@ def read_table(
     are written ``12,5``. Text is ``encoding`` (UTF-8 by default). Parquet
     files ignore all three.
     """
-    check_data_file(path)
-    path = Path(path)
-    suffix = path.suffix.lower()
-    encoding = encoding or "utf-8"
-    text_format: dict[str, str] = {}
-    try:
-        if suffix in TEXT_TABLES:
-            tab = "\t" if suffix == ".tsv" else None
-            text_format = csv_format(path, sep, decimal, encoding, default_sep=tab)
+    path, suffix, encoding = Path(path), Path(path).suffix.lower(), encoding or "utf-8"
+    with reading(path, encoding):
+        text_format = _text_format(path, sep, decimal, encoding)
         frame = _read(path, suffix, text_format, encoding)
+    frame = _checked(frame, path)
+    if suffix != ".parquet" and codecs.lookup(encoding).name != "utf-8":
+        text_format["encoding"] = encoding
+    return frame, text_format
+
+
+def iter_table(path: str | Path, chunk_rows: int, encoding: str | None = None) -> Iterator[pd.DataFrame]:
+    """A data file's table ``chunk_rows`` rows at a time, read as :func:`read_table` reads it whole:
+    what a file larger than memory is scored in.
+
+    CSV, TSV and JSON Lines are parsed a chunk at a time and Parquet read a
+    row group's batch at a time; a JSON array file (one document) is read
+    whole, then handed out in chunks.
+    """
+    path, suffix, encoding = Path(path), Path(path).suffix.lower(), encoding or "utf-8"
+    with reading(path, encoding):
+        text_format = _text_format(path, None, None, encoding)
+        if suffix in TEXT_TABLES:
+            _check_header(path, text_format["sep"], encoding)
+            chunks: Iterator[pd.DataFrame] = pd.read_csv(
+                path,
+                sep=text_format["sep"],
+                decimal=text_format.get("decimal", "."),
+                thousands=text_format.get("thousands"),
+                encoding=encoding,
+                chunksize=chunk_rows,
+            )
+        elif suffix == ".parquet":
+            chunks = _parquet_batches(path, chunk_rows)
+        elif _is_json_lines(path, suffix):
+            chunks = pd.read_json(path, lines=True, encoding=encoding, dtype=False, chunksize=chunk_rows)
+        else:
+            whole = _read(path, suffix, text_format, encoding)
+            chunks = (whole.iloc[start : start + chunk_rows] for start in range(0, len(whole), chunk_rows))
+        found = False
+        for chunk in chunks:
+            found = True
+            yield _checked(chunk, path)
+        if not found:
+            raise DataError(f"{path}: no rows or no columns")
+
+
+def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as parquet:
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas()
+
+
+@contextmanager
+def reading(path: Path, encoding: str) -> Iterator[None]:
+    """Turn what reading a data file can raise into one :class:`DataError` line naming the file."""
+    check_data_file(path)
+    suffix = path.suffix.lower()
+    try:
+        yield
     except DataError:
         raise
     except PermissionError as exc:
@@ -99,15 +152,25 @@ def read_table(
     except (ValueError, pd.errors.ParserError, OSError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot parse as {FILE_FORMATS[suffix]}: {detail}") from exc
+
+
+def _text_format(path: Path, sep: str | None, decimal: str | None, encoding: str) -> dict[str, str]:
+    """How a CSV or TSV file's text is read (see :func:`csv_format`); nothing for other formats."""
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_TABLES:
+        return {}
+    return csv_format(path, sep, decimal, encoding, default_sep="\t" if suffix == ".tsv" else None)
+
+
+def _checked(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A table with rows, columns and unique column names, named as text."""
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{path}: no rows or no columns")
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise DataError(f"{path}: duplicate column names: {', '.join(map(str, duplicated))}")
     frame.columns = [str(column) for column in frame.columns]
-    if suffix != ".parquet" and codecs.lookup(encoding).name != "utf-8":
-        text_format["encoding"] = encoding
-    return frame, text_format
+    return frame
 
 
 def undecodable(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
@@ -125,23 +188,32 @@ def undecodable(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
 def _read(path: Path, suffix: str, text_format: dict[str, str], encoding: str) -> pd.DataFrame:
     if suffix in TEXT_TABLES:
         sep, decimal = text_format["sep"], text_format.get("decimal", ".")
-        # pandas renames repeated headers to "a.1"; catch them from the raw header.
-        header = pd.read_csv(path, sep=sep, nrows=1, header=None, encoding=encoding).iloc[0].astype(str)
-        repeated = sorted(set(header[header.duplicated()]))
-        if repeated:
-            raise DataError(f"{path}: duplicate column names: {', '.join(repeated)}")
+        _check_header(path, sep, encoding)
         thousands = text_format.get("thousands")
         return pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding)
     # dtype=False: true/null stays booleans and gaps (pandas would make it 1.0/NaN, a number).
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_json(path, lines=_is_json_lines(path, suffix), encoding=encoding, dtype=False)
+
+
+def _check_header(path: Path, sep: str, encoding: str) -> None:
+    """Refuse repeated column names, caught from the raw header: pandas would rename them ``a.1``."""
+    header = pd.read_csv(path, sep=sep, nrows=1, header=None, encoding=encoding).iloc[0].astype(str)
+    repeated = sorted(set(header[header.duplicated()]))
+    if repeated:
+        raise DataError(f"{path}: duplicate column names: {', '.join(repeated)}")
+
+
+def _is_json_lines(path: Path, suffix: str) -> bool:
+    """A ``.jsonl`` file, or a ``.json`` file that is not one array (records one per line)."""
     if suffix == ".jsonl":
-        return pd.read_json(path, lines=True, encoding=encoding, dtype=False)
-    if suffix == ".json":
-        with path.open("rb") as handle:
+        return True
+    with path.open("rb") as handle:
+        first = handle.read(1)
+        while first.isspace():
             first = handle.read(1)
-            while first.isspace():
-                first = handle.read(1)
-        return pd.read_json(path, lines=first != b"[", encoding=encoding, dtype=False)
-    return pd.read_parquet(path)
+    return first != b"["
 
 
 def csv_format(

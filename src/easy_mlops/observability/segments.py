@@ -23,6 +23,8 @@ segment: object storage never appends).
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,8 @@ from typing import Any
 
 from easy_mlops.counts import add_counts
 from easy_mlops.files import write_json_atomic, write_whole
-from easy_mlops.observability.prediction_index import PredictionIndex
+from easy_mlops.jsonsafe import now
+from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +132,19 @@ def encode(header: SegmentHeader, body: bytes) -> bytes:
     return json.dumps(header.to_json(), default=str).encode() + b"\n" + body
 
 
+def encode_file(header: SegmentHeader, body: Path, target: Path) -> None:
+    """:func:`encode` for a body in a file, into the file ``target``: the rows never sit in memory."""
+    digest, size = hashlib.sha256(), 0
+    with open(body, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    header.body_bytes, header.body_sha256 = size, digest.hexdigest()
+    with open(target, "wb") as out, open(body, "rb") as handle:
+        out.write(json.dumps(header.to_json(), default=str).encode() + b"\n")
+        shutil.copyfileobj(handle, out, 1 << 20)
+
+
 def read_header(fs: Any, path: str) -> tuple[SegmentHeader, int]:
     """A segment's header and where its body starts, reading only the header's bytes."""
     head = b""
@@ -178,10 +194,17 @@ class SegmentStore:
     def path(self, name: str) -> str:
         return f"{self.root.rstrip('/')}/{name}"
 
-    def put(self, header: SegmentHeader, body: bytes) -> str:
-        """Write a segment whole (see :func:`easy_mlops.files.write_whole`); returns its path."""
+    def put(self, header: SegmentHeader, body: bytes | Path) -> str:
+        """Write a segment whole (see :func:`easy_mlops.files.write_whole`), its body given as bytes
+        or as a file; returns its path."""
         target = self.path(header.name)
-        write_whole(self.fs, target, encode(header, body))
+        if isinstance(body, bytes):
+            write_whole(self.fs, target, encode(header, body))
+            return target
+        with tempfile.TemporaryDirectory(prefix="easy-mlops-segment-") as scratch:
+            whole = Path(scratch) / header.name
+            encode_file(header, body, whole)
+            write_whole(self.fs, target, whole)
         return target
 
     def listing(self) -> dict[str, int]:
@@ -225,6 +248,50 @@ class SegmentStore:
         paths = [self.path(name) for name in names]
         if paths:
             self.fs.rm(paths)
+
+
+class SegmentBuilder:
+    """One segment gathered a chunk of predictions at a time: the lines go to a scratch file, the
+    index and drift counts stay in memory, which is bounded whatever the number of rows.
+
+    What a batch task or a streamed ``predict`` logs: stored (:meth:`store`) only once the
+    predictions it logs were delivered, so a run that fails logs nothing. Use it as a context
+    manager; the scratch file goes with it.
+    """
+
+    def __init__(self, writer: str, seq: int, profile: dict[str, Any] | None) -> None:
+        self.header = SegmentHeader(writer=writer, seq=seq, created=now())
+        self.profile = profile  # the training profile drift is counted against; None: no drift counts
+        self.scratch = Path(tempfile.mkdtemp(prefix="easy-mlops-segment-"))
+        self.body = open(self.scratch / "body", "wb")  # noqa: SIM115 - closed by store() or close()
+
+    def add(self, predictions: Any, model_version: str, metadata: dict | None, frame: Any) -> None:
+        """Log one chunk: its predictions' lines (numbered on from the chunks before) and counts."""
+        from easy_mlops.profiles import live_counts  # pandas: the caller scored a table
+
+        batch = PredictionBatch(predictions, model_version, metadata, first_row=self.header.index.lines)
+        for piece in batch.chunks():
+            self.body.write(piece.encode("utf-8"))
+        batch.add_to(self.header.index)
+        if self.profile is not None:
+            hour = batch.timestamp[:13]
+            counts = live_counts(self.profile, frame, predictions)
+            self.header.drift[hour] = add_counts(self.header.drift.get(hour, {}), counts)
+
+    def store(self, store: "SegmentStore") -> str:
+        """Put the segment in ``store``; returns its path."""
+        self.body.close()
+        return store.put(self.header, self.scratch / "body")
+
+    def close(self) -> None:
+        self.body.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def __enter__(self) -> "SegmentBuilder":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
 
 def counted(found: list[tuple[str, SegmentHeader]]) -> list[SegmentHeader]:
