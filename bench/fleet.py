@@ -182,6 +182,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one run")
     parser.add_argument("--output", default=str(HERE / "FLEET_RESULTS.md"))
+    parser.add_argument("--only", choices=["status", "batch"], help="run one of the two parts")
     args = parser.parse_args()
     segments, segment_rows, repeats = (50, 100, 1) if args.quick else (1000, 1000, 5)
     partitions, partition_rows = (4, 5_000) if args.quick else (20, 500_000)
@@ -200,8 +201,10 @@ def main() -> None:
         os.environ["EASY_MLOPS_CACHE"] = env["EASY_MLOPS_CACHE"]
         for name in ("status", "batch"):
             (Path(scratch) / name).mkdir()
-        lines += status_figures(Path(scratch) / "status", env, segments, segment_rows, repeats)
-        batch_lines += batch_figures(Path(scratch) / "batch", env, partitions, partition_rows)
+        if args.only != "batch":
+            lines += status_figures(Path(scratch) / "status", env, segments, segment_rows, repeats)
+        if args.only != "status":
+            batch_lines += batch_figures(Path(scratch) / "batch", env, partitions, partition_rows)
         shutil.rmtree(ray_tmp, ignore_errors=True)
     text = "\n".join(
         [

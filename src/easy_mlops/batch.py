@@ -52,7 +52,10 @@ log = logging.getLogger(__name__)
 ENGINES = ("ray",)
 PARTITION_SUFFIXES = (".parquet", ".csv", ".tsv", ".json", ".jsonl")
 TASK_RETRIES = 3  # a task whose worker died is run again this many times
-CHUNK_ROWS = 100_000  # rows a task reads and scores at a time
+# Rows a task reads and scores at a time. Parsing and preprocessing a chunk take about 4.5 times its
+# size in memory; at 50,000 rows (half predict's chunk) a task adds 81 MiB over an idle worker for a
+# 500,000-row partition of 89 MiB, as fast as with 100,000 (bench/FLEET_RESULTS.md).
+CHUNK_ROWS = 50_000
 
 
 @dataclass(frozen=True)

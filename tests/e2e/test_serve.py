@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -607,6 +608,30 @@ def test_two_workers_log_exactly_every_served_prediction(tmp_path, served, cli):
     assert status["predictions"]["total_predictions"] == 2000
     assert status["drift"]["rows"] == 2000  # both workers' input counts, exact too
     assert sorted(r["prediction"] for r in records) == sorted(answered)
+
+
+def test_workers_of_a_killed_server_stop_and_keep_what_they_answered(tmp_path, served, cli):
+    _, _, data = served
+    deployment = train(tmp_path / "models", data)
+    server = Server(tmp_path, str(deployment), "--workers", "2")
+    threads, answered, failures = clients(server.url, data, count=4, requests=50)
+    for thread in threads:
+        thread.join()
+    assert failures == [] and len(answered) == 200
+
+    os.kill(server.process.pid, signal.SIGKILL)  # the server process alone: nothing forwarded
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+        except OSError:
+            break  # no worker listens any more
+        assert time.monotonic() < deadline, "a worker of the killed server is still answering"
+        time.sleep(0.2)
+    server.process.wait(10)
+    status = json.loads(cli("status", deployment, "--json").stdout)
+    assert status["predictions"]["total_predictions"] == 200
 
 
 def test_reload_under_load_swaps_the_model_without_a_failed_request(tmp_path, served):

@@ -14,6 +14,7 @@ worker that took a newer deployment on ``POST /reload`` makes the parent send
 the others SIGHUP, so the whole server follows.
 """
 
+import ctypes
 import importlib.util
 import logging
 import multiprocessing
@@ -21,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -37,6 +39,7 @@ READY_TIMEOUT_S = 120
 # them after the fork (prometheus_client only once its multiprocess directory is set), so
 # a missing one is found here, before anything is loaded, not as a worker's traceback.
 SERVE_EXTRA = ("starlette", "uvicorn", "prometheus_client", "orjson")
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def require_serve_extra() -> None:
@@ -91,7 +94,7 @@ def serve(reference: str, settings: Any, output_dir: str | None = None, announce
     workers = [
         FORK.Process(
             target=run_worker,
-            args=(sock, deployment, reference, settings, token, output_dir, events),
+            args=(sock, deployment, reference, settings, token, output_dir, events, os.getpid()),
             name=f"easy-mlops-serve-{number}",
         )
         for number in range(settings.workers)
@@ -196,6 +199,16 @@ def _exit_reasons(workers: list) -> str:
     )
 
 
+def stop_with_parent(parent: int) -> None:
+    """Have this worker stopped (SIGTERM: a graceful stop that ships its logs) when the server
+    process dies, even by ``kill -9``, which forwards nothing: an orphaned worker would go on
+    answering on the port with nobody to stop it. Linux only; elsewhere the parent's stop is needed."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run_worker(
     sock: socket.socket,
     deployment: Deployment,
@@ -204,6 +217,7 @@ def run_worker(
     token: str | None,
     output_dir: str | None,
     events: Any,
+    parent: int,
 ) -> None:
     """One worker: uvicorn on the shared socket, the app built around the already-loaded deployment.
 
@@ -217,6 +231,7 @@ def run_worker(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the app handles it once its loop runs
+    stop_with_parent(parent)
     pid = os.getpid()
     serving = Serving(
         deployment,
