@@ -346,13 +346,13 @@ def fleet_header(deployment_dir: Path, store: SegmentStore) -> SegmentHeader:
         base, _, _ = spool.piece(empty, state["base"])
         unshipped, _, _ = spool.piece(state["shipped"])
     try:
-        shipped = store.headers()
+        shipped = store.total()
+        names = set(store.listing()) if (deployment_dir / "logs" / LOCAL_SEGMENTS).is_dir() else set()
     except Exception as exc:
         raise DeploymentError(f"{store.root}: cannot read the log segments: {exc}") from exc
     # Segments waiting here for an unreachable location count too (once: a name shipped meanwhile is there).
-    names = {header.name for header in shipped}
     waiting = [header for header in _own_segments(deployment_dir).headers() if header.name not in names]
-    return merged([base, *shipped, *waiting, unshipped])
+    return merged([base, shipped, *waiting, unshipped])
 
 
 def segment_store(deployment_dir: str | Path) -> SegmentStore:

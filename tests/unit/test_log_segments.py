@@ -114,6 +114,32 @@ def test_a_compaction_hides_what_it_replaced_and_the_larger_of_two_overlapping_o
     assert [header.writer for header in counted(found[:4])] == ["c", "x"]
 
 
+def test_the_sum_is_kept_and_only_segments_stored_since_are_read(tmp_path, caplog):
+    store, _ = segment(tmp_path, writer="w1", rows=3)
+    segment(tmp_path, writer="w2", rows=4)
+    assert store.total().rows == 7
+    first = Path(store.path("w1-00000000.seg"))
+    original = first.read_bytes()
+    first.write_bytes(b"x" * len(original))  # unreadable, same size: counted only if not read again
+    for cached in (tmp_path / "cache").glob("*.seg.*.json"):
+        cached.unlink()
+
+    segment(tmp_path, writer="w3", rows=5)
+    with caplog.at_level(logging.WARNING):
+        assert store.total().rows == 12
+    assert "left out" not in caplog.text  # w1 was not read: the kept sum covers it
+
+    first.write_bytes(original)
+    compacted = SegmentHeader(writer="c", seq=0, created="", replaces=["w1-00000000.seg", "w2-00000000.seg"])
+    PredictionBatch(np.arange(7), "1.0.0", timestamp="2024-01-01T00:00:00").add_to(compacted.index)
+    store.put(compacted, b"")
+    assert store.total().rows == 12  # summed afresh: w3 and the compaction, not what it replaced
+    store.delete(["w3-00000000.seg"])
+    assert store.total().rows == 7  # a covered segment went away: summed afresh
+    (tmp_path / "cache" / "total.json").write_text("{not json")
+    assert store.total().rows == 7
+
+
 def test_encoding_records_the_body_checksum(tmp_path):
     header = SegmentHeader(writer="w", seq=1, created="now")
     data = encode(header, b'{"prediction": 1}\n')

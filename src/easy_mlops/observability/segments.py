@@ -41,6 +41,7 @@ SEGMENT_FORMAT = "make-mlops-easy log segment"
 SEGMENT_VERSION = 1
 SUFFIX = ".seg"
 HEADER_BLOCK = 1 << 16  # bytes fetched per read while looking for the header's end
+TOTAL = "total.json"  # in a store's cache: the sum of its segments, and which ones it covers
 
 
 class SegmentError(ValueError):
@@ -94,7 +95,9 @@ class SegmentHeader:
         return {**document, "header_sha256": _digest(document)}
 
     @classmethod
-    def from_json(cls, document: Any, where: str) -> "SegmentHeader":
+    def from_json(cls, document: Any, where: str, checked: bool = True) -> "SegmentHeader":
+        """A header from its JSON; ``checked=False`` trusts it without its checksum (this machine's
+        cache of a header that was checked when fetched)."""
         if not isinstance(document, dict) or document.get("format") != SEGMENT_FORMAT:
             raise SegmentError(f"{where}: not a log segment")
         if document.get("version") != SEGMENT_VERSION:
@@ -103,7 +106,7 @@ class SegmentHeader:
                 f"version reads ({SEGMENT_VERSION}); upgrade make-mlops-easy"
             )
         stored = document.pop("header_sha256", None)
-        if stored != _digest(document):
+        if checked and stored != _digest(document):
             raise SegmentError(f"{where}: header checksum mismatch (damaged segment)")
         index = PredictionIndex.from_json(document["index"])
         if index is None:
@@ -223,20 +226,67 @@ class SegmentStore:
     def headers(self) -> list[SegmentHeader]:
         """The headers that count, oldest writer sequence first: damaged segments are left out with a
         warning naming them, and segments a compaction replaced are left out silently."""
+        return counted(self._read(self.listing()))
+
+    def total(self) -> SegmentHeader:
+        """The sum of the headers that count (see :meth:`headers` and :func:`merged`).
+
+        With a cache, the sum is kept with the segments it covers, so the next
+        call reads only the segments stored since and adds them (sums do not
+        depend on their order); it sums afresh when a segment it covered went
+        away or a compaction arrived.
+        """
+        listing = self.listing()
+        kept = self._kept_total(listing)
+        if kept is not None:
+            total, covered = kept
+            new = self._read({name: size for name, size in listing.items() if name not in covered})
+            if not any(header.replaces for _, header in new):
+                total = merged([total, *(header for _, header in new)])
+                self._keep_total(total, {**covered, **{name: listing[name] for name, _ in new}})
+                return total
+        found = self._read(listing)
+        headers = counted(found)
+        total = merged(headers)
+        self._keep_total(total, {name: listing[name] for name, header in found if header in headers})
+        return total
+
+    def _read(self, listing: dict[str, int]) -> list[tuple[str, SegmentHeader]]:
         found = []
-        for name, size in sorted(self.listing().items()):
+        for name, size in sorted(listing.items()):
             try:
                 found.append((name, self._header(name, size)))
             except (SegmentError, OSError) as exc:
                 log.warning("log segment left out: %s", exc)
-        return counted(found)
+        return found
+
+    def _kept_total(self, listing: dict[str, int]) -> tuple[SegmentHeader, dict[str, int]] | None:
+        """The kept sum and the segments it covers, when every one of them is still there, unchanged."""
+        if self.cache is None or not (self.cache / TOTAL).is_file():
+            return None
+        try:
+            kept = json.loads((self.cache / TOTAL).read_text(encoding="utf-8"))
+            covered = {str(name): int(size) for name, size in kept["covered"].items()}
+            if any(listing.get(name) != size for name, size in covered.items()):
+                return None
+            return SegmentHeader.from_json(kept["header"], str(self.cache / TOTAL), checked=False), covered
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, SegmentError):
+            return None
+
+    def _keep_total(self, total: SegmentHeader, covered: dict[str, int]) -> None:
+        if self.cache is not None:
+            self.cache.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(
+                self.cache / TOTAL, {"covered": covered, "header": total.to_json()}, indent=None
+            )
 
     def _header(self, name: str, size: int) -> SegmentHeader:
         cached = self.cache / f"{name}.{size}.json" if self.cache is not None else None
         if cached is not None and cached.is_file():
             try:
-                return SegmentHeader.from_json(json.loads(cached.read_text(encoding="utf-8")), name)
-            except (SegmentError, ValueError):
+                document = json.loads(cached.read_text(encoding="utf-8"))
+                return SegmentHeader.from_json(document, name, checked=False)
+            except (SegmentError, ValueError, KeyError, TypeError):
                 cached.unlink(missing_ok=True)
         header, _ = read_header(self.fs, self.path(name))
         if cached is not None:
