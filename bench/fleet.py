@@ -4,16 +4,17 @@
 
 1. ``status --json`` of a deployment whose logs are 1,000 segments of 1,000
    rows (written as ``predict --engine ray`` tasks write them), against the
-   same rows compacted into one segment: first with the headers not yet
-   kept on this machine (every header fetched), then kept.
+   same rows compacted into one segment: first with nothing kept on this
+   machine (every header fetched), then with the headers and their sum kept
+   by the previous ``status``.
 2. A partitioned dataset (20 CSV files of 500,000 rows: 10M rows) scored by
    ``predict DIR --engine ray`` on a local cluster against ``predict`` of the
    same rows in one file by one process (streamed 100,000 rows at a time, as
-   it would be anyway over 256 MiB), both logging: wall time, rows/s, peak memory of the process
-   and of each Ray worker against the largest partition's size in memory. A
-   worker's own footprint (Python, pandas, scikit-learn, Ray, the model) is
-   measured by the same job over 1,000-row partitions; what a partition adds
-   is the difference.
+   it would be anyway over 256 MiB), both logging: wall time, rows/s, peak
+   memory of the process and of each Ray worker against the largest
+   partition's size in memory. A worker's own footprint (Python, pandas,
+   scikit-learn, Ray, the model) is measured by the same job over 1,000-row
+   partitions; what a partition adds is the difference.
 """
 
 import argparse
@@ -105,7 +106,8 @@ def status_figures(work: Path, env: dict, segments: int, rows: int, repeats: int
     return [
         f"| `status --json`, {segments:,} segments of {rows:,} rows, headers fetched | {many_cold:.2f} s "
         f"| {one_cold:.2f} s | {many_cold / one_cold:.2f} |",
-        f"| `status --json`, {segments:,} segments, headers kept from the last status | {many_kept:.2f} s "
+        f"| `status --json`, {segments:,} segments, headers and their sum kept from the last status "
+        f"| {many_kept:.2f} s "
         f"| {one_kept:.2f} s | {many_kept / one_kept:.2f} |",
     ]
 

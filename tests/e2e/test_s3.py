@@ -102,6 +102,25 @@ def test_reading_back_from_s3_through_the_cache(cli, s3, prefix, classification_
     assert re.search(rf"{deployment.name}.*\b240\b", table.stdout), table.stdout
 
 
+def test_a_streamed_predict_logs_one_segment_beside_the_deployment_for_every_machine(
+    cli, s3, prefix, classification_csv, models_dir, tmp_path, monkeypatch
+):
+    assert train_to_s3(cli, classification_csv, s3, prefix)[0].returncode == 0
+    [deployment] = deployments(models_dir)
+    uri = f"s3://{s3['bucket']}/{prefix}/{deployment.name}"
+
+    streamed = cli("predict", classification_csv, uri, "--chunk-rows", "100", "-o", "out.json")
+
+    assert streamed.returncode == 0, streamed.stderr
+    assert "wrote 240 predictions to out.json (100 rows at a time)" in streamed.stderr
+    [stored] = [path for path in remote_files(uri) if path.startswith("logs/segments/")]
+    assert stored.endswith(".seg")
+    monkeypatch.setenv("EASY_MLOPS_CACHE", str(tmp_path / "another-machine"))
+    status = cli("status", uri, "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["predictions"]["total_predictions"] == 240
+
+
 def test_an_upload_without_metadata_is_not_a_deployment(cli, s3, prefix, classification_csv, models_dir):
     assert train_to_s3(cli, classification_csv, s3, prefix)[0].returncode == 0
     [deployment] = deployments(models_dir)
