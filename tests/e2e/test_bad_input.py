@@ -175,6 +175,32 @@ def test_unreadable_data_file(cli, classification_csv, models_dir):
 
 
 @pytest.mark.parametrize(
+    ("module", "source", "cause"),
+    [
+        ("half_written_step", 'x = "unterminated\n', "SyntaxError: unterminated string literal"),
+        ("needs_a_library", "import no_such_library\n", "No module named 'no_such_library'"),
+        ("needs_a_token", "raise RuntimeError('set TEAM_TOKEN')\n", "RuntimeError: set TEAM_TOKEN"),
+        ("never_written", None, "No module named 'never_written'"),
+    ],
+)
+def test_a_target_that_cannot_be_imported_says_why(
+    module, source, cause, cli, classification_csv, tmp_path, monkeypatch, models_dir
+):
+    if source is not None:
+        (tmp_path / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    target = f"+observability.steps.mine._target_={module}.Mine"
+    result = cli("train", classification_csv, target, f"trusted_modules=[{module}]")
+    message = assert_one_line_error(
+        result, "observability.steps.mine", f"cannot import _target_ '{module}.Mine'"
+    )
+    assert cause in message
+    if source is not None and source.startswith("x ="):
+        assert f"({module}.py, line 1)" in message
+    assert_nothing_deployed(models_dir)
+
+
+@pytest.mark.parametrize(
     ("overrides", "names"),
     [
         pytest.param(

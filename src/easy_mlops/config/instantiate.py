@@ -15,6 +15,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from easy_mlops.config.registry import target_path
@@ -304,6 +305,19 @@ def first_line(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def root_cause(exc: BaseException) -> str:
+    """``: Kind: message`` of the first failure behind a failed import (a module not found, a
+    syntax error in the user's module, an error while it ran), or nothing when there is none."""
+    seen, root = exc.__cause__ or exc.__context__, None
+    while seen is not None:
+        root, seen = seen, seen.__cause__ or seen.__context__
+    if root is None:
+        return ""
+    where = f" ({Path(root.filename).name}, line {root.lineno})" if isinstance(root, SyntaxError) else ""
+    message = root.msg if isinstance(root, SyntaxError) else first_line(root)
+    return f": {type(root).__name__}: {message}{where}"
+
+
 def missing_modules(exc: BaseException, target: str) -> list[str]:
     """Top-level modules an import failure was about: the target's own, and any named along the
     chain of causes (Hydra wraps the ImportError of a module that imports a missing library)."""
@@ -322,7 +336,7 @@ def describe_instantiation_error(exc: Exception) -> str:
     if isinstance(cause, ImportError) or "Error locating target" in str(exc):
         target = str(exc).split("'")[1] if "'" in str(exc) else "?"
         extra = next((EXTRAS[name] for name in missing_modules(exc, target) if name in EXTRAS), None)
-        hint = f": pip install 'make-mlops-easy[{extra}]'" if extra else ""
+        hint = f": pip install 'make-mlops-easy[{extra}]'" if extra else root_cause(exc)
         return f"cannot import _target_ '{target}'{hint}"
     if cause is not None:
         return f"{type(cause).__name__}: {first_line(cause)}"
