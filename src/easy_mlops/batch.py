@@ -7,8 +7,9 @@ a running one (``--address``). A task reads its partition, scores it with the
 deployment (fetched into the node's cache when it is a URL), and writes:
 
 - its predictions, under the same relative path in the output folder
-  (Parquet for Parquet partitions, else CSV), whole: a temporary name renamed
-  on a file system, one PUT on object storage;
+  (Parquet for Parquet partitions, else CSV; a ``prediction`` column, and a
+  ``probability_<class>`` column per class with ``--proba``), whole: a
+  temporary name renamed on a file system, one PUT on object storage;
 - its log segment (:mod:`easy_mlops.observability.segments`): the partition's
   predictions, index and drift counts, named after the job and the partition.
 
@@ -75,6 +76,7 @@ class BatchJob:
     deployment: str  # a local directory or a URL every node can read
     log: bool
     verify: bool
+    proba: bool  # a column of each class's probability beside the predictions
     chunk_rows: int  # rows a task scores at a time: its memory is bounded by a chunk, not the partition
 
 
@@ -125,17 +127,21 @@ def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
         _local_copy(partition.source) as local,
         SegmentBuilder(job.job, partition.number, profile) as segment,
     ):
-        predictions = []
+        chunks = []
         for chunk in iter_table(local, job.chunk_rows, deployment.data_encoding):
-            scored = deployment.predict(chunk, source=partition.source)
-            predictions.append(scored)
+            scores = deployment.score(chunk, source=partition.source, proba=job.proba)
+            chunks.append(scores)
             if job.log:
-                segment.add(scored, deployment.version, {"source": partition.source}, chunk)
-        _write_predictions(partition.output, np.concatenate(predictions))
+                segment.add(scores.predictions, deployment.version, {"source": partition.source}, chunk)
+        columns = {"prediction": np.concatenate([scores.predictions for scores in chunks])}
+        if job.proba:
+            probabilities = np.concatenate([scores.probabilities for scores in chunks])
+            for position, label in enumerate(chunks[0].classes):
+                columns[f"probability_{label}"] = probabilities[:, position]
+        _write_predictions(partition.output, columns)
         if job.log:
             segment.store(segment_store(deployment.directory))
-    rows = sum(map(len, predictions))
-    return rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return len(columns["prediction"]), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @contextmanager
@@ -151,10 +157,10 @@ def _local_copy(source: str) -> Iterator[Path]:
         yield local
 
 
-def _write_predictions(target: str, predictions: Any) -> None:
+def _write_predictions(target: str, columns: dict[str, Any]) -> None:
     import pandas as pd
 
-    frame = pd.DataFrame({"prediction": predictions})
+    frame = pd.DataFrame(columns)
     buffer = io.BytesIO()
     if target.endswith(".parquet"):
         frame.to_parquet(buffer, index=False)
@@ -173,6 +179,7 @@ def score_dataset(
     log_predictions: bool = True,
     verify: bool = True,
     chunk_rows: int | None = None,
+    proba: bool = False,
 ) -> dict[str, Any]:
     """Score every partition of ``data`` on ``engine``, each task ``chunk_rows`` rows at a time;
     returns what was done (rows, partitions, where)."""
@@ -183,10 +190,12 @@ def score_dataset(
     except ImportError as exc:
         raise ConfigError("--engine ray needs Ray: pip install 'make-mlops-easy[ray]'") from exc
     deployment = Deployment.load(reference, verify)  # a bad deployment fails before a cluster starts
+    if proba:
+        deployment.check_probabilities()
     shared = reference if is_remote(reference) else str(deployment.directory.resolve())
     found = partitions(data, output)
     job = BatchJob(
-        job_name(output, deployment.name), shared, log_predictions, verify, chunk_rows or CHUNK_ROWS
+        job_name(output, deployment.name), shared, log_predictions, verify, proba, chunk_rows or CHUNK_ROWS
     )
     started = time.monotonic()
     # "local": a cluster of this machine's own, never one another command left running here.

@@ -25,7 +25,7 @@ from easy_mlops.errors import DataError
 from easy_mlops.files import write_text_atomic
 from easy_mlops.jsonsafe import json_values
 from easy_mlops.log_shipping import save_segment, ship
-from easy_mlops.monitoring import deployment_monitor
+from easy_mlops.monitoring import deployment_monitor, own_prediction_steps
 from easy_mlops.observability.segments import SegmentBuilder
 from easy_mlops.observability.steps import read_profile
 
@@ -189,7 +189,26 @@ def stream_file(
         deliver(pieces(), output)
         if log_predictions:
             save_segment(deployment.directory, segment)
+            steps = own_prediction_steps(deployment.directory)
+            if steps:
+                hand_delivered_rows(steps, deployment, data_path, chunk_rows, segment.lines)
     return rows
+
+
+def hand_delivered_rows(
+    steps: list, deployment: Deployment, data_path: str | Path, chunk_rows: int, lines: Path
+) -> None:
+    """Give observability steps of the user's own the rows a streamed ``predict`` delivered, a chunk
+    at a time, as a whole-file ``predict`` gives them the table: the file is read again and paired
+    with the logged predictions, so a run that failed half-way told them nothing."""
+    metadata = {"source": str(data_path)}
+    with open(lines, "rb") as logged:
+        for chunk in iter_table(data_path, chunk_rows, deployment.data_encoding):
+            predictions = [json.loads(next(logged))["prediction"] for _ in range(len(chunk))]
+            for step in steps:
+                step.on_log_predictions(predictions, deployment.version, metadata, chunk)
+    for step in steps:
+        step.flush()
 
 
 # Rows of probabilities encoded at a time: a million rows never sit in memory as Python lists at once.

@@ -29,6 +29,24 @@ def deployment_monitor(deployment_dir: str | Path) -> "Monitor":
     return Monitor.from_snapshot(read_snapshot_data(directory), directory / "logs")
 
 
+def own_prediction_steps(deployment_dir: str | Path) -> list:
+    """The deployment's observability steps that take predictions, other than the built-in ones:
+    the steps of the user's own that a streamed ``predict`` hands its delivered rows to (the
+    built-in ones log through its log segment)."""
+    from easy_mlops.observability.steps import DriftStep, ObservabilityStep
+
+    built_in = (PredictionsLoggerStep, DriftStep, MetricThresholdStep)
+    return [
+        step
+        for step in deployment_monitor(deployment_dir).steps
+        if not isinstance(step, built_in)
+        and (
+            type(step).on_log_predictions is not ObservabilityStep.on_log_predictions
+            or type(step).on_log_prediction is not ObservabilityStep.on_log_prediction
+        )
+    ]
+
+
 @contextmanager
 def reading_monitor(deployment_dir: str | Path) -> Iterator["Monitor"]:
     """A monitor over everything logged for a deployment, on this machine or shipped from others.

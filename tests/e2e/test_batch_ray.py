@@ -118,12 +118,19 @@ def test_twenty_partitions_on_ray_equal_one_process_row_for_row_with_a_task_kill
     assert fleet["predictions"]["distribution"] == alone["predictions"]["distribution"]
     assert drift_scores(fleet) == drift_scores(alone)
 
-    # The same job again (same output folder, same deployment): every partition's output and log
-    # segment is replaced, none is added, so every row is still counted once.
-    again = run_process(command, tmp_path, env=ray_env, timeout=300)
+    # The same job again (same output folder, same deployment), with class probabilities and tasks
+    # reading 30 rows at a time: every partition's output and log segment is replaced, none is added,
+    # so every row is still counted once.
+    again = run_process([*command, "--proba", "--chunk-rows", "30"], tmp_path, env=ray_env, timeout=300)
     assert again.returncode == 0, again.stderr
     assert sorted((deployment / "logs" / "segments").iterdir()) == segments
     assert status(deployment, tmp_path)["predictions"]["total_predictions"] == ROWS
+    one = run_process([CLI, "predict", "all.csv", str(single), "--proba", "--no-log"], tmp_path, env=ray_env)
+    document = json.loads(one.stdout)
+    scored = pd.concat([pd.read_csv(path) for path in outputs])
+    assert scored["prediction"].tolist() == document["predictions"]
+    columns = [f"probability_{label}" for label in document["classes"]]
+    assert scored[columns].to_numpy().tolist() == document["probabilities"]
 
 
 def test_engine_usage_errors_name_the_option(cli, classification_csv, models_dir, tmp_path):

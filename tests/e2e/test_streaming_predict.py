@@ -166,6 +166,57 @@ def test_an_unreachable_log_location_keeps_the_segment_until_shipped(cli, tmp_pa
     assert total_logged(cli, deployment) == 3000  # counted once
 
 
+# An observability step of the user's own: it writes down every row it is given, with its input.
+ROW_WITNESS = """
+import json
+
+from easy_mlops.observability.steps import ObservabilityStep
+
+
+class RowWitness(ObservabilityStep):
+    def __init__(self, path, enabled=True):
+        super().__init__(enabled)
+        self.path = path
+
+    def on_log_prediction(self, input_data, prediction, model_version, metadata=None):
+        with open(self.path, "a") as seen:
+            seen.write(json.dumps([input_data["tenure_months"], prediction, metadata["source"]]) + "\\n")
+"""
+
+
+def test_a_step_of_the_users_own_sees_every_delivered_row_once_and_no_other(cli, tmp_path, monkeypatch):
+    (tmp_path / "row_witness.py").write_text(ROW_WITNESS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    customers(rows=400).to_csv(tmp_path / "customers.csv", index=False)
+    seen = tmp_path / "seen.jsonl"
+    trained = cli(
+        "train",
+        "customers.csv",
+        "--target",
+        "churn",
+        "+observability.steps.witness._target_=row_witness.RowWitness",
+        f"+observability.steps.witness.path={seen}",
+        "trusted_modules=[row_witness]",
+    )
+    assert trained.returncode == 0, trained.stderr
+    live = live_customers()
+    data = write_as(live, tmp_path / "live.csv")
+
+    result = cli("predict", data, "latest", "--chunk-rows", CHUNK, "-o", "out.json")
+
+    assert result.returncode == 0, result.stderr
+    predictions = json.loads((tmp_path / "out.json").read_text())["predictions"]
+    rows = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert rows == [[int(t), p, str(data)] for t, p in zip(live["tenure_months"], predictions, strict=True)]
+
+    seen.unlink()
+    lines = data.read_text().splitlines(keepends=True)
+    lines[2500] = lines[2500].rstrip("\n") + ",surplus,fields\n"
+    data.write_text("".join(lines))
+    assert cli("predict", data, "latest", "--chunk-rows", CHUNK, "-o", "out.json").returncode == 2
+    assert not seen.exists()  # told nothing of a run that delivered nothing
+
+
 def test_files_over_the_threshold_are_streamed_without_asking(cli, trained, tmp_path, monkeypatch):
     import easy_mlops.inference
 

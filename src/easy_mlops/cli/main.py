@@ -306,8 +306,6 @@ def predict_on_engine(args: argparse.Namespace) -> int:
         args.parser.error("--address goes with --engine ray")
     if not args.output:
         args.parser.error("--engine ray writes one predictions file per partition: name their folder with -o")
-    if args.proba:
-        args.parser.error("--proba is not available with --engine yet")
     done = score_dataset(
         args.data,
         chosen_deployment(args),
@@ -317,6 +315,7 @@ def predict_on_engine(args: argparse.Namespace) -> int:
         not args.no_log,
         not args.skip_verify,
         args.chunk_rows,
+        args.proba,
     )
     sys.stderr.write(
         f"wrote {done['rows']:,} predictions of {done['partitions']} partitions to {done['output']} "

@@ -328,10 +328,15 @@ class SegmentBuilder:
             counts = live_counts(self.profile, frame, predictions)
             self.header.drift[hour] = add_counts(self.header.drift.get(hour, {}), counts)
 
+    @property
+    def lines(self) -> Path:
+        """The body: the predictions' log lines, in order (whole once :meth:`store` was called)."""
+        return self.scratch / "body"
+
     def store(self, store: "SegmentStore") -> str:
         """Put the segment in ``store``; returns its path."""
         self.body.close()
-        return store.put(self.header, self.scratch / "body")
+        return store.put(self.header, self.lines)
 
     def close(self) -> None:
         self.body.close()
