@@ -45,8 +45,7 @@ from easy_mlops.deployment.storage import describe_failure, filesystem, is_remot
 from easy_mlops.errors import ConfigError, DataError, DeploymentError
 from easy_mlops.files import write_whole
 from easy_mlops.log_shipping import segment_store
-from easy_mlops.observability.segments import SegmentBuilder
-from easy_mlops.observability.steps import read_profile
+from easy_mlops.monitoring import SegmentLogging, segment_logging
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +109,11 @@ def job_name(output: str, deployment_name: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _deployment(reference: str, verify: bool) -> tuple[Deployment, dict[str, Any] | None]:
-    """The deployment and its training profile, loaded once per worker process, whatever number of
-    partitions it scores."""
+def _deployment(reference: str, verify: bool) -> tuple[Deployment, SegmentLogging]:
+    """The deployment and what its observability steps log, loaded once per worker process,
+    whatever number of partitions it scores."""
     deployment = Deployment.load(reference, verify)
-    return deployment, read_profile(deployment.directory)
+    return deployment, segment_logging(deployment.directory)
 
 
 def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
@@ -122,11 +121,8 @@ def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
     returns its rows and the worker's peak memory so far (MiB)."""
     import numpy as np
 
-    deployment, profile = _deployment(job.deployment, job.verify)
-    with (
-        _local_copy(partition.source) as local,
-        SegmentBuilder(job.job, partition.number, profile) as segment,
-    ):
+    deployment, logged = _deployment(job.deployment, job.verify)
+    with _local_copy(partition.source) as local, logged.builder(job.job, partition.number) as segment:
         chunks = []
         for chunk in iter_table(local, job.chunk_rows, deployment.data_encoding):
             scores = deployment.score(chunk, source=partition.source, proba=job.proba)

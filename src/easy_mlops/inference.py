@@ -25,9 +25,7 @@ from easy_mlops.errors import DataError
 from easy_mlops.files import write_text_atomic
 from easy_mlops.jsonsafe import json_values
 from easy_mlops.log_shipping import save_segment, ship
-from easy_mlops.monitoring import deployment_monitor, own_prediction_steps
-from easy_mlops.observability.segments import SegmentBuilder
-from easy_mlops.observability.steps import read_profile
+from easy_mlops.monitoring import SegmentLogging, deployment_monitor, segment_logging
 
 log = logging.getLogger(__name__)
 
@@ -157,11 +155,12 @@ def stream_file(
     label is written.
     """
     deployment = _load_for_scoring(data_path, reference, verify, output, proba)
-    profile = read_profile(deployment.directory) if log_predictions else None
+    logged = segment_logging(deployment.directory) if log_predictions else SegmentLogging(False, None)
     source = str(data_path)
     with (
-        SegmentBuilder(f"predict-{uuid.uuid4().hex[:12]}", 0, profile) as segment,
+        logged.builder(f"predict-{uuid.uuid4().hex[:12]}", 0) as segment,
         tempfile.TemporaryFile("w+", encoding="utf-8") as probabilities,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as delivered,  # for the user's steps, after
     ):
         rows, classes = 0, None
 
@@ -170,13 +169,15 @@ def stream_file(
             yield '{"predictions": ['
             for chunk in iter_table(data_path, chunk_rows, deployment.data_encoding):
                 scores = deployment.score(chunk, source=source, proba=proba)
+                values = json_values(scores.predictions)
                 separator = ", " if rows else ""
-                yield separator + json.dumps(json_values(scores.predictions))[1:-1]
+                yield separator + json.dumps(values)[1:-1]
                 if proba:
                     classes = scores.classes
                     probabilities.write(separator + json.dumps(scores.probabilities.tolist())[1:-1])
-                if log_predictions:
-                    segment.add(scores.predictions, deployment.version, {"source": source}, chunk)
+                segment.add(scores.predictions, deployment.version, {"source": source}, chunk)
+                if logged.own_steps:
+                    delivered.write(json.dumps(values) + "\n")
                 rows += len(scores)
             if not proba:
                 yield "]}\n"
@@ -187,26 +188,25 @@ def stream_file(
             yield "]}\n"
 
         deliver(pieces(), output)
-        if log_predictions:
-            save_segment(deployment.directory, segment)
-            steps = own_prediction_steps(deployment.directory)
-            if steps:
-                hand_delivered_rows(steps, deployment, data_path, chunk_rows, segment.lines)
+        save_segment(deployment.directory, segment)
+        if logged.own_steps:
+            delivered.seek(0)
+            hand_delivered_rows(logged.own_steps, deployment, data_path, chunk_rows, delivered)
     return rows
 
 
 def hand_delivered_rows(
-    steps: list, deployment: Deployment, data_path: str | Path, chunk_rows: int, lines: Path
+    steps: list, deployment: Deployment, data_path: str | Path, chunk_rows: int, delivered: TextIO
 ) -> None:
-    """Give observability steps of the user's own the rows a streamed ``predict`` delivered, a chunk
-    at a time, as a whole-file ``predict`` gives them the table: the file is read again and paired
-    with the logged predictions, so a run that failed half-way told them nothing."""
+    """Give the user's own observability steps the rows a streamed ``predict`` delivered, a chunk at
+    a time, as a whole-file ``predict`` gives them the table: the file is read again and paired with
+    the predictions delivered (``delivered``: a JSON list per chunk), so a run that failed half-way
+    told them nothing."""
     metadata = {"source": str(data_path)}
-    with open(lines, "rb") as logged:
-        for chunk in iter_table(data_path, chunk_rows, deployment.data_encoding):
-            predictions = [json.loads(next(logged))["prediction"] for _ in range(len(chunk))]
-            for step in steps:
-                step.on_log_predictions(predictions, deployment.version, metadata, chunk)
+    chunks = iter_table(data_path, chunk_rows, deployment.data_encoding)
+    for chunk, line in zip(chunks, delivered, strict=True):
+        for step in steps:
+            step.on_log_predictions(json.loads(line), deployment.version, metadata, chunk)
     for step in steps:
         step.flush()
 

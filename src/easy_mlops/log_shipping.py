@@ -282,14 +282,16 @@ def ship_now(deployment_dir: str | Path) -> tuple[SegmentHeader | None, str]:
     return shipped, store.path(shipped.name) if shipped else store.root
 
 
-def save_segment(deployment_dir: str | Path, segment: SegmentBuilder) -> str:
+def save_segment(deployment_dir: str | Path, segment: SegmentBuilder) -> str | None:
     """Store a finished segment (a streamed ``predict``'s) where the deployment's segments go;
-    returns where.
+    returns where (None: it logged nothing).
 
     A log location that cannot be reached is one warning: the segment waits in
     the deployment's ``logs/segments/`` and the next shipment takes it there.
     """
     directory = Path(deployment_dir)
+    if segment.header.is_empty():
+        return None
     store, waiting = log_store(directory), _own_segments(directory)
     if store is not None:
         try:
@@ -400,11 +402,12 @@ def log_view(deployment_dir: str | Path) -> Iterator[Path]:
         profile = read_profile(directory)
         if profile is not None:
             write_json_atomic(view / "profile.json", profile, indent=None)
-        (logs / PREDICTIONS_LOG).write_bytes(b"")
-        index = total.index
-        index.log_bytes, index.lines = 0, 0
-        index.log_tail = tail_fingerprint(logs / PREDICTIONS_LOG, 0)
-        write_json_atomic(logs / PREDICTIONS_INDEX, index.to_json(), indent=None)
+        if total.index.total:  # none logged (the predictions logger off): no log, as in logs/
+            (logs / PREDICTIONS_LOG).write_bytes(b"")
+            index = total.index
+            index.log_bytes, index.lines = 0, 0
+            index.log_tail = tail_fingerprint(logs / PREDICTIONS_LOG, 0)
+            write_json_atomic(logs / PREDICTIONS_INDEX, index.to_json(), indent=None)
         for name, records in ((METRICS_LOG, total.metrics), (ALERTS_LOG, total.alerts)):
             if records:
                 text = "".join(json.dumps(record, default=str) + "\n" for record in records)

@@ -9,8 +9,9 @@ log location (:mod:`easy_mlops.log_shipping`), writers prepare their spool.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from easy_mlops.deployment.metadata import read_snapshot_data
 from easy_mlops.log_shipping import log_view, prepare_spool
@@ -18,6 +19,7 @@ from easy_mlops.observability.steps import ALERTS_LOG, MetricThresholdStep, Pred
 
 if TYPE_CHECKING:
     from easy_mlops.observability.monitor import Monitor
+    from easy_mlops.observability.segments import SegmentBuilder
 
 
 def deployment_monitor(deployment_dir: str | Path) -> "Monitor":
@@ -29,22 +31,41 @@ def deployment_monitor(deployment_dir: str | Path) -> "Monitor":
     return Monitor.from_snapshot(read_snapshot_data(directory), directory / "logs")
 
 
-def own_prediction_steps(deployment_dir: str | Path) -> list:
-    """The deployment's observability steps that take predictions, other than the built-in ones:
-    the steps of the user's own that a streamed ``predict`` hands its delivered rows to (the
-    built-in ones log through its log segment)."""
+@dataclass
+class SegmentLogging:
+    """What a writer that logs through a log segment (a streamed ``predict``, a Ray task) logs, as
+    the deployment's observability steps say: the segment stands in for the built-in steps."""
+
+    predictions: bool  # the predictions logger is on: each row's line and the index
+    profile: dict[str, Any] | None  # the drift step's training profile: drift counts; None when off
+    own_steps: list = field(default_factory=list)  # the user's steps that take predictions
+
+    def builder(self, writer: str, seq: int) -> "SegmentBuilder":
+        from easy_mlops.observability.segments import SegmentBuilder
+
+        return SegmentBuilder(writer, seq, self.profile, self.predictions)
+
+
+def segment_logging(deployment_dir: str | Path) -> SegmentLogging:
+    """:class:`SegmentLogging` of a deployment, from its configured observability steps."""
     from easy_mlops.observability.steps import DriftStep, ObservabilityStep
 
+    steps = deployment_monitor(deployment_dir).steps
+    drift = next((step for step in steps if isinstance(step, DriftStep)), None)
     built_in = (PredictionsLoggerStep, DriftStep, MetricThresholdStep)
-    return [
-        step
-        for step in deployment_monitor(deployment_dir).steps
-        if not isinstance(step, built_in)
-        and (
-            type(step).on_log_predictions is not ObservabilityStep.on_log_predictions
-            or type(step).on_log_prediction is not ObservabilityStep.on_log_prediction
-        )
-    ]
+    return SegmentLogging(
+        predictions=any(isinstance(step, PredictionsLoggerStep) for step in steps),
+        profile=drift.reference if drift is not None else None,
+        own_steps=[
+            step
+            for step in steps
+            if not isinstance(step, built_in)
+            and (
+                type(step).on_log_predictions is not ObservabilityStep.on_log_predictions
+                or type(step).on_log_prediction is not ObservabilityStep.on_log_prediction
+            )
+        ],
+    )
 
 
 @contextmanager

@@ -122,6 +122,33 @@ def test_streamed_probabilities_equal_the_whole_files_and_stdout_streams_too(cli
     assert logged(cli, streamed) == logged(cli, whole)  # --no-log logged nothing more
 
 
+@pytest.mark.parametrize(
+    "switched_off", ["observability.log_predictions=false", "observability.drift.enabled=false"]
+)
+def test_what_the_config_switched_off_stays_off_when_streamed(cli, tmp_path, switched_off):
+    customers(rows=400).to_csv(tmp_path / "customers.csv", index=False)
+    assert cli("train", "customers.csv", "--target", "churn", switched_off).returncode == 0
+    trained = next((tmp_path / "models").iterdir())
+    whole, streamed = twin_deployments(trained, tmp_path)
+    data = write_as(live_customers(), tmp_path / "live.csv")
+
+    assert cli("predict", data, whole, "-o", "whole.json").returncode == 0
+    assert cli("predict", data, streamed, "--chunk-rows", CHUNK, "-o", "streamed.json").returncode == 0
+
+    expected, got = status(cli, whole), status(cli, streamed)
+    timeless = ("first_prediction", "last_prediction", "recent_predictions")
+    assert {k: v for k, v in got["predictions"].items() if k not in timeless} == {
+        k: v for k, v in expected["predictions"].items() if k not in timeless
+    }
+    assert {key: got["drift"][key] for key in ("rows", "enabled") if key in got["drift"]} == {
+        key: expected["drift"][key] for key in ("rows", "enabled") if key in expected["drift"]
+    }
+    if switched_off.startswith("observability.log_predictions"):
+        assert got["predictions"]["enabled"] is False and got["drift"]["rows"] == 3000
+    else:
+        assert got["predictions"]["total_predictions"] == 3000 and "rows" not in got["drift"]
+
+
 def test_a_file_that_breaks_half_way_delivers_nothing_and_logs_nothing(cli, trained, tmp_path):
     _, streamed = twin_deployments(trained, tmp_path)
     data = write_as(live_customers(), tmp_path / "live.csv")

@@ -309,9 +309,13 @@ class SegmentBuilder:
     manager; the scratch file goes with it.
     """
 
-    def __init__(self, writer: str, seq: int, profile: dict[str, Any] | None) -> None:
+    def __init__(
+        self, writer: str, seq: int, profile: dict[str, Any] | None, predictions: bool = True
+    ) -> None:
         self.header = SegmentHeader(writer=writer, seq=seq, created=now())
         self.profile = profile  # the training profile drift is counted against; None: no drift counts
+        self.predictions = predictions  # False: no lines and no index (the predictions logger is off)
+        self.rows = 0
         self.scratch = Path(tempfile.mkdtemp(prefix="easy-mlops-segment-"))
         self.body = open(self.scratch / "body", "wb")  # noqa: SIM115 - closed by store() or close()
 
@@ -319,24 +323,25 @@ class SegmentBuilder:
         """Log one chunk: its predictions' lines (numbered on from the chunks before) and counts."""
         from easy_mlops.profiles import live_counts  # pandas: the caller scored a table
 
-        batch = PredictionBatch(predictions, model_version, metadata, first_row=self.header.index.lines)
-        for piece in batch.chunks():
-            self.body.write(piece.encode("utf-8"))
-        batch.add_to(self.header.index)
+        if not self.predictions and self.profile is None:
+            return  # nothing to log (predict --no-log, or both steps off)
+        batch = PredictionBatch(predictions, model_version, metadata, first_row=self.rows)
+        self.rows += len(batch.values)
+        if self.predictions:
+            for piece in batch.chunks():
+                self.body.write(piece.encode("utf-8"))
+            batch.add_to(self.header.index)
         if self.profile is not None:
             hour = batch.timestamp[:13]
             counts = live_counts(self.profile, frame, predictions)
             self.header.drift[hour] = add_counts(self.header.drift.get(hour, {}), counts)
 
-    @property
-    def lines(self) -> Path:
-        """The body: the predictions' log lines, in order (whole once :meth:`store` was called)."""
-        return self.scratch / "body"
-
-    def store(self, store: "SegmentStore") -> str:
-        """Put the segment in ``store``; returns its path."""
+    def store(self, store: "SegmentStore") -> str | None:
+        """Put the segment in ``store``; returns its path (None: nothing was logged, nothing stored)."""
         self.body.close()
-        return store.put(self.header, self.lines)
+        if self.header.is_empty():
+            return None
+        return store.put(self.header, self.scratch / "body")
 
     def close(self) -> None:
         self.body.close()
