@@ -12,6 +12,8 @@ import pytest
 
 from easy_mlops import log_shipping
 from easy_mlops.config.compose import compose_config
+from easy_mlops.deployment.metadata import read_metadata
+from easy_mlops.evaluation import evaluate_file
 from easy_mlops.inference import predict_frame
 from easy_mlops.log_shipping import Shipper, Spool, compact, log_store, ship
 from easy_mlops.observability.prediction_index import PredictionBatch, PredictionIndex
@@ -24,7 +26,7 @@ from easy_mlops.observability.segments import (
     read_body,
 )
 from easy_mlops.pipeline import run_experiment
-from easy_mlops.status import deployment_status
+from easy_mlops.status import deployment_html_report, deployment_report, deployment_row, deployment_status
 
 from helpers import make_classification_frame, make_regression_frame
 
@@ -189,6 +191,23 @@ def test_copies_ship_and_any_copy_sums_them_as_one_copy_given_every_row(fleet):
 
     single = deployment_status(original)  # the same: it reads every machine's rows too
     assert single["predictions"]["distribution"] == summed["predictions"]["distribution"]
+
+
+def test_every_reader_on_another_machine_sees_the_fleet(fleet, tmp_path):
+    """observe, observe --html, list and evaluate's live metrics, not only status, sum every machine."""
+    _, (a, b, c) = fleet
+    predict_frame(live().iloc[:50], a)
+    predict_frame(live().iloc[50:], b)
+    labelled = tmp_path / "labelled.csv"
+    make_classification_frame(rows=80, seed=11).to_csv(labelled, index=False)
+    evaluate_file(labelled, b)  # live metrics measured on b, shipped with its logs
+
+    assert "total predictions: 120" in deployment_report(c)
+    page = deployment_html_report(c)
+    assert "<p>120 prediction(s) logged.</p>" in page and "1 live evaluation(s) since training." in page
+    assert deployment_row(c, read_metadata(c))["total_predictions"] == 120
+    metrics = deployment_status(c)["metrics"]
+    assert metrics["total_logs"] == 2 and metrics["live"]["evaluations"] == 1
 
 
 def test_a_crash_between_storing_a_segment_and_recording_it_ships_it_again_in_its_place(
