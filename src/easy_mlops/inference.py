@@ -147,8 +147,9 @@ def stream_file(
     """:func:`score_file` for a file larger than memory: read, scored and written ``chunk_rows`` rows
     at a time, so memory is bounded by a chunk; returns the number of rows.
 
-    ``output`` receives the same JSON, written as it is scored (a file is
-    still replaced only once whole). The predictions' log is gathered as one
+    ``output`` receives the same JSON, once whole: a file is replaced by a
+    temporary one, a stream is written from a scratch file, so a row that
+    breaks half-way leaves nothing half-written. The predictions' log is gathered as one
     log segment on disk and stored (in the deployment's log location, else
     its ``logs/segments/``) only once the output was delivered; with
     ``proba`` the probabilities wait in a scratch file until every row's
@@ -187,7 +188,13 @@ def stream_file(
             yield from iter(lambda: probabilities.read(1 << 20), "")
             yield "]}\n"
 
-        deliver(pieces(), output)
+        if isinstance(output, (str, Path)):
+            deliver(pieces(), output)
+        else:
+            with tempfile.TemporaryFile("w+", encoding="utf-8") as staged:
+                staged.writelines(pieces())
+                staged.seek(0)
+                deliver(iter(lambda: staged.read(1 << 20), ""), output)
         save_segment(deployment.directory, segment)
         if logged.own_steps:
             delivered.seek(0)

@@ -165,6 +165,8 @@ def test_a_file_that_breaks_half_way_delivers_nothing_and_logs_nothing(cli, trai
     assert len(error) == 1 and "live.csv: cannot parse as CSV" in error[0] and "line 2501" in error[0]
     assert previous.read_text() == '{"predictions": ["kept"]}\n'
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".out")) == []
+    to_stdout = cli("predict", data, streamed, "--chunk-rows", CHUNK)
+    assert to_stdout.returncode == 2 and to_stdout.stdout == "", to_stdout.stdout[:200]
     assert not (streamed / "logs" / "segments").exists()
     assert total_logged(cli, streamed) == 0
 
