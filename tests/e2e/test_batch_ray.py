@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from easy_mlops.config.compose import compose_config
+from easy_mlops.deployment.storage import filesystem
 from easy_mlops.pipeline import run_experiment
 
-from helpers import CLI, make_classification_frame, run_process
+from helpers import CLI, deployments, make_classification_frame, run_process
 
 PARTITIONS = 20
 ROWS = 2000
@@ -143,3 +144,39 @@ def test_engine_usage_errors_name_the_option(cli, classification_csv, models_dir
     assert result.returncode == 2 and result.stderr.strip() == (
         f"error: {empty}: no data files (.parquet, .csv, .tsv, .json, .jsonl) under it"
     )
+
+
+def test_partitions_in_object_storage_are_scored_into_object_storage_once_each(
+    cli, s3, tmp_path, models_dir, ray_env, one_ray_cluster_at_a_time
+):
+    """The command as run against a bucket: Parquet partitions under an ``s3://`` prefix, a deployment
+    there too, outputs put there; run twice, each output and log segment is there once."""
+    data = tmp_path / "churn.csv"
+    make_classification_frame(rows=400).to_csv(data, index=False)
+    bucket = s3["bucket"]
+    overrides = ["deployment=s3", f"deployment.s3.bucket={bucket}", "deployment.s3.prefix=batch"]
+    assert cli("train", data, "trainer.model.n_estimators=10", *overrides).returncode == 0
+    [deployment] = deployments(models_dir)
+    uri = f"s3://{bucket}/batch/{deployment.name}"
+    live = make_classification_frame(rows=600, seed=5).drop(columns=["churn"])
+    live.to_parquet(tmp_path / "all.parquet", index=False)
+    fs, _ = filesystem(uri)
+    for day in range(4):
+        with fs.open(f"{bucket}/data/day={day}/part-0.parquet", "wb") as part:
+            live.iloc[day * 150 : (day + 1) * 150].to_parquet(part, index=False)
+    single = cli("predict", "all.parquet", uri, "--no-log")
+    assert single.returncode == 0, single.stderr
+
+    command = [CLI, "predict", f"s3://{bucket}/data/", uri, "--engine", "ray", "-o", f"s3://{bucket}/scored"]
+    for _ in range(2):
+        batch = run_process(command, tmp_path, env=ray_env, timeout=300)
+        assert batch.returncode == 0, batch.stderr
+
+    outputs = sorted(fs.find(f"{bucket}/scored"))
+    assert outputs == [f"{bucket}/scored/day={day}/part-0.parquet" for day in range(4)]
+    predicted = pd.concat([pd.read_parquet(fs.open(path)) for path in outputs])["prediction"].tolist()
+    assert predicted == json.loads(single.stdout)["predictions"]
+    assert len(fs.ls(f"{bucket}/batch/{deployment.name}/logs/segments")) == 4
+    another_machine = {"EASY_MLOPS_CACHE": str(tmp_path / "another-machine")}
+    summary = run_process([CLI, "status", uri, "--json"], tmp_path, env=another_machine)
+    assert json.loads(summary.stdout)["predictions"]["total_predictions"] == 600, summary.stderr
