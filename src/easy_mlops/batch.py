@@ -29,6 +29,7 @@ per partition need the partition to be the unit that is retried.
 import hashlib
 import io
 import logging
+import os
 import resource
 import tempfile
 import time
@@ -80,14 +81,22 @@ class BatchJob:
 
 
 def partitions(data: str, output: str) -> list[Partition]:
-    """The data files under ``data`` (sorted), each with its predictions' place under ``output``."""
+    """The data files under ``data`` (sorted), each with its predictions' place under ``output``;
+    ``data`` may be one file, written to ``output`` under its own name."""
     fs, root = filesystem(data)
     root = root.rstrip("/")
     try:
-        found = sorted(path for path in fs.find(root) if path.lower().endswith(PARTITION_SUFFIXES))
+        one_file = fs.isfile(root)
+        listed = [root] if one_file else fs.find(root)
     except Exception as exc:
         raise DataError(f"{data}: cannot list the dataset: {describe_failure(exc)}") from exc
-    found = [path for path in found if not Path(path).name.startswith((".", "_"))]
+    if one_file:
+        root = root.rsplit("/", 1)[0]
+    found = sorted(
+        path
+        for path in listed
+        if path.lower().endswith(PARTITION_SUFFIXES) and not Path(path).name.startswith((".", "_"))
+    )
     if not found:
         raise DataError(f"{data}: no data files ({', '.join(PARTITION_SUFFIXES)}) under it")
     protocol = data.split("://", 1)[0] + "://" if is_remote(data) else ""
@@ -96,6 +105,29 @@ def partitions(data: str, output: str) -> list[Partition]:
         Partition(number, f"{protocol}{path}", f"{out}/{_output_name(path[len(root) + 1 :])}")
         for number, path in enumerate(found)
     ]
+
+
+def check_output_folder(data: str, output: str) -> None:
+    """Refuse, before a cluster starts, an output that is a file, a local folder that cannot be
+    written, or a folder inside the dataset (a second run would score the predictions as data)."""
+    fs, path = filesystem(output)
+    try:
+        is_file = fs.isfile(path)
+    except Exception as exc:
+        raise DataError(f"{output}: cannot reach the output folder: {describe_failure(exc)}") from exc
+    if is_file:
+        raise DataError(
+            f"{output}: is a file; -o names the folder that gets a predictions file per partition"
+        )
+    data_fs, root = filesystem(data)
+    if data_fs.protocol == fs.protocol and f"{path.rstrip('/')}/".startswith(f"{root.rstrip('/')}/"):
+        raise DataError(f"{output}: is inside the dataset {data}; write the predictions elsewhere")
+    if not is_remote(output):
+        existing = Path(path)
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise DataError(f"{output}: cannot write there ({existing} is not a writable folder)")
 
 
 def _output_name(relative: str) -> str:
@@ -189,6 +221,7 @@ def score_dataset(
     if proba:
         deployment.check_probabilities()
     shared = reference if is_remote(reference) else str(deployment.directory.resolve())
+    check_output_folder(data, output)
     found = partitions(data, output)
     job = BatchJob(
         job_name(output, deployment.name), shared, log_predictions, verify, proba, chunk_rows or CHUNK_ROWS

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from easy_mlops.batch import partitions
 from easy_mlops.config.compose import compose_config
 from easy_mlops.deployment.storage import filesystem
 from easy_mlops.pipeline import run_experiment
@@ -144,6 +145,33 @@ def test_engine_usage_errors_name_the_option(cli, classification_csv, models_dir
     assert result.returncode == 2 and result.stderr.strip() == (
         f"error: {empty}: no data files (.parquet, .csv, .tsv, .json, .jsonl) under it"
     )
+
+
+@pytest.mark.parametrize(
+    "output, problem",
+    [
+        ("churn.csv", "churn.csv: is a file; -o names the folder that gets a predictions file per partition"),
+        ("churn.csv/scored", "churn.csv/scored: cannot write there ("),
+        ("dataset/scored", "dataset/scored: is inside the dataset dataset; write the predictions elsewhere"),
+    ],
+)
+def test_an_output_folder_that_cannot_be_one_is_refused_before_a_cluster_starts(
+    cli, classification_csv, models_dir, tmp_path, output, problem
+):
+    assert cli("train", classification_csv, "trainer.model.n_estimators=5").returncode == 0
+    (tmp_path / "dataset").mkdir()
+    shutil.copy(classification_csv, tmp_path / "dataset" / "part-0.csv")
+    result = cli("predict", "dataset", "latest", "--engine", "ray", "-o", output)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {problem}"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "dataset" / "scored").exists()
+
+
+def test_one_file_is_one_partition_written_under_its_own_name(tmp_path):
+    (tmp_path / "events.parquet").touch()
+    [partition] = partitions(str(tmp_path / "events.parquet"), str(tmp_path / "scored"))
+    assert partition.output == f"{tmp_path}/scored/events.parquet"
+    assert partitions(str(tmp_path), "s3://bucket/scored")[0].output == "s3://bucket/scored/events.parquet"
 
 
 def test_partitions_in_object_storage_are_scored_into_object_storage_once_each(

@@ -317,8 +317,9 @@ def predict_on_engine(args: argparse.Namespace) -> int:
         args.chunk_rows,
         args.proba,
     )
+    partitions = "partition" if done["partitions"] == 1 else "partitions"
     sys.stderr.write(
-        f"wrote {done['rows']:,} predictions of {done['partitions']} partitions to {done['output']} "
+        f"wrote {done['rows']:,} predictions of {done['partitions']} {partitions} to {done['output']} "
         f"({args.engine}, {done['workers']} CPUs, {done['seconds']:.1f} s, "
         f"peak worker memory {done['peak_worker_mib']:,.0f} MiB)\n"
     )
