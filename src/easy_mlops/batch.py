@@ -11,7 +11,10 @@ deployment (fetched into the node's cache when it is a URL), and writes:
   ``probability_<class>`` column per class with ``--proba``), whole: a
   temporary name renamed on a file system, one PUT on object storage;
 - its log segment (:mod:`easy_mlops.observability.segments`): the partition's
-  predictions, index and drift counts, named after the job and the partition.
+  predictions, index and drift counts, named after the job and its output, so
+  that the two are replaced together whatever files the dataset gained or lost.
+  An empty partition (no rows, or a header only) gets an output with the
+  columns and no rows, and no segment.
 
 A task Ray retries (its worker died) or a whole job run again into the same
 output folder writes the same two names again, so a partition's output and
@@ -41,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from easy_mlops.data.loaders import iter_table
-from easy_mlops.deployment.loading import Deployment
+from easy_mlops.deployment.loading import Deployment, Scores
 from easy_mlops.deployment.storage import describe_failure, filesystem, is_remote
-from easy_mlops.errors import ConfigError, DataError, DeploymentError
+from easy_mlops.errors import ConfigError, DataError, DeploymentError, NoRowsError
 from easy_mlops.files import write_whole
 from easy_mlops.log_shipping import segment_store
 from easy_mlops.monitoring import SegmentLogging, segment_logging
@@ -63,9 +66,12 @@ CHUNK_ROWS = 50_000
 class Partition:
     """One data file of the dataset and where its predictions go."""
 
-    number: int
     source: str  # URL or path of the data file
     output: str  # URL or path of its predictions file
+
+    def log_writer(self, job: str) -> str:
+        """The writer its log segment is named after: one per output file of the job."""
+        return f"{job}-{hashlib.sha256(self.output.encode()).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)
@@ -101,10 +107,7 @@ def partitions(data: str, output: str) -> list[Partition]:
         raise DataError(f"{data}: no data files ({', '.join(PARTITION_SUFFIXES)}) under it")
     protocol = data.split("://", 1)[0] + "://" if is_remote(data) else ""
     out = output.rstrip("/")
-    return [
-        Partition(number, f"{protocol}{path}", f"{out}/{_output_name(path[len(root) + 1 :])}")
-        for number, path in enumerate(found)
-    ]
+    return [Partition(f"{protocol}{path}", f"{out}/{_output_name(path[len(root) + 1 :])}") for path in found]
 
 
 def check_output_folder(data: str, output: str) -> None:
@@ -151,24 +154,28 @@ def _deployment(reference: str, verify: bool) -> tuple[Deployment, SegmentLoggin
 def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
     """Score one partition a chunk at a time, write its predictions whole and its log segment;
     returns its rows and the worker's peak memory so far (MiB)."""
-    import numpy as np
-
     deployment, logged = _deployment(job.deployment, job.verify)
-    with _local_copy(partition.source) as local, logged.builder(job.job, partition.number) as segment:
+    with (
+        _local_copy(partition.source) as local,
+        logged.builder(partition.log_writer(job.job), 0) as segment,
+    ):
         chunks = []
-        for chunk in iter_table(local, job.chunk_rows, deployment.data_encoding):
-            scores = deployment.score(chunk, source=partition.source, proba=job.proba)
-            chunks.append(scores)
-            if job.log:
-                segment.add(scores.predictions, deployment.version, {"source": partition.source}, chunk)
-        columns = {"prediction": np.concatenate([scores.predictions for scores in chunks])}
+        try:
+            for chunk in iter_table(local, job.chunk_rows, deployment.data_encoding):
+                scores = deployment.score(chunk, source=partition.source, proba=job.proba)
+                chunks.append(scores)
+                if job.log:
+                    segment.add(scores.predictions, deployment.version, {"source": partition.source}, chunk)
+        except NoRowsError:
+            pass  # an empty partition: its output has the columns and no rows
+        scored = Scores.joined(chunks, deployment.classes if job.proba else None)
+        columns = {"prediction": scored.predictions}
         if job.proba:
-            probabilities = np.concatenate([scores.probabilities for scores in chunks])
-            for position, label in enumerate(chunks[0].classes):
-                columns[f"probability_{label}"] = probabilities[:, position]
+            for position, label in enumerate(scored.classes):
+                columns[f"probability_{label}"] = scored.probabilities[:, position]
         _write_predictions(partition.output, columns)
         if job.log:
-            segment.store(segment_store(deployment.directory))
+            segment.store(segment_store(deployment.directory), keep_empty=True)
     return len(columns["prediction"]), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

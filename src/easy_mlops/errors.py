@@ -19,6 +19,11 @@ class DataError(MLOpsError, ValueError):
     """A data file is missing, unreadable, empty or does not fit the model."""
 
 
+class NoRowsError(DataError):
+    """A data file holds no rows (it is empty, or a header only): an error for one file, an empty
+    partition of a dataset."""
+
+
 class DeploymentError(MLOpsError):
     """A deployment could not be written, is not a valid deployment, or cannot do what was asked
     (class probabilities from a regression)."""

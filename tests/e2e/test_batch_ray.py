@@ -208,3 +208,39 @@ def test_partitions_in_object_storage_are_scored_into_object_storage_once_each(
     another_machine = {"EASY_MLOPS_CACHE": str(tmp_path / "another-machine")}
     summary = run_process([CLI, "status", uri, "--json"], tmp_path, env=another_machine)
     assert json.loads(summary.stdout)["predictions"]["total_predictions"] == 600, summary.stderr
+
+
+def test_the_log_counts_the_rows_of_the_output_folder_whatever_the_dataset_became(
+    tmp_path, ray_env, one_ray_cluster_at_a_time
+):
+    """Outputs and segments are keyed by file: an empty partition gets an empty output; a rerun after
+    a file was emptied, another added and one removed still counts exactly the rows written."""
+    data = tmp_path / "churn.csv"
+    make_classification_frame(rows=400).to_csv(data, index=False)
+    cfg = compose_config(["data=csv", f"data.path={data}", f"deployment.output_dir={tmp_path / 'models'}"])
+    deployment = Path(run_experiment(cfg)["deployment"]["deployment_dir"])
+    live = make_classification_frame(rows=400, seed=2).drop(columns=["churn"])
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    for day, rows in (("01", 100), ("02", 150), ("03", 0)):
+        live.iloc[:rows].to_csv(dataset / f"day-{day}.csv", index=False)
+    command = [CLI, "predict", "dataset", str(deployment), "--engine", "ray", "-o", "scored", "--proba"]
+    header = "prediction,probability_no,probability_yes"
+
+    def written_and_logged() -> tuple[int, int]:
+        outputs = [pd.read_csv(path) for path in sorted((tmp_path / "scored").iterdir())]
+        assert all(",".join(frame.columns) == header for frame in outputs)
+        return sum(map(len, outputs)), status(deployment, tmp_path)["predictions"]["total_predictions"]
+
+    first = run_process(command, tmp_path, env=ray_env, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "scored" / "day-03.csv").read_text().strip() == header
+    assert written_and_logged() == (250, 250)
+
+    live.iloc[:0].to_csv(dataset / "day-02.csv", index=False)  # emptied: its 150 rows are no more
+    live.iloc[:70].to_csv(dataset / "day-00.csv", index=False)  # sorts first: every file's place shifts
+    (dataset / "day-01.csv").unlink()  # gone from the data; its output and log stay
+    again = run_process(command, tmp_path, env=ray_env, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "wrote 70 predictions of 3 partitions" in again.stderr
+    assert written_and_logged() == (170, 170)

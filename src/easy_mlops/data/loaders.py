@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from easy_mlops.config.config import DataConfig
-from easy_mlops.errors import ConfigError, DataError
+from easy_mlops.errors import ConfigError, DataError, NoRowsError
 from easy_mlops.files import file_fingerprint
 
 BUNDLED_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
@@ -52,7 +52,7 @@ def check_data_file(path: str | Path) -> None:
             f"use one of {', '.join(FILE_FORMATS)}"
         )
     if path.stat().st_size == 0:
-        raise DataError(f"{path}: data file is empty")
+        raise NoRowsError(f"{path}: data file is empty")
 
 
 def load_table(
@@ -116,10 +116,11 @@ def iter_table(path: str | Path, chunk_rows: int, encoding: str | None = None) -
             chunks = (whole.iloc[start : start + chunk_rows] for start in range(0, len(whole), chunk_rows))
         found = False
         for chunk in chunks:
-            found = True
-            yield _checked(chunk, path)
+            if len(chunk):  # a Parquet file's empty row group is no more than that
+                found = True
+                yield _checked(chunk, path)
         if not found:
-            raise DataError(f"{path}: no rows or no columns")
+            raise NoRowsError(f"{path}: no rows or no columns")
 
 
 def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -164,7 +165,9 @@ def _text_format(path: Path, sep: str | None, decimal: str | None, encoding: str
 
 def _checked(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     """A table with rows, columns and unique column names, named as text."""
-    if frame.empty or len(frame.columns) == 0:
+    if len(frame) == 0:
+        raise NoRowsError(f"{path}: no rows or no columns")
+    if len(frame.columns) == 0:
         raise DataError(f"{path}: no rows or no columns")
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:

@@ -45,6 +45,18 @@ class Scores:
         probabilities = None if self.probabilities is None else self.probabilities[rows]
         return Scores(self.predictions[rows], self.classes, probabilities)
 
+    @classmethod
+    def joined(cls, parts: list["Scores"], classes: np.ndarray | None = None) -> "Scores":
+        """The scores of a table scored in parts, in order; with ``classes``, its probabilities too
+        (no parts: the columns without rows)."""
+        if not parts:
+            probabilities = None if classes is None else np.empty((0, len(classes)))
+            return cls(np.empty(0, dtype=object), classes, probabilities)
+        predictions = np.concatenate([part.predictions for part in parts])
+        if classes is None:
+            return cls(predictions)
+        return cls(predictions, parts[0].classes, np.concatenate([part.probabilities for part in parts]))
+
 
 @dataclass
 class Deployment:

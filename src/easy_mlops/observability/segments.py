@@ -336,10 +336,14 @@ class SegmentBuilder:
             counts = live_counts(self.profile, frame, predictions)
             self.header.drift[hour] = add_counts(self.header.drift.get(hour, {}), counts)
 
-    def store(self, store: "SegmentStore") -> str | None:
-        """Put the segment in ``store``; returns its path (None: nothing was logged, nothing stored)."""
+    def store(self, store: "SegmentStore", keep_empty: bool = False) -> str | None:
+        """Put the segment in ``store``; returns its path (None: nothing was logged, nothing stored).
+
+        ``keep_empty`` stores it with nothing logged too, so that it replaces
+        one of its name stored before (a batch partition scored again, now empty).
+        """
         self.body.close()
-        if self.header.is_empty():
+        if self.header.is_empty() and not keep_empty:
             return None
         return store.put(self.header, self.scratch / "body")
 
