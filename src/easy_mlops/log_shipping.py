@@ -64,8 +64,8 @@ SHIP_STATE = ".shipped.json"
 LOCAL_SEGMENTS = "segments"
 SHIPPED_LOGS = (PREDICTIONS_LOG, METRICS_LOG, ALERTS_LOG)
 NO_LOCATION = (
-    "its logs are its own logs/ folder, it has no log segments (deployments uploaded to object "
-    "storage, or trained with observability.log_uri=URL, have them)"
+    "its logs are its own logs/ folder (deployments uploaded to object storage, or trained with "
+    "observability.log_uri=URL, ship their logs to a log location)"
 )
 
 
@@ -273,7 +273,7 @@ def ship_now(deployment_dir: str | Path) -> tuple[SegmentHeader | None, str]:
     directory = Path(deployment_dir)
     store = log_store(directory)
     if store is None:
-        raise ConfigError(f"{directory.name}: {NO_LOCATION}")
+        raise ConfigError(f"{directory.name}: no log location to ship to: {NO_LOCATION}")
     try:
         shipped = Spool(directory / "logs").ship(store)
         ship_waiting_segments(directory, store)
@@ -326,7 +326,7 @@ def required_store(directory: Path) -> SegmentStore:
     if store is None and (directory / "logs" / LOCAL_SEGMENTS).is_dir():
         store = segment_store(directory)
     if store is None:
-        raise ConfigError(f"{directory.name}: {NO_LOCATION}")
+        raise ConfigError(f"{directory.name}: no log segments: {NO_LOCATION}")
     return store
 
 

@@ -140,10 +140,10 @@ def test_logs_commands_on_a_deployment_without_segments_say_so_in_one_line(
 ):
     assert cli("train", classification_csv, "trainer.model.n_estimators=5").returncode == 0
     [deployment] = deployments(models_dir)
-    for command in ("compact", "ship"):
+    for command, problem in (("compact", "no log segments"), ("ship", "no log location to ship to")):
         result = cli("logs", command, "latest")
         assert result.returncode == 2
-        assert_one_line_error(result, deployment.name, "observability.log_uri")
+        assert_one_line_error(result, f"{deployment.name}: {problem}", "observability.log_uri")
 
 
 @pytest.mark.parametrize("command", ["ship", "compact"])
