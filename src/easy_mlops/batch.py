@@ -43,7 +43,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from easy_mlops.data.loaders import iter_table
 from easy_mlops.deployment.loading import Deployment, Scores
 from easy_mlops.deployment.storage import describe_failure, filesystem, is_remote
 from easy_mlops.errors import ConfigError, DataError, DeploymentError, NoRowsError
@@ -161,7 +160,7 @@ def score_partition(job: BatchJob, partition: Partition) -> tuple[int, float]:
     ):
         chunks = []
         try:
-            for chunk in iter_table(local, job.chunk_rows, deployment.data_encoding):
+            for chunk in deployment.read_in_chunks(local, job.chunk_rows):
                 scores = deployment.score(chunk, source=partition.source, proba=job.proba)
                 chunks.append(scores)
                 if job.log:

@@ -110,9 +110,12 @@ def has_time_of_day(stamps: pd.Series) -> bool:
     return bool((present != present.dt.normalize()).any())
 
 
-def first_bad_row(bad: pd.Series) -> int:
-    """The 1-based row number of the first bad value."""
-    return int(np.flatnonzero(bad.to_numpy(dtype=bool))[0]) + 1
+def first_bad_row(bad: pd.Series) -> tuple[int, int]:
+    """Where the first bad value is: its position in ``bad``, and its 1-based row number in the file
+    (a chunk of a file read in chunks is indexed by row from the file's start)."""
+    position = int(np.flatnonzero(bad.to_numpy(dtype=bool))[0])
+    start = bad.index.start if isinstance(bad.index, pd.RangeIndex) and bad.index.step == 1 else 0
+    return position, start + position + 1
 
 
 def describe(values: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from easy_mlops.data.loaders import check_data_file, iter_table, load_table
+from easy_mlops.data.loaders import check_data_file, load_table
 from easy_mlops.deployment.loading import Deployment, Scores
 from easy_mlops.deployment.storage import is_remote
 from easy_mlops.errors import DataError
@@ -168,7 +168,7 @@ def stream_file(
         def pieces() -> Iterator[str]:
             nonlocal rows, classes
             yield '{"predictions": ['
-            for chunk in iter_table(data_path, chunk_rows, deployment.data_encoding):
+            for chunk in deployment.read_in_chunks(data_path, chunk_rows):
                 scores = deployment.score(chunk, source=source, proba=proba)
                 values = json_values(scores.predictions)
                 separator = ", " if rows else ""
@@ -210,8 +210,7 @@ def hand_delivered_rows(
     the predictions delivered (``delivered``: a JSON list per chunk), so a run that failed half-way
     told them nothing."""
     metadata = {"source": str(data_path)}
-    chunks = iter_table(data_path, chunk_rows, deployment.data_encoding)
-    for chunk, line in zip(chunks, delivered, strict=True):
+    for chunk, line in zip(deployment.read_in_chunks(data_path, chunk_rows), delivered, strict=True):
         for step in steps:
             step.on_log_predictions(json.loads(line), deployment.version, metadata, chunk)
     for step in steps:

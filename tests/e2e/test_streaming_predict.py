@@ -105,6 +105,27 @@ def test_streamed_predictions_and_logs_equal_the_whole_files(cli, trained, tmp_p
     assert total_logged(cli, streamed) == 3000
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_json_records_that_leave_out_empty_keys_stream_as_a_whole_file_reads_them(
+    cli, trained, tmp_path, suffix
+):
+    """Records that leave a key out rather than write null (as many APIs do): the checkbox is in no
+    record of the first chunk, the fee in none of the third."""
+    whole, streamed = twin_deployments(trained, tmp_path)
+    records = json.loads(live_customers().to_json(orient="records"))
+    records = [{key: value for key, value in record.items() if value is not None} for record in records]
+    assert not any("autopay" in record for record in records[:700])
+    data = tmp_path / f"live{suffix}"
+    data.write_text("\n".join(map(json.dumps, records)) if suffix == ".jsonl" else json.dumps(records))
+
+    at_once = cli("predict", data, whole, "-o", "whole.json")
+    chunked = cli("predict", data, streamed, "--chunk-rows", CHUNK, "-o", "streamed.json")
+
+    assert at_once.returncode == 0 and chunked.returncode == 0, at_once.stderr + chunked.stderr
+    assert (tmp_path / "streamed.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+    assert logged(cli, streamed) == logged(cli, whole)
+
+
 def test_streamed_probabilities_equal_the_whole_files_and_stdout_streams_too(cli, trained, tmp_path):
     whole, streamed = twin_deployments(trained, tmp_path)
     data = write_as(live_customers(), tmp_path / "live.csv")
@@ -169,6 +190,22 @@ def test_a_file_that_breaks_half_way_delivers_nothing_and_logs_nothing(cli, trai
     assert to_stdout.returncode == 2 and to_stdout.stdout == "", to_stdout.stdout[:200]
     assert not (streamed / "logs" / "segments").exists()
     assert total_logged(cli, streamed) == 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
+def test_a_bad_value_in_a_later_chunk_is_named_by_its_row_in_the_file(cli, trained, tmp_path, suffix):
+    _, streamed = twin_deployments(trained, tmp_path)
+    frame = live_customers()
+    frame["signup"] = frame["signup"].astype(str)
+    frame.loc[2500, "signup"] = "someday"  # in the fourth chunk
+    data = write_as(frame, tmp_path / f"live{suffix}")
+
+    at_once = cli("predict", data, streamed, "--no-log")
+    chunked = cli("predict", data, streamed, "--chunk-rows", CHUNK)
+
+    assert at_once.returncode == chunked.returncode == 2
+    assert "found 'someday' in row 2501" in at_once.stderr
+    assert chunked.stderr == at_once.stderr and chunked.stdout == ""
 
 
 def test_an_unreachable_log_location_keeps_the_segment_until_shipped(cli, tmp_path):

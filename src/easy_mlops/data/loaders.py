@@ -7,12 +7,14 @@ line; nothing here writes anything.
 import codecs
 import csv
 import io
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from easy_mlops.config.config import DataConfig
@@ -86,17 +88,24 @@ def read_table(
     return frame, text_format
 
 
-def iter_table(path: str | Path, chunk_rows: int, encoding: str | None = None) -> Iterator[pd.DataFrame]:
+def iter_table(
+    path: str | Path, chunk_rows: int, encoding: str | None = None, columns: Sequence[str] = ()
+) -> Iterator[pd.DataFrame]:
     """A data file's table ``chunk_rows`` rows at a time, read as :func:`read_table` reads it whole:
     what a file larger than memory is scored in.
 
-    CSV, TSV and JSON Lines are parsed a chunk at a time and Parquet read a
-    row group's batch at a time; a JSON array file (one document) is read
-    whole, then handed out in chunks.
+    CSV, TSV and JSON Lines are parsed a chunk at a time, Parquet read a row
+    group's batch at a time, and a JSON array a chunk of records at a time.
+    JSON records may leave keys out: in a whole read a key that some record
+    holds is a column, with gaps where others leave it out. So a chunk whose
+    records all leave out one of ``columns`` (the columns the caller needs)
+    gets it as a column of gaps; one that no record of the file holds is
+    missing, said once the last chunk was read.
     """
     path, suffix, encoding = Path(path), Path(path).suffix.lower(), encoding or "utf-8"
     with reading(path, encoding):
         text_format = _text_format(path, None, None, encoding)
+        records = suffix not in TEXT_TABLES and suffix != ".parquet"
         if suffix in TEXT_TABLES:
             _check_header(path, text_format["sep"], encoding)
             chunks: Iterator[pd.DataFrame] = pd.read_csv(
@@ -112,15 +121,105 @@ def iter_table(path: str | Path, chunk_rows: int, encoding: str | None = None) -
         elif _is_json_lines(path, suffix):
             chunks = pd.read_json(path, lines=True, encoding=encoding, dtype=False, chunksize=chunk_rows)
         else:
-            whole = _read(path, suffix, text_format, encoding)
-            chunks = (whole.iloc[start : start + chunk_rows] for start in range(0, len(whole), chunk_rows))
-        found = False
+            chunks = _json_array_chunks(path, chunk_rows, encoding)
+        rows, never_held = 0, set(columns) if records else set()
         for chunk in chunks:
-            if len(chunk):  # a Parquet file's empty row group is no more than that
-                found = True
-                yield _checked(chunk, path)
-        if not found:
+            if not len(chunk):  # a Parquet file's empty row group is no more than that
+                continue
+            chunk = _checked(chunk, path)
+            chunk.index = pd.RangeIndex(rows, rows + len(chunk))  # errors name the file's row
+            rows += len(chunk)
+            if records:
+                never_held -= set(chunk.columns)
+                gaps = {name: np.nan for name in columns if name not in chunk.columns}
+                chunk = chunk.assign(**gaps) if gaps else chunk
+            yield chunk
+        if not rows:
             raise NoRowsError(f"{path}: no rows or no columns")
+        if never_held:
+            missing = ", ".join(name for name in columns if name in never_held)
+            raise DataError(f"{path}: missing feature column(s): {missing}")
+
+
+# Text of a JSON array read at a time, and the most one record may take.
+JSON_BLOCK = 1 << 20
+JSON_RECORD_LIMIT = 64 << 20
+
+
+def _json_array_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.DataFrame]:
+    """A JSON array file's records, ``chunk_rows`` at a time, each chunk parsed as a whole read
+    parses the array: memory is bounded by a chunk, not the file."""
+    with path.open(encoding=encoding, newline="") as handle:
+        texts: list[str] = []
+        for text in json_array_records(handle):
+            texts.append(text)
+            if len(texts) == chunk_rows:
+                yield pd.read_json(io.StringIO(f"[{','.join(texts)}]"), dtype=False)
+                texts = []
+        if texts:
+            yield pd.read_json(io.StringIO(f"[{','.join(texts)}]"), dtype=False)
+
+
+def json_array_records(handle: Any, block: int = JSON_BLOCK) -> Iterator[str]:
+    """The text of each element of the JSON array in ``handle``, read ``block`` characters at a time
+    (the standard library's decoder finds where each ends). A :class:`ValueError` names the
+    record where the text stops being a JSON array."""
+    text, decoder, number = _TextBuffer(handle, block), json.JSONDecoder(), 0
+    if text.next_char() != "[":
+        raise ValueError("not a JSON array")
+    text.at += 1
+    if text.next_char() == "]":
+        text.at += 1
+    else:
+        while True:
+            number += 1
+            yield text.json_value(decoder, f"record {number:,}")
+            separator = text.next_char()
+            if separator not in (",", "]"):
+                found = repr(separator) if separator else "the end of the file"
+                raise ValueError(f"expected ',' or ']' after record {number:,}, found {found}")
+            text.at += 1
+            if separator == "]":
+                break
+    if text.next_char():
+        raise ValueError(f"text after the array: {text.text[text.at : text.at + 20]!r}")
+
+
+class _TextBuffer:
+    """A text file read a block at a time, and a position in what was read."""
+
+    def __init__(self, handle: Any, block: int) -> None:
+        self.handle, self.block, self.text, self.at = handle, block, "", 0
+
+    def more(self) -> bool:
+        """Read another block, dropping what lies behind the position; False at the end of the file."""
+        block = self.handle.read(self.block)
+        self.text, self.at = self.text[self.at :] + block, 0
+        return bool(block)
+
+    def next_char(self) -> str:
+        """The next character that is not JSON white space, where the position moves to ('' at the
+        end of the file)."""
+        while True:
+            while self.at < len(self.text) and self.text[self.at] in " \t\r\n":
+                self.at += 1
+            if self.at < len(self.text) or not self.more():
+                return self.text[self.at : self.at + 1]
+
+    def json_value(self, decoder: json.JSONDecoder, what: str) -> str:
+        """The text of the JSON value after the position, which moves past it."""
+        self.next_char()
+        while True:
+            try:
+                _, end = decoder.raw_decode(self.text, self.at)
+            except json.JSONDecodeError as exc:
+                if len(self.text) - self.at > JSON_RECORD_LIMIT or not self.more():
+                    raise ValueError(f"{what}: {exc.msg}") from None
+                continue
+            if end == len(self.text) and self.more():
+                continue  # a number may go on in the next block
+            value, self.at = self.text[self.at : end], end
+            return value
 
 
 def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

@@ -10,6 +10,7 @@ and asks for class probabilities through :meth:`Deployment.score`.
 
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,10 +112,22 @@ class Deployment:
         return self.metadata.get("input_schema")
 
     @property
+    def input_columns(self) -> list[str]:
+        """The feature columns a table to score must hold, in training order (none recorded: [])."""
+        return [column["name"] for column in self.input_schema or []]
+
+    @property
     def data_encoding(self) -> str | None:
         """The encoding of the training file when it was not UTF-8: files to score are read with it."""
         data = (self.metadata.get("run") or {}).get("data") or {}
         return (data.get("format") or {}).get("encoding")
+
+    def read_in_chunks(self, path: str | Path, chunk_rows: int) -> Iterator[Any]:
+        """A data file to score, ``chunk_rows`` rows at a time, read as this deployment reads files:
+        in its training data's encoding, a feature that JSON records leave out kept as gaps."""
+        from easy_mlops.data.loaders import iter_table
+
+        return iter_table(path, chunk_rows, self.data_encoding, self.input_columns)
 
     @property
     def log_dir(self) -> Path:

@@ -406,8 +406,8 @@ def column_kind(values: pd.Series) -> str:
 def refuse_unreadable(column: str, values: pd.Series, bad: pd.Series, should: str) -> None:
     """A :class:`DataError` naming the first value of ``column`` that cannot be read as it was at fit time."""
     if bad.any():
-        row = first_bad_row(bad)
-        raise DataError(f"column '{column}' {should}, found {values.iloc[row - 1]!r} in row {row}")
+        position, row = first_bad_row(bad)
+        raise DataError(f"column '{column}' {should}, found {values.iloc[position]!r} in row {row}")
 
 
 def all_distinct(values: pd.Series, kind: str) -> bool:

@@ -100,7 +100,7 @@ async def invocations(
     missing or unusable columns, 500 a failure inside the model (with a
     warning to log), 503 not scored within ``timeout_s``.
     """
-    columns = [column["name"] for column in deployment.input_schema or []]
+    columns = deployment.input_columns
     try:
         frame, params = parse_body(body, content_type, columns)
         proba = wants_probabilities(params, query)
