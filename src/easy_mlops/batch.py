@@ -14,7 +14,7 @@ deployment (fetched into the node's cache when it is a URL), and writes:
   predictions, index and drift counts, named after the job and its output, so
   that the two are replaced together whatever files the dataset gained or lost.
   An empty partition (no rows, or a header only) gets an output with the
-  columns and no rows, and no segment.
+  columns and no rows, and an empty segment (in place of an earlier run's).
 
 A task Ray retries (its worker died) or a whole job run again into the same
 output folder writes the same two names again, so a partition's output and

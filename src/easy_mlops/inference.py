@@ -149,11 +149,11 @@ def stream_file(
 
     ``output`` receives the same JSON, once whole: a file is replaced by a
     temporary one, a stream is written from a scratch file, so a row that
-    breaks half-way leaves nothing half-written. The predictions' log is gathered as one
-    log segment on disk and stored (in the deployment's log location, else
-    its ``logs/segments/``) only once the output was delivered; with
-    ``proba`` the probabilities wait in a scratch file until every row's
-    label is written.
+    breaks half-way leaves nothing half-written. The predictions' log is
+    gathered as one log segment on disk and stored (in the deployment's log
+    location, else its ``logs/segments/``) only once the output was
+    delivered; with ``proba`` the probabilities wait in a scratch file until
+    every row's label is written.
     """
     deployment = _load_for_scoring(data_path, reference, verify, output, proba)
     logged = segment_logging(deployment.directory) if log_predictions else SegmentLogging(False, None)
