@@ -145,6 +145,10 @@ def test_engine_usage_errors_name_the_option(cli, classification_csv, models_dir
     assert result.returncode == 2 and result.stderr.strip() == (
         f"error: {empty}: no data files (.parquet, .csv, .tsv, .json, .jsonl) under it"
     )
+    without_engine = cli("predict", "empty", "latest", "-o", "out.json")
+    assert without_engine.returncode == 2 and without_engine.stderr.strip() == (
+        "error: empty: is a directory; a dataset split in files is scored with --engine ray -o FOLDER"
+    )
 
 
 @pytest.mark.parametrize(

@@ -269,6 +269,7 @@ def chosen_deployment(args: argparse.Namespace) -> str:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from easy_mlops.data.loaders import check_data_file
+    from easy_mlops.errors import DataError
     from easy_mlops.inference import (
         CHUNK_ROWS,
         STREAM_ABOVE_BYTES,
@@ -280,6 +281,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.engine or args.address:
         return predict_on_engine(args)
+    if Path(args.data).is_dir():
+        raise DataError(
+            f"{args.data}: is a directory; a dataset split in files is scored with --engine ray -o FOLDER"
+        )
     check_data_file(args.data)  # the cheap checks before `latest` is resolved or a model loaded
     if args.output:
         check_output_file(args.output)
