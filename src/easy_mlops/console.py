@@ -24,7 +24,8 @@ log = logging.getLogger("easy_mlops")
 def _console(to_stderr: bool) -> "Console":
     from rich.console import Console
 
-    console = Console(stderr=to_stderr, soft_wrap=True, highlight=False)
+    # Plain text: a path, a column or a label holding "[red]" or ":cat:" prints as written.
+    console = Console(stderr=to_stderr, soft_wrap=True, highlight=False, markup=False, emoji=False)
     if not console.is_terminal:
         console.width = 200  # pipes and logs: keep table cells whole
     return console
@@ -47,7 +48,7 @@ class StderrHandler(logging.Handler):
     """One ``level: message`` line per record on the (current) stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        stderr().print(f"{record.levelname.lower()}: {record.getMessage()}", markup=False)
+        stderr().print(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 def log_to_stderr(level: int = logging.WARNING) -> None:
@@ -77,7 +78,7 @@ def phase(description: str) -> Iterator[None]:
 
 def say(message: str) -> None:
     """One plain line for the person running the command, on stdout (flushed at once)."""
-    stdout().print(message, markup=False)
+    stdout().print(message)
 
 
 def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
@@ -111,12 +112,12 @@ def print_results(results: Mapping[str, Any], job: str | None = None) -> None:
         if deployment.get("deployment_dir"):
             out.print(f"Deployment: {deployment['deployment_dir']}")
         for alert in results.get("alerts", []):
-            out.print(f"ALERT: {alert_text(alert)}", markup=False)
+            out.print(f"ALERT: {alert_text(alert)}")
 
 
 def fail(message: str, code: int = USER_ERROR_EXIT) -> None:
     """One line on stderr and exit."""
-    stderr().print(f"error: {message}", markup=False)
+    stderr().print(f"error: {message}")
     sys.exit(code)
 
 

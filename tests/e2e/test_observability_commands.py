@@ -346,3 +346,17 @@ def test_status_recreates_a_missing_logs_directory(cli, compose, classification_
     assert summary["predictions"]["total_predictions"] == 0
     predict_file(classification_csv, deployment)  # logging works again afterwards
     assert len(read_jsonl(deployment / "logs" / PREDICTIONS_LOG)) == 240
+
+
+def test_names_print_as_written_never_as_markup_or_emoji(cli, classification_csv, tmp_path):
+    folder = "models[red]:cat:"
+    trained = cli(
+        "train", classification_csv, f'deployment.output_dir="{folder}"', "trainer.model.n_estimators=5"
+    )
+    assert trained.returncode == 0, trained.stderr
+    listing = cli("list", folder)
+    assert f"Deployments in {folder}" in listing.stdout
+    shown = cli("status", "latest", "--models", folder)
+    assert f"{folder}/deployment_" in shown.stdout
+    refused = cli("predict", classification_csv, "latest", "--models", folder, "-o", "away:cat:/out.json")
+    assert refused.stderr.strip() == "error: away:cat:/out.json: output folder away:cat: does not exist"

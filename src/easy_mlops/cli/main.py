@@ -424,8 +424,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
     removed = collect_garbage(args.output_dir or args.models or default_output_dir(), args.grace)
     for path in removed:
-        stdout().print(f"removed {path}", markup=False)
-    stdout().print(f"{len(removed)} leftover(s) removed", markup=False)
+        stdout().print(f"removed {path}")
+    stdout().print(f"{len(removed)} leftover(s) removed")
     return 0
 
 
@@ -442,8 +442,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     for directory in doomed:
         if not args.dry_run:
             remove_deployment(directory)
-        stdout().print(f"{'would remove' if args.dry_run else 'removed'} {directory}", markup=False)
-    stdout().print(f"{len(doomed)} deployment(s) {'to remove' if args.dry_run else 'removed'}", markup=False)
+        stdout().print(f"{'would remove' if args.dry_run else 'removed'} {directory}")
+    stdout().print(f"{len(doomed)} deployment(s) {'to remove' if args.dry_run else 'removed'}")
     return 0
 
 
@@ -453,7 +453,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     directory = resolve_deployment(chosen_deployment(args))
     uri, storage_options = upload_settings(directory, args.uri)
-    stdout().print(f"Uploaded to {push_deployment(directory, uri, storage_options)}", markup=False)
+    stdout().print(f"Uploaded to {push_deployment(directory, uri, storage_options)}")
     return 0
 
 
@@ -463,7 +463,7 @@ def cmd_logs_ship(args: argparse.Namespace) -> int:
 
     shipped, where = ship_now(resolve_deployment(chosen_deployment(args)))
     what = f"{shipped.rows} prediction(s) to {where}" if shipped else f"nothing new to {where}"
-    stdout().print(f"Shipped {what}", markup=False)
+    stdout().print(f"Shipped {what}")
     return 0
 
 
@@ -474,9 +474,9 @@ def cmd_logs_compact(args: argparse.Namespace) -> int:
     directory = resolve_deployment(chosen_deployment(args))
     merged, rows, where = compact(directory)
     if merged:
-        stdout().print(f"Compacted {merged} segments ({rows} predictions) into {where}", markup=False)
+        stdout().print(f"Compacted {merged} segments ({rows} predictions) into {where}")
     else:
-        stdout().print(f"Nothing to compact: {where} holds one segment or none", markup=False)
+        stdout().print(f"Nothing to compact: {where} holds one segment or none")
     return 0
 
 
@@ -490,7 +490,6 @@ def cmd_track(args: argparse.Namespace) -> int:
     stdout().print(
         f"Logged {directory.name} as MLflow run {record['run_id']} at {record['uri']}"
         + (f"; registered as {registered['name']} version {registered['version']}" if registered else ""),
-        markup=False,
     )
     return 0
 
@@ -503,16 +502,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     stdout().print(f"Replaying {directory}")
     report = replay(directory, args.data)
     for change in report.changes:
-        stdout().print(f"changed since the deployment: {change}", markup=False)
+        stdout().print(f"changed since the deployment: {change}")
     if report.identical:
         stdout().print(
             f"PASS: metrics and {report.compared_predictions} hold-out predictions are identical",
-            markup=False,
         )
         return 0
-    stdout().print("FAIL: the retrained model differs", markup=False)
+    stdout().print("FAIL: the retrained model differs")
     for difference in report.differences:
-        stdout().print(f"  {difference}", markup=False)
+        stdout().print(f"  {difference}")
     return 1
 
 

@@ -12,6 +12,13 @@ def _number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def alert_line(alert: dict[str, Any]) -> Any:
+    """An alert as a terminal shows it: ``ALERT`` in bold red, then :func:`alert_text`."""
+    from rich.text import Text
+
+    return Text.assemble(("ALERT", "bold red"), f" {alert_text(alert)}")
+
+
 def alert_text(alert: dict[str, Any]) -> str:
     """``accuracy = 0.7 < threshold 0.8``: the metric, its value and the threshold it misses;
     ``drift in x1: psi 0.31 >= threshold 0.25`` for drift."""
@@ -128,9 +135,7 @@ def evaluation_view(result: dict[str, Any]) -> list[Any]:
     classification = result.get("classification")
     if classification:
         view += classification_view(classification)
-    view += [f"[bold red]ALERT[/] {alert_text(alert)}" for alert in result["alerts"]] or [
-        "alerts: none active"
-    ]
+    view += [alert_line(alert) for alert in result["alerts"]] or ["alerts: none active"]
     return view
 
 
@@ -259,9 +264,9 @@ def status_view(status: dict[str, Any]) -> list[Any]:
         distribution = distribution_text(predictions.get("distribution") or {})
         if distribution:
             view.append(distribution)
-    view += ["drift:", *(line.replace("[", "\\[") for line in drift_lines(status.get("drift") or {}))]
+    view += ["drift:", *drift_lines(status.get("drift") or {})]
     alerts = status["alerts"].get("active_alerts", [])
-    view += [f"[bold red]ALERT[/] {alert_text(alert)}" for alert in alerts] or ["alerts: none active"]
+    view += [alert_line(alert) for alert in alerts] or ["alerts: none active"]
     return view
 
 

@@ -119,7 +119,7 @@ def print_failed_sweep(sweep_dir: str | Path) -> None:
     for row in sorted(board["rows"], key=lambda row: row["job"]):
         if row["status"] == "failed":
             error = (row.get("error") or "unknown error").strip().splitlines()[0]
-            stderr().print(f"error: job {row['job']} ({row['overrides']}) failed: {error}", markup=False)
+            stderr().print(f"error: job {row['job']} ({row['overrides']}) failed: {error}")
 
 
 def leaderboard_table(board: dict[str, Any]) -> Any:
