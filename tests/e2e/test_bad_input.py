@@ -226,6 +226,11 @@ def test_a_target_that_cannot_be_imported_says_why(
             ["deployment.steps.save_model.filename", "team.model_name"],
             id="dangling-interpolation",
         ),
+        pytest.param(
+            ["deployment.output_dir=models[old]"],
+            ["cannot parse the override 'deployment.output_dir=models[old]'", """'key="value"'"""],
+            id="unquoted-brackets",
+        ),
     ],
 )
 def test_bad_override_is_one_line_and_deploys_nothing(
@@ -294,6 +299,11 @@ def test_filename_with_path_separator_is_refused(
             lambda tmp: ["data=wine", "+deployment.upload.storage_options.key=${team_id}"],
             ["deployment.upload.storage_options.key", "team_id"],
             id="dangling-interpolation",
+        ),
+        pytest.param(
+            lambda tmp: ["data=wine", "trainer.model.n_estimators==5"],
+            ["cannot parse the override 'trainer.model.n_estimators==5'"],
+            id="unparsable-override",
         ),
     ],
 )

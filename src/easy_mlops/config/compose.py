@@ -74,8 +74,15 @@ def describe_config_error(exc: BaseException, overrides: Sequence[str] = ()) -> 
     ``overrides`` are the run's; a misspelt key is answered with the closest
     key of the config they compose, not with Hydra's hint to add the typo.
     """
-    from hydra.errors import ConfigCompositionException, MissingConfigException
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 
+    if isinstance(exc, OverrideParseException):
+        reason = first_line(exc)
+        reason = "" if reason.startswith("Error parsing override") else f" ({reason})"
+        return (
+            f"cannot parse the override '{exc.override}'{reason}; quote a value that holds brackets, "
+            """commas, quotes or spaces: 'key="value"'"""
+        )
     if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
         missing = exc.missing_cfg_file
         extra = next((extra for name, extra in PLUGIN_EXTRAS.items() if missing.startswith(name)), None)
