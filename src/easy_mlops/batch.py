@@ -34,6 +34,7 @@ import io
 import logging
 import os
 import resource
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 ENGINES = ("ray",)
 PARTITION_SUFFIXES = (".parquet", ".csv", ".tsv", ".json", ".jsonl")
 TASK_RETRIES = 3  # a task whose worker died is run again this many times
+CONNECT_TIMEOUT_S = 5  # how long a cluster's address may take to answer
 # Rows a task reads and scores at a time. Parsing and preprocessing a chunk take about 4.5 times its
 # size in memory; at 50,000 rows (half predict's chunk) a task adds 81 MiB over an idle worker for a
 # 500,000-row partition of 89 MiB, as fast as with 100,000 (bench/FLEET_RESULTS.md).
@@ -204,6 +206,28 @@ def _write_predictions(target: str, columns: dict[str, Any]) -> None:
     write_whole(fs, path, buffer.getvalue())
 
 
+def _join_cluster(ray: Any, address: str | None) -> None:
+    """Start a cluster of this machine's own (no ``address``: never one another command left
+    running here), or join the one at ``address``; one line when none answers there (Ray itself
+    would retry for minutes)."""
+    if address and address != "auto":
+        host, _, port = address.removeprefix("ray://").rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        except (OSError, ValueError) as exc:
+            reason = "give it as HOST:PORT" if isinstance(exc, ValueError) else describe_failure(exc)
+            raise ConfigError(f"--address {address}: no Ray cluster answers there ({reason})") from exc
+    try:
+        ray.init(
+            address=address or "local", include_dashboard=False, configure_logging=False, log_to_driver=False
+        )
+    except ConnectionError as exc:
+        raise ConfigError(
+            f"--address {address}: no running Ray cluster found ({str(exc).splitlines()[0]}); "
+            "start one with `ray start --head`, or leave --address out to start one for this job"
+        ) from exc
+
+
 def score_dataset(
     data: str,
     reference: str,
@@ -233,10 +257,7 @@ def score_dataset(
         job_name(output, deployment.name), shared, log_predictions, verify, proba, chunk_rows or CHUNK_ROWS
     )
     started = time.monotonic()
-    # "local": a cluster of this machine's own, never one another command left running here.
-    ray.init(
-        address=address or "local", include_dashboard=False, configure_logging=False, log_to_driver=False
-    )
+    _join_cluster(ray, address)
     try:
         task = ray.remote(max_retries=TASK_RETRIES)(score_partition)
         pending = {task.remote(job, partition): partition for partition in found}

@@ -14,7 +14,7 @@ from easy_mlops.config.compose import compose_config
 from easy_mlops.deployment.storage import filesystem
 from easy_mlops.pipeline import run_experiment
 
-from helpers import CLI, deployments, make_classification_frame, run_process
+from helpers import CLI, deployments, free_port, make_classification_frame, run_process
 
 PARTITIONS = 20
 ROWS = 2000
@@ -248,3 +248,30 @@ def test_the_log_counts_the_rows_of_the_output_folder_whatever_the_dataset_becam
     assert again.returncode == 0, again.stderr
     assert "wrote 70 predictions of 3 partitions" in again.stderr
     assert written_and_logged() == (170, 170)
+
+
+@pytest.mark.parametrize(
+    "address, problem",
+    [
+        ("127.0.0.1:{port}", "no Ray cluster answers there (endpoint unreachable ("),
+        ("headnode", "no Ray cluster answers there (give it as HOST:PORT)"),
+        ("auto", "no running Ray cluster found (Could not find any running Ray instance"),
+    ],
+)
+def test_an_address_where_no_cluster_answers_is_one_line_at_once(
+    cli, classification_csv, tmp_path, ray_env, monkeypatch, one_ray_cluster_at_a_time, address, problem
+):
+    """Ray itself would retry a wrong address for minutes, printing as it goes."""
+    for name, value in ray_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert cli("train", classification_csv, "trainer.model.n_estimators=5").returncode == 0
+    (tmp_path / "dataset").mkdir()
+    shutil.copy(classification_csv, tmp_path / "dataset" / "part-0.csv")
+    address = address.format(port=free_port())
+
+    result = cli("predict", "dataset", "latest", "--engine", "ray", "--address", address, "-o", "scored")
+
+    assert result.returncode == 2 and result.stderr.startswith(f"error: --address {address}: {problem}")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "scored").exists()
