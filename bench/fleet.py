@@ -15,6 +15,10 @@
    partition's size in memory. A worker's own footprint (Python, pandas,
    scikit-learn, Ray, the model) is measured by the same job over 1,000-row
    partitions; what a partition adds is the difference.
+3. One file of 600,000 rows in each format (CSV, JSON Lines, a JSON array,
+   Parquet; each under the 256 MiB above which ``predict`` streams anyway)
+   scored by ``predict`` whole and streamed (``--chunk-rows 100000``),
+   logging: wall time and peak memory of each, and their ratios.
 """
 
 import argparse
@@ -32,6 +36,8 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from data import make_frame  # noqa: E402
+
+from easy_mlops.inference import STREAM_ABOVE_BYTES  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "make-mlops-easy")
@@ -171,6 +177,47 @@ def batch_figures(work: Path, env: dict, partitions: int, rows: int) -> list[str
     ]
 
 
+FORMATS = {
+    "CSV": ("scoring.csv", lambda frame, path: frame.to_csv(path, index=False)),
+    "JSON Lines": ("scoring.jsonl", lambda frame, path: frame.to_json(path, orient="records", lines=True)),
+    "JSON array": ("scoring.json", lambda frame, path: frame.to_json(path, orient="records")),
+    "Parquet": (
+        "scoring.parquet",
+        lambda frame, path: frame.to_parquet(path, index=False, row_group_size=100_000),
+    ),
+}
+
+
+def stream_figures(work: Path, env: dict, rows: int) -> list[str]:
+    """Whole-file and streamed ``predict`` of one file per format: wall seconds and peak memory."""
+    make_frame(50_000).to_csv(work / "train.csv", index=False)
+    subprocess.run(
+        [CLI, "train", "train.csv", "trainer=logistic_regression"],
+        cwd=work,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    scoring = make_frame(rows, seed=1, with_target=False).round(6)
+    lines = []
+    for name, (file, write) in FORMATS.items():
+        write(scoring, work / file)
+        size = (work / file).stat().st_size / 2**20
+        # Above this size predict streams anyway: the whole-file side would be streamed too.
+        assert size * 2**20 < STREAM_ABOVE_BYTES, f"{file}: {size:.0f} MiB is streamed whole or not"
+        whole_s, whole_peak, _ = run([CLI, "predict", file, "latest", "-o", "whole.json"], work, env)
+        chunked = [CLI, "predict", file, "latest", "-o", "streamed.json", "--chunk-rows", "100000"]
+        streamed_s, streamed_peak, _ = run(chunked, work, env)
+        assert (work / "whole.json").read_bytes() == (work / "streamed.json").read_bytes()
+        lines.append(
+            f"| {name}, {rows:,} rows ({size:,.0f} MiB) | {whole_s:.1f} s, peak {whole_peak:,.0f} MiB "
+            f"| {streamed_s:.1f} s, peak {streamed_peak:,.0f} MiB | × {streamed_s / whole_s:.2f} "
+            f"| × {streamed_peak / whole_peak:.2f} |"
+        )
+        (work / file).unlink()
+    return lines
+
+
 def score_on_ray(work: Path, env: dict, dataset: str, output: str) -> tuple[float, float, float]:
     """Wall seconds, the driver's peak and the peak of the workers (MiB) of ``predict --engine ray``."""
     seconds, peak, said = run(
@@ -184,13 +231,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one run")
     parser.add_argument("--output", default=str(HERE / "FLEET_RESULTS.md"))
-    parser.add_argument("--only", choices=["status", "batch"], help="run one of the two parts")
+    parser.add_argument("--only", choices=["status", "batch", "stream"], help="run one of the three parts")
     args = parser.parse_args()
     segments, segment_rows, repeats = (50, 100, 1) if args.quick else (1000, 1000, 5)
     partitions, partition_rows = (4, 5_000) if args.quick else (20, 500_000)
+    stream_rows = 20_000 if args.quick else 600_000  # each file under the size predict streams anyway
     load_before = os.getloadavg()[0]
     lines = ["| figure | many | one | ratio |", "|---|---|---|---|"]
     batch_lines = ["| figure | wall | throughput | memory |", "|---|---|---|---|"]
+    stream_lines = [
+        "| predict of one file | whole | streamed, 100,000 rows at a time | time | memory |",
+        "|---|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as scratch:
         ray_tmp = Path(tempfile.mkdtemp(prefix="ray"))
         env = {
@@ -201,12 +253,14 @@ def main() -> None:
             "RAY_USAGE_STATS_ENABLED": "0",
         }
         os.environ["EASY_MLOPS_CACHE"] = env["EASY_MLOPS_CACHE"]
-        for name in ("status", "batch"):
+        for name in ("status", "batch", "stream"):
             (Path(scratch) / name).mkdir()
-        if args.only != "batch":
+        if args.only in (None, "status"):
             lines += status_figures(Path(scratch) / "status", env, segments, segment_rows, repeats)
-        if args.only != "status":
+        if args.only in (None, "batch"):
             batch_lines += batch_figures(Path(scratch) / "batch", env, partitions, partition_rows)
+        if args.only in (None, "stream"):
+            stream_lines += stream_figures(Path(scratch) / "stream", env, stream_rows)
         shutil.rmtree(ray_tmp, ignore_errors=True)
     text = "\n".join(
         [
@@ -219,6 +273,8 @@ def main() -> None:
             *lines,
             "",
             *batch_lines,
+            "",
+            *stream_lines,
             "",
         ]
     )
